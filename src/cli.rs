@@ -1,0 +1,68 @@
+//! The command line, as clap sees it. Validation lives in `config`.
+
+use std::ffi::OsString;
+
+use clap::{ArgAction, Parser};
+
+/// Reads Azure Key Vault secrets with the container's managed identity, puts
+/// them into the environment, then executes COMMAND in kvinit's place.
+#[derive(Parser, Debug)]
+#[command(
+    name = "kvinit",
+    version,
+    override_usage = "kvinit [OPTIONS] [--] COMMAND [ARG]...",
+    after_help = "Environment: KVINIT_VAULT, KVINIT_ENV (VAR=REF items, comma or newline \
+separated), KVINIT_ALLOW_VAULT_HOSTS, KVINIT_TIMEOUT, KVINIT_LOG (or RUST_LOG), AZURE_CLIENT_ID.\n\
+Variables whose value is an App Service reference, @Microsoft.KeyVault(...), are resolved too.\n\
+Exit codes: 2 usage, 3 no access token, 4 a secret could not be read, 126/127 COMMAND \
+not executable/not found; otherwise COMMAND's own."
+)]
+pub struct Args {
+    /// Default vault: a name (myvault) or URL (https://myvault.vault.azure.net) [env: KVINIT_VAULT]
+    #[arg(long, value_name = "NAME|URL")]
+    pub vault: Option<String>,
+
+    /// Put secret REF (SECRET[/VERSION] or https://HOST/secrets/SECRET[/VERSION]) into variable VAR
+    #[arg(long = "env", value_name = "VAR=REF")]
+    pub env: Vec<String>,
+
+    /// Use the user-assigned identity with this client id [env: AZURE_CLIENT_ID]
+    #[arg(long, value_name = "ID", group = "identity")]
+    pub client_id: Option<String>,
+
+    /// Use the user-assigned identity with this object (principal) id
+    #[arg(long, value_name = "ID", group = "identity")]
+    pub object_id: Option<String>,
+
+    /// Use the user-assigned identity with this ARM resource id
+    #[arg(long, value_name = "ID", group = "identity")]
+    pub resource_id: Option<String>,
+
+    /// Also send tokens to this vault host, outside the Key Vault domains [env: KVINIT_ALLOW_VAULT_HOSTS]
+    #[arg(long = "allow-vault-host", value_name = "HOST[:PORT]")]
+    pub allow_vault_host: Vec<String>,
+
+    /// Deadline for getting every secret, retries included (e.g. 90s, 500ms, 2m) [default: 120s] [env: KVINIT_TIMEOUT]
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Read every secret, print what would be set, and exit without running COMMAND
+    #[arg(long)]
+    pub check: bool,
+
+    /// Leave IDENTITY_HEADER and MSI_SECRET in COMMAND's environment
+    #[arg(long)]
+    pub keep_identity_env: bool,
+
+    /// More logging (-v debug, -vv trace); overrides KVINIT_LOG
+    #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Less logging: errors only
+    #[arg(short, long, action = ArgAction::Count)]
+    pub quiet: u8,
+
+    /// The command to run, with its arguments
+    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<OsString>,
+}

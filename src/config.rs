@@ -1,0 +1,505 @@
+//! Turns the command line and kvinit's environment into a validated plan.
+//! Everything that can be rejected without touching the network is rejected
+//! here, so a bad deployment fails in milliseconds with exit code 2.
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::Args;
+use crate::reference::{self, parse_app_service_reference, RefError, SecretRef, VaultUrl};
+
+/// Long enough to outlast IMDS's documented 70 s "410 Gone" update window
+/// with room for the backoff around it.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Variables that let a process mint tokens as this identity; the app does
+/// not get them unless asked (`--keep-identity-env`).
+const IDENTITY_SECRETS: &[&str] = &["IDENTITY_HEADER", "MSI_SECRET"];
+
+/// A snapshot of kvinit's environment. Empty values count as unset, as the
+/// Azure SDKs treat them.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: BTreeMap<OsString, OsString>,
+}
+
+impl Env {
+    pub fn from_process() -> Env {
+        Env { vars: std::env::vars_os().collect() }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(OsStr::new(name)).and_then(|v| v.to_str()).filter(|v| !v.is_empty())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&OsString, &OsString)> {
+        self.vars.iter()
+    }
+}
+
+impl<K: Into<OsString>, V: Into<OsString>> FromIterator<(K, V)> for Env {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Env {
+        Env { vars: iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+    }
+}
+
+/// Everything kvinit will do, decided before any I/O.
+#[derive(Debug)]
+pub struct Plan {
+    /// Distinct secrets to read, with the token resource each needs.
+    pub secrets: Vec<PlannedSecret>,
+    /// Where each secret goes; `secret` indexes `secrets`.
+    pub outputs: Vec<Output>,
+    pub user_assigned: Option<UserAssigned>,
+    pub timeout: Duration,
+    pub check: bool,
+    pub command: Vec<OsString>,
+    /// kvinit's environment minus what the child must not inherit; outputs
+    /// are laid over it.
+    pub child_env: Vec<(OsString, OsString)>,
+    /// Extra trusted roots (a PEM bundle) for Key Vault TLS.
+    pub ssl_cert_file: Option<PathBuf>,
+    /// The environment, for identity detection.
+    pub env: Env,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedSecret {
+    pub reference: SecretRef,
+    pub resource: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub var: String,
+    pub secret: usize,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// `--env` or `KVINIT_ENV`.
+    Flag,
+    /// An `@Microsoft.KeyVault(...)` value in kvinit's environment.
+    AppServiceReference,
+}
+
+/// A user-assigned identity, by whichever id the operator had at hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserAssigned {
+    ClientId(String),
+    ObjectId(String),
+    ResourceId(String),
+}
+
+/// Why the command line or environment was rejected (exit code 2).
+#[derive(Debug)]
+pub enum ConfigError {
+    /// A vault or secret reference did not parse; `what` says where it came from.
+    Reference { what: String, source: RefError },
+    /// An `--env` / `KVINIT_ENV` item that is not `VAR=REF`.
+    EnvItem(String),
+    /// A variable name that is not `[A-Za-z_][A-Za-z0-9_]*`.
+    VarName(String),
+    /// The same variable requested twice by flags.
+    DuplicateVar(String),
+    /// A secret on a host outside the Key Vault domains, not allowed by
+    /// `--allow-vault-host`: sending it a token would hand the token away.
+    ForeignHost { what: String, vault: VaultUrl },
+    /// An `--allow-vault-host` item that is not `HOST[:PORT]`.
+    AllowHost(String),
+    /// A `--timeout` that is not a positive duration.
+    Timeout(String),
+    /// No COMMAND and no `--check`.
+    NoCommand,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Reference { what, .. } => write!(f, "{what}"),
+            ConfigError::EnvItem(item) => write!(f, "{item:?} is not VAR=REF"),
+            ConfigError::VarName(var) => write!(
+                f,
+                "{var:?} is not a valid variable name (letters, digits and _, not starting with a digit)"
+            ),
+            ConfigError::DuplicateVar(var) => write!(f, "variable {var} is given twice with --env"),
+            ConfigError::ForeignHost { what, vault } => write!(
+                f,
+                "{what}: refusing to send a Key Vault token to {vault}, which is outside the Key Vault \
+                 domains; if you trust this host, pass --allow-vault-host {}",
+                authority(vault)
+            ),
+            ConfigError::AllowHost(h) => write!(f, "--allow-vault-host {h:?} is not HOST or HOST:PORT"),
+            ConfigError::Timeout(t) => write!(
+                f,
+                "--timeout {t:?} is not a duration like 90s, 500ms or 2m"
+            ),
+            ConfigError::NoCommand => {
+                write!(f, "no command to run: kvinit [OPTIONS] -- COMMAND [ARG]... (or --check)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfigError::Reference { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+fn authority(vault: &VaultUrl) -> String {
+    let host = if vault.host().contains(':') { format!("[{}]", vault.host()) } else { vault.host().to_string() };
+    match vault.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    }
+}
+
+struct AllowedHost {
+    host: String,
+    port: Option<u16>,
+}
+
+impl AllowedHost {
+    fn parse(item: &str) -> Result<AllowedHost, ConfigError> {
+        reference::split_authority(item.trim())
+            .map(|(host, port)| AllowedHost { host, port })
+            .ok_or_else(|| ConfigError::AllowHost(item.to_string()))
+    }
+
+    fn matches(&self, vault: &VaultUrl) -> bool {
+        self.host == vault.host() && self.port.is_none_or(|p| p == vault.port().unwrap_or(443))
+    }
+}
+
+impl Plan {
+    pub fn new(args: Args, env: Env) -> Result<Plan, ConfigError> {
+        let default_vault = args
+            .vault
+            .as_deref()
+            .or(env.get("KVINIT_VAULT"))
+            .map(|v| {
+                VaultUrl::parse(v).map_err(|source| ConfigError::Reference {
+                    what: format!("--vault {v}"),
+                    source,
+                })
+            })
+            .transpose()?;
+
+        let mut allowed = Vec::new();
+        for item in &args.allow_vault_host {
+            allowed.push(AllowedHost::parse(item)?);
+        }
+        for item in env.get("KVINIT_ALLOW_VAULT_HOSTS").unwrap_or("").split(',') {
+            if !item.trim().is_empty() {
+                allowed.push(AllowedHost::parse(item)?);
+            }
+        }
+
+        let timeout = match args.timeout.as_deref().or(env.get("KVINIT_TIMEOUT")) {
+            Some(t) => parse_duration(t).ok_or_else(|| ConfigError::Timeout(t.to_string()))?,
+            None => DEFAULT_TIMEOUT,
+        };
+
+        let mut requests: Vec<(String, SecretRef, Origin)> = Vec::new();
+
+        for item in &args.env {
+            let (var, r) = parse_env_item(item, default_vault.as_ref(), "--env")?;
+            if requests.iter().any(|(v, _, _)| *v == var) {
+                return Err(ConfigError::DuplicateVar(var));
+            }
+            requests.push((var, r, Origin::Flag));
+        }
+        let from_flags = requests.len();
+        for item in env.get("KVINIT_ENV").unwrap_or("").split([',', '\n']) {
+            if item.trim().is_empty() {
+                continue;
+            }
+            let (var, r) = parse_env_item(item, default_vault.as_ref(), "KVINIT_ENV")?;
+            match requests.iter().position(|(v, _, _)| *v == var) {
+                Some(i) if i < from_flags => {} // --env wins over KVINIT_ENV
+                Some(_) => return Err(ConfigError::DuplicateVar(var)),
+                None => requests.push((var, r, Origin::Flag)),
+            }
+        }
+        for (name, value) in env.iter() {
+            let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else { continue };
+            let Some(parsed) = parse_app_service_reference(value) else { continue };
+            let r = parsed.map_err(|source| ConfigError::Reference {
+                what: format!("variable {name}"),
+                source,
+            })?;
+            if !requests.iter().any(|(v, _, _)| v == name) {
+                requests.push((name.to_string(), r, Origin::AppServiceReference));
+            }
+        }
+
+        let mut secrets: Vec<PlannedSecret> = Vec::new();
+        let mut outputs = Vec::new();
+        for (var, r, origin) in requests {
+            let resource = match r.vault.known_resource() {
+                Some(resource) => resource,
+                None if allowed.iter().any(|a| a.matches(&r.vault)) => reference::DEFAULT_RESOURCE,
+                None => {
+                    return Err(ConfigError::ForeignHost {
+                        what: format!("secret {} for {var}", r.name),
+                        vault: r.vault,
+                    })
+                }
+            };
+            let secret = match secrets.iter().position(|s| s.reference == r) {
+                Some(i) => i,
+                None => {
+                    secrets.push(PlannedSecret { reference: r, resource });
+                    secrets.len() - 1
+                }
+            };
+            outputs.push(Output { var, secret, origin });
+        }
+
+        if args.command.is_empty() && !args.check {
+            return Err(ConfigError::NoCommand);
+        }
+
+        let user_assigned = if let Some(id) = args.client_id {
+            Some(UserAssigned::ClientId(id))
+        } else if let Some(id) = args.object_id {
+            Some(UserAssigned::ObjectId(id))
+        } else if let Some(id) = args.resource_id {
+            Some(UserAssigned::ResourceId(id))
+        } else {
+            env.get("AZURE_CLIENT_ID").map(|id| UserAssigned::ClientId(id.to_string()))
+        };
+
+        let child_env = env
+            .iter()
+            .filter(|(k, _)| args.keep_identity_env || !IDENTITY_SECRETS.iter().any(|s| OsStr::new(s) == *k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+
+        Ok(Plan {
+            secrets,
+            outputs,
+            user_assigned,
+            timeout,
+            check: args.check,
+            command: args.command,
+            child_env,
+            ssl_cert_file: env.get("SSL_CERT_FILE").map(PathBuf::from),
+            env,
+        })
+    }
+
+    /// How many distinct vaults the plan reads from.
+    pub fn vault_count(&self) -> usize {
+        let mut vaults: Vec<_> = self.secrets.iter().map(|s| &s.reference.vault).collect();
+        vaults.sort();
+        vaults.dedup();
+        vaults.len()
+    }
+}
+
+fn parse_env_item(
+    item: &str,
+    default_vault: Option<&VaultUrl>,
+    flag: &str,
+) -> Result<(String, SecretRef), ConfigError> {
+    let (var, r) = item.trim().split_once('=').ok_or_else(|| ConfigError::EnvItem(item.to_string()))?;
+    let var = var.trim();
+    if !is_var_name(var) {
+        return Err(ConfigError::VarName(var.to_string()));
+    }
+    let r = SecretRef::parse(r, default_vault).map_err(|source| ConfigError::Reference {
+        what: format!("{flag} {var}={}", r.trim()),
+        source,
+    })?;
+    Ok((var.to_string(), r))
+}
+
+fn is_var_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// `500ms`, `90s`, `2m`, `1h`, or a bare number of seconds. Zero is refused.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return None,
+    };
+    (seconds > 0.0 && seconds <= 86_400.0).then(|| Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn plan(argv: &[&str], env: &[(&str, &str)]) -> Result<Plan, ConfigError> {
+        let args = Args::try_parse_from(std::iter::once("kvinit").chain(argv.iter().copied())).unwrap();
+        Plan::new(args, env.iter().map(|(k, v)| (*k, *v)).collect())
+    }
+
+    fn vars(p: &Plan) -> Vec<(String, String, Origin)> {
+        p.outputs
+            .iter()
+            .map(|o| (o.var.clone(), p.secrets[o.secret].reference.url(), o.origin))
+            .collect()
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
+        for bad in ["", "0s", "s", "-1s", "10 parsecs", "1d", "1e9s"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn flags_and_env_items_are_merged_flags_first() {
+        let p = plan(
+            &["--vault", "kv1", "--env", "A=a", "--env", "B=https://kv2.vault.azure.net/secrets/b/v1", "true"],
+            &[("KVINIT_ENV", "C=c,\nA=ignored, D=d/v2")],
+        )
+        .unwrap();
+        assert_eq!(
+            vars(&p),
+            vec![
+                ("A".into(), "https://kv1.vault.azure.net/secrets/a".into(), Origin::Flag),
+                ("B".into(), "https://kv2.vault.azure.net/secrets/b/v1".into(), Origin::Flag),
+                ("C".into(), "https://kv1.vault.azure.net/secrets/c".into(), Origin::Flag),
+                ("D".into(), "https://kv1.vault.azure.net/secrets/d/v2".into(), Origin::Flag),
+            ]
+        );
+        assert_eq!(p.vault_count(), 2);
+        assert_eq!(p.timeout, DEFAULT_TIMEOUT);
+    }
+
+    #[test]
+    fn the_vault_can_come_from_the_environment() {
+        let p = plan(&["--env", "A=a", "true"], &[("KVINIT_VAULT", "https://kv9.vault.azure.cn")]).unwrap();
+        assert_eq!(p.secrets[0].reference.url(), "https://kv9.vault.azure.cn/secrets/a");
+        assert_eq!(p.secrets[0].resource, "https://vault.azure.cn");
+    }
+
+    #[test]
+    fn app_service_references_in_the_environment_are_resolved() {
+        let p = plan(
+            &["--vault", "kv1", "--env", "OVERRIDE=o", "true"],
+            &[
+                ("DB", "@Microsoft.KeyVault(VaultName=kv3;SecretName=db)"),
+                ("OVERRIDE", "@Microsoft.KeyVault(VaultName=kv3;SecretName=x)"),
+                ("PLAIN", "hello"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            vars(&p),
+            vec![
+                ("OVERRIDE".into(), "https://kv1.vault.azure.net/secrets/o".into(), Origin::Flag),
+                ("DB".into(), "https://kv3.vault.azure.net/secrets/db".into(), Origin::AppServiceReference),
+            ]
+        );
+        let err = plan(&["true"], &[("X", "@Microsoft.KeyVault(VaultName=kv3)")]).unwrap_err();
+        assert!(err.to_string().contains("variable X"), "{err}");
+    }
+
+    #[test]
+    fn the_same_secret_is_read_once() {
+        let p = plan(&["--vault", "kv1", "--env", "A=s", "--env", "B=s", "--env", "C=s/v", "true"], &[]).unwrap();
+        assert_eq!(p.secrets.len(), 2);
+        assert_eq!(p.outputs.iter().map(|o| o.secret).collect::<Vec<_>>(), vec![0, 0, 1]);
+    }
+
+    #[test]
+    fn usage_errors() {
+        let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+            (&["--env", "A=a", "true"], &[], "names no vault"),
+            (&["--vault", "kv1", "--env", "A", "true"], &[], "is not VAR=REF"),
+            (&["--vault", "kv1", "--env", "1A=a", "true"], &[], "not a valid variable name"),
+            (&["--vault", "kv1", "--env", "A-B=a", "true"], &[], "not a valid variable name"),
+            (&["--vault", "kv1", "--env", "A=a", "--env", "A=b", "true"], &[], "given twice"),
+            (&["--vault", "kv1", "--env", "A=a"], &[], "no command"),
+            (&["--vault", "x", "true"], &[], "invalid vault name"),
+            (&["--vault", "kv1", "--timeout", "soon", "true"], &[], "--timeout"),
+            (&["--vault", "kv1", "--env", "A=bad_name", "true"], &[], "invalid secret name"),
+            (&["--vault", "http://kv1.vault.azure.net", "true"], &[], "must use https"),
+            (&["--allow-vault-host", "a b", "true"], &[], "--allow-vault-host"),
+        ];
+        for (argv, env, expected) in cases {
+            let err = plan(argv, env).unwrap_err();
+            let text = format!("{err} {}", std::error::Error::source(&err).map(|s| s.to_string()).unwrap_or_default());
+            assert!(text.contains(expected), "{argv:?}: {text}");
+        }
+    }
+
+    #[test]
+    fn tokens_only_go_to_key_vault_hosts_unless_allowed() {
+        let foreign = ["--env", "A=https://127.0.0.1:8443/secrets/a", "true"];
+        let err = plan(&foreign, &[]).unwrap_err();
+        assert!(matches!(err, ConfigError::ForeignHost { .. }), "{err}");
+        assert!(err.to_string().contains("--allow-vault-host 127.0.0.1:8443"), "{err}");
+
+        for allow in ["127.0.0.1:8443", "127.0.0.1"] {
+            let mut argv = vec!["--allow-vault-host", allow];
+            argv.extend(foreign);
+            let p = plan(&argv, &[]).unwrap();
+            assert_eq!(p.secrets[0].resource, "https://vault.azure.net");
+        }
+        let mut argv = vec!["--allow-vault-host", "127.0.0.1:9999"];
+        argv.extend(foreign);
+        assert!(plan(&argv, &[]).is_err());
+        assert!(plan(&foreign, &[("KVINIT_ALLOW_VAULT_HOSTS", "example.com, 127.0.0.1:8443")]).is_ok());
+
+        let evil = ["--env", "A=https://kv.vault.azure.net.evil.example/secrets/a", "true"];
+        assert!(matches!(plan(&evil, &[]), Err(ConfigError::ForeignHost { .. })));
+    }
+
+    #[test]
+    fn user_assigned_identity() {
+        let p = plan(&["--check"], &[("AZURE_CLIENT_ID", "cid")]).unwrap();
+        assert_eq!(p.user_assigned, Some(UserAssigned::ClientId("cid".into())));
+        let p = plan(&["--resource-id", "/subscriptions/x", "--check"], &[("AZURE_CLIENT_ID", "cid")]).unwrap();
+        assert_eq!(p.user_assigned, Some(UserAssigned::ResourceId("/subscriptions/x".into())));
+        let p = plan(&["--check"], &[("AZURE_CLIENT_ID", "")]).unwrap();
+        assert_eq!(p.user_assigned, None);
+        assert!(Args::try_parse_from(["kvinit", "--client-id", "a", "--object-id", "b", "true"]).is_err());
+    }
+
+    #[test]
+    fn identity_secrets_are_not_inherited() {
+        let env = [("IDENTITY_HEADER", "h"), ("MSI_SECRET", "m"), ("PATH", "/bin")];
+        let p = plan(&["true"], &env).unwrap();
+        let names: Vec<_> = p.child_env.iter().map(|(k, _)| k.to_str().unwrap()).collect();
+        assert_eq!(names, vec!["PATH"]);
+        let p = plan(&["--keep-identity-env", "true"], &env).unwrap();
+        assert_eq!(p.child_env.len(), 3);
+    }
+
+    #[test]
+    fn the_command_keeps_its_hyphens() {
+        let p = plan(&["--check", "--", "/app", "--port", "80", "-v"], &[]).unwrap();
+        assert_eq!(p.command, vec!["/app", "--port", "80", "-v"]);
+        let p = plan(&["/app", "--port", "80"], &[]).unwrap();
+        assert_eq!(p.command, vec!["/app", "--port", "80"]);
+    }
+}

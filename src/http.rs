@@ -1,0 +1,283 @@
+//! The only module that knows ureq: agents, TLS roots, proxies, timeouts and
+//! body limits. Callers describe a request and get bytes and a status back;
+//! every non-2xx status is a normal response here, not an error.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::Agent;
+
+use crate::secret::wipe;
+
+const USER_AGENT: &str = concat!("kvinit/", env!("CARGO_PKG_VERSION"));
+
+/// Whether a client may go through `HTTPS_PROXY`/`HTTP_PROXY`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proxy {
+    /// Honour the proxy variables (and `NO_PROXY`), as Azure SDKs do for
+    /// Key Vault and Entra ID.
+    FromEnv,
+    /// Never use a proxy: link-local endpoints such as IMDS must be reached
+    /// directly, and a proxy must never see their tokens.
+    Never,
+}
+
+/// Trusted roots: Mozilla's, built in, so kvinit works in a `scratch` image,
+/// plus any PEM bundle named by `SSL_CERT_FILE`.
+#[derive(Clone)]
+pub struct Roots(Arc<Vec<Certificate<'static>>>);
+
+impl Roots {
+    pub fn new(extra: Option<&Path>) -> Result<Roots, SetupError> {
+        let mut roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .map(|der| Certificate::from_der(der.as_ref()))
+            .collect();
+        if let Some(path) = extra {
+            let pem = std::fs::read(path).map_err(|e| SetupError::ReadRoots(path.to_path_buf(), e))?;
+            let before = roots.len();
+            for item in ureq::tls::parse_pem(&pem) {
+                match item {
+                    Ok(PemItem::Certificate(cert)) => roots.push(cert.to_owned()),
+                    Ok(_) => {}
+                    Err(e) => return Err(SetupError::ParseRoots(path.to_path_buf(), e.to_string())),
+                }
+            }
+            if roots.len() == before {
+                return Err(SetupError::ParseRoots(path.to_path_buf(), "no certificates in it".into()));
+            }
+            log::debug!("trusting {} extra root(s) from {}", roots.len() - before, path.display());
+        }
+        Ok(Roots(Arc::new(roots)))
+    }
+}
+
+/// A failure to set up HTTP before any request is made.
+#[derive(Debug)]
+pub enum SetupError {
+    /// `SSL_CERT_FILE` names a file that cannot be read.
+    ReadRoots(PathBuf, io::Error),
+    /// `SSL_CERT_FILE` is not a PEM bundle of certificates.
+    ParseRoots(PathBuf, String),
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetupError::ReadRoots(p, _) => write!(f, "reading SSL_CERT_FILE {}", p.display()),
+            SetupError::ParseRoots(p, why) => write!(f, "SSL_CERT_FILE {}: {why}", p.display()),
+        }
+    }
+}
+
+impl std::error::Error for SetupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SetupError::ReadRoots(_, e) => Some(e),
+            SetupError::ParseRoots(..) => None,
+        }
+    }
+}
+
+/// A connection pool with one proxy policy. Cheap to clone; clones share the pool.
+#[derive(Clone)]
+pub struct Client {
+    agent: Agent,
+}
+
+impl Client {
+    pub fn new(proxy: Proxy, roots: &Roots) -> Client {
+        let tls = TlsConfig::builder().root_certs(RootCerts::Specific(roots.0.clone())).build();
+        let proxy = match proxy {
+            Proxy::FromEnv => ureq::Proxy::try_from_env(),
+            Proxy::Never => None,
+        };
+        let config = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .user_agent(USER_AGENT)
+            .proxy(proxy)
+            .tls_config(tls)
+            .max_idle_connections_per_host(32)
+            .build();
+        Client { agent: Agent::new_with_config(config) }
+    }
+
+    /// Sends one request. `timeout` bounds the whole exchange, body included.
+    pub fn send(&self, req: &Request<'_>) -> Result<Response, Error> {
+        let timeout = Some(req.timeout.max(Duration::from_millis(1)));
+        let result = match req.form {
+            None => {
+                let mut b = self.agent.get(req.url);
+                for (k, v) in req.query {
+                    b = b.query(*k, *v);
+                }
+                for (k, v) in req.headers {
+                    b = b.header(*k, *v);
+                }
+                b.config().timeout_global(timeout).build().call()
+            }
+            Some(form) => {
+                let mut b = self.agent.post(req.url);
+                for (k, v) in req.query {
+                    b = b.query(*k, *v);
+                }
+                for (k, v) in req.headers {
+                    b = b.header(*k, *v);
+                }
+                b.config().timeout_global(timeout).build().send_form(form.iter().copied())
+            }
+        };
+        let mut response = result.map_err(Error::from)?;
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        };
+        let retry_after = header("retry-after");
+        let www_authenticate = header("www-authenticate");
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(req.body_limit)
+            .read_to_vec()
+            .map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(_) => Error::BodyTooLarge(req.body_limit),
+                other => Error::from(other),
+            })?;
+        Ok(Response { status, retry_after, www_authenticate, body })
+    }
+}
+
+/// One request, described without ureq's types.
+pub struct Request<'a> {
+    pub url: &'a str,
+    /// Percent-encoded by the client.
+    pub query: &'a [(&'a str, &'a str)],
+    pub headers: &'a [(&'a str, &'a str)],
+    /// A form body; makes the request a POST.
+    pub form: Option<&'a [(&'a str, &'a str)]>,
+    pub timeout: Duration,
+    /// Bodies longer than this are refused rather than buffered.
+    pub body_limit: u64,
+}
+
+/// A complete response. The body may hold secret material and is wiped on drop.
+pub struct Response {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub www_authenticate: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// `Retry-After` in seconds (Key Vault and Entra send seconds).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after.as_deref()?.trim().parse::<u64>().ok().map(Duration::from_secs)
+    }
+
+    /// The first `limit` characters of a body for an error message, with
+    /// control characters replaced. Only for bodies of error responses.
+    pub fn snippet(&self, limit: usize) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        let mut out: String = text
+            .chars()
+            .take(limit)
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        if text.chars().count() > limit {
+            out.push_str("...");
+        }
+        out.trim().to_string()
+    }
+}
+
+impl Drop for Response {
+    fn drop(&mut self) {
+        wipe(std::mem::take(&mut self.body));
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .finish()
+    }
+}
+
+/// Why no response came back.
+#[derive(Debug)]
+pub enum Error {
+    /// The request's time ran out: connect, send or receive.
+    Timeout,
+    /// DNS found no address for the host.
+    HostNotFound,
+    /// No TCP connection could be made (refused, unreachable).
+    Connect(io::Error),
+    /// The TLS handshake failed, e.g. an untrusted certificate.
+    Tls(String),
+    /// The body was longer than the request's limit.
+    BodyTooLarge(u64),
+    /// The server broke HTTP: a malformed or truncated response.
+    Protocol(String),
+    /// Any other I/O failure mid-exchange.
+    Io(io::Error),
+}
+
+impl Error {
+    /// Transient failures worth another try.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Timeout | Error::Connect(_) | Error::Io(_) | Error::Protocol(_))
+    }
+}
+
+impl From<ureq::Error> for Error {
+    fn from(e: ureq::Error) -> Error {
+        use io::ErrorKind::*;
+        match e {
+            ureq::Error::Timeout(_) => Error::Timeout,
+            ureq::Error::HostNotFound => Error::HostNotFound,
+            ureq::Error::ConnectionFailed => Error::Connect(io::Error::other("connection failed")),
+            ureq::Error::Io(e) if matches!(e.kind(), TimedOut | WouldBlock) => Error::Timeout,
+            ureq::Error::Io(e)
+                if matches!(e.kind(), ConnectionRefused | ConnectionReset | NotConnected | AddrNotAvailable)
+                    || e.raw_os_error().is_some_and(is_unreachable) =>
+            {
+                Error::Connect(e)
+            }
+            ureq::Error::Io(e) => Error::Io(e),
+            ureq::Error::BodyExceedsLimit(n) => Error::BodyTooLarge(n),
+            ureq::Error::Tls(s) => Error::Tls(s.to_string()),
+            ureq::Error::Rustls(e) => Error::Tls(e.to_string()),
+            ureq::Error::Protocol(e) => Error::Protocol(e.to_string()),
+            other => Error::Protocol(other.to_string()),
+        }
+    }
+}
+
+fn is_unreachable(code: i32) -> bool {
+    // ENETUNREACH and EHOSTUNREACH on Linux; elsewhere the kinds above cover it.
+    cfg!(target_os = "linux") && (code == 101 || code == 113)
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Timeout => f.write_str("timed out"),
+            Error::HostNotFound => f.write_str("host not found (DNS)"),
+            Error::Connect(e) => write!(f, "cannot connect: {e}"),
+            Error::Tls(e) => write!(f, "TLS: {e}"),
+            Error::BodyTooLarge(n) => write!(f, "response body is larger than {n} bytes"),
+            Error::Protocol(e) => write!(f, "bad HTTP response: {e}"),
+            Error::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,61 @@
+//! kvinit: Azure Key Vault secrets into a container's environment, then exec.
+
+mod cli;
+mod config;
+mod error;
+mod http;
+mod identity;
+mod launch;
+mod reference;
+mod retry;
+mod run;
+mod secret;
+mod sink;
+mod vault;
+
+use std::io::Write;
+
+use clap::Parser;
+use log::{Level, LevelFilter};
+
+fn main() {
+    let args = match cli::Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { error::EXIT_USAGE } else { 0 });
+        }
+    };
+    init_logging(args.verbose, args.quiet);
+    let env = config::Env::from_process();
+    let result = config::Plan::new(args, env).map_err(error::Error::Config).and_then(run::run);
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = std::io::stderr().write_all(e.report().as_bytes());
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}
+
+/// `-v`/`-q` win; otherwise `KVINIT_LOG`, then `RUST_LOG`, then info.
+fn init_logging(verbose: u8, quiet: u8) {
+    let mut builder = env_logger::Builder::new();
+    match (verbose, quiet) {
+        (0, 0) => match std::env::var("KVINIT_LOG").or_else(|_| std::env::var("RUST_LOG")) {
+            Ok(filters) if !filters.is_empty() => builder.parse_filters(&filters),
+            _ => builder.filter_level(LevelFilter::Info),
+        },
+        (0, _) => builder.filter_level(LevelFilter::Error),
+        (1, _) => builder.filter_level(LevelFilter::Warn).filter_module("kvinit", LevelFilter::Debug),
+        _ => builder.filter_level(LevelFilter::Trace),
+    };
+    builder.format(|buf, record| match record.level() {
+        Level::Info => writeln!(buf, "kvinit: {}", record.args()),
+        Level::Warn => writeln!(buf, "kvinit: warning: {}", record.args()),
+        Level::Error => writeln!(buf, "kvinit: error: {}", record.args()),
+        level => writeln!(buf, "kvinit: {}: [{}] {}", level.as_str().to_lowercase(), record.target(), record.args()),
+    });
+    builder.target(env_logger::Target::Stderr).init();
+}

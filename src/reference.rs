@@ -1,0 +1,505 @@
+//! The grammar of vault and secret references, and which token resource a
+//! vault host belongs to. Pure parsing: no I/O.
+//!
+//! ```text
+//! vault     = NAME | https://HOST[:PORT][/]
+//! reference = SECRET[/VERSION]                          (in the default vault)
+//!           | https://HOST[:PORT]/secrets/SECRET[/VERSION][/]
+//! app-service reference (a value in kvinit's environment)
+//!           = @Microsoft.KeyVault(SecretUri=<reference URL>)
+//!           | @Microsoft.KeyVault(VaultName=NAME;SecretName=SECRET[;SecretVersion=VERSION])
+//! ```
+
+use std::fmt;
+
+/// Public-cloud vault DNS suffix, used for bare vault names.
+const PUBLIC_VAULT_SUFFIX: &str = "vault.azure.net";
+
+/// Key Vault DNS suffixes and the token resource each one belongs to
+/// (azure-reference.md section 5). A token for a resource is only ever sent
+/// to hosts under that resource's suffix, or to hosts the operator allowed.
+const KNOWN_SUFFIXES: &[(&str, &str)] = &[
+    (".vault.azure.net", "https://vault.azure.net"),
+    (".vault.azure.cn", "https://vault.azure.cn"),
+    (".vault.usgovcloudapi.net", "https://vault.usgovcloudapi.net"),
+    (".managedhsm.azure.net", "https://managedhsm.azure.net"),
+];
+
+/// The resource used for a host the operator allowed explicitly.
+pub const DEFAULT_RESOURCE: &str = "https://vault.azure.net";
+
+/// Why a vault or secret reference was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefError {
+    /// A vault name Azure would not accept: 3–24 letters, digits and single
+    /// hyphens, starting with a letter and not ending with a hyphen.
+    BadVaultName(String),
+    /// An `http://` URL: Key Vault only speaks TLS, and a token must never
+    /// travel in clear.
+    NotHttps(String),
+    /// A URL that is malformed, or not of the expected shape.
+    BadUrl { url: String, why: &'static str },
+    /// A secret name outside Key Vault's 1–127 letters, digits and hyphens.
+    BadSecretName(String),
+    /// A secret version that is not 1–64 letters and digits.
+    BadVersion(String),
+    /// A bare secret name where no default vault (`--vault`) is set.
+    NoVault(String),
+    /// An `@Microsoft.KeyVault(...)` value that does not follow App Service's
+    /// documented forms.
+    BadAppServiceReference { value: String, why: String },
+}
+
+impl fmt::Display for RefError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RefError::BadVaultName(n) => write!(
+                f,
+                "invalid vault name {n:?}: a vault name is 3-24 letters, digits and single \
+                 hyphens, starts with a letter and does not end with a hyphen"
+            ),
+            RefError::NotHttps(u) => write!(f, "{u}: Key Vault URLs must use https://"),
+            RefError::BadUrl { url, why } => write!(f, "invalid URL {url:?}: {why}"),
+            RefError::BadSecretName(n) => write!(
+                f,
+                "invalid secret name {n:?}: a secret name is 1-127 letters, digits and hyphens"
+            ),
+            RefError::BadVersion(v) => {
+                write!(f, "invalid secret version {v:?}: a version is letters and digits")
+            }
+            RefError::NoVault(r) => write!(
+                f,
+                "secret {r:?} names no vault: pass --vault (or KVINIT_VAULT), \
+                 or use a full URL like https://myvault.vault.azure.net/secrets/{r}"
+            ),
+            RefError::BadAppServiceReference { value, why } => {
+                write!(f, "invalid Key Vault reference {value:?}: {why}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RefError {}
+
+/// The address of a vault: always https, host lower-cased, port 443 implied.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VaultUrl {
+    host: String,
+    port: Option<u16>,
+}
+
+impl VaultUrl {
+    /// Parses `--vault`: a bare vault name or an https URL with no path.
+    pub fn parse(input: &str) -> Result<VaultUrl, RefError> {
+        let input = input.trim();
+        if has_scheme(input) {
+            let (vault, path) = split_url(input)?;
+            if !path.is_empty() && path != "/" {
+                return Err(RefError::BadUrl {
+                    url: input.to_string(),
+                    why: "a vault URL has no path (to name a secret, use --env VAR=SECRET)",
+                });
+            }
+            Ok(vault)
+        } else {
+            VaultUrl::from_name(input)
+        }
+    }
+
+    /// `myvault` → `https://myvault.vault.azure.net`.
+    pub fn from_name(name: &str) -> Result<VaultUrl, RefError> {
+        if !is_vault_name(name) {
+            return Err(RefError::BadVaultName(name.to_string()));
+        }
+        Ok(VaultUrl {
+            host: format!("{}.{PUBLIC_VAULT_SUFFIX}", name.to_ascii_lowercase()),
+            port: None,
+        })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// The token resource of this host's cloud, or `None` for a host outside
+    /// every Key Vault domain.
+    pub fn known_resource(&self) -> Option<&'static str> {
+        KNOWN_SUFFIXES
+            .iter()
+            .find(|(suffix, _)| self.host.len() > suffix.len() && self.host.ends_with(suffix))
+            .map(|(_, resource)| *resource)
+    }
+}
+
+impl fmt::Display for VaultUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bracket = self.host.contains(':');
+        match (bracket, self.port) {
+            (false, None) => write!(f, "https://{}", self.host),
+            (false, Some(p)) => write!(f, "https://{}:{p}", self.host),
+            (true, None) => write!(f, "https://[{}]", self.host),
+            (true, Some(p)) => write!(f, "https://[{}]:{p}", self.host),
+        }
+    }
+}
+
+/// One secret: which vault, which name, and optionally which version.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SecretRef {
+    pub vault: VaultUrl,
+    pub name: String,
+    pub version: Option<String>,
+}
+
+impl SecretRef {
+    /// Parses `SECRET[/VERSION]` (resolved against `default_vault`) or a full
+    /// secret identifier URL.
+    pub fn parse(input: &str, default_vault: Option<&VaultUrl>) -> Result<SecretRef, RefError> {
+        let input = input.trim();
+        if has_scheme(input) {
+            return SecretRef::parse_url(input);
+        }
+        let (name, version) = match input.split_once('/') {
+            Some((n, v)) => (n, Some(v)),
+            None => (input, None),
+        };
+        let name = check_name(name)?;
+        let version = version.map(check_version).transpose()?;
+        let vault = default_vault.ok_or_else(|| RefError::NoVault(input.to_string()))?;
+        Ok(SecretRef { vault: vault.clone(), name, version })
+    }
+
+    /// Parses `https://HOST/secrets/SECRET[/VERSION][/]`.
+    pub fn parse_url(input: &str) -> Result<SecretRef, RefError> {
+        let (vault, path) = split_url(input)?;
+        let bad = |why| RefError::BadUrl { url: input.to_string(), why };
+        let path = path.strip_suffix('/').unwrap_or(path);
+        let mut segments = path.split('/');
+        if segments.next() != Some("") || segments.next() != Some("secrets") {
+            return Err(bad("a secret URL looks like https://VAULT/secrets/NAME[/VERSION]"));
+        }
+        let name = check_name(segments.next().unwrap_or(""))?;
+        let version = segments.next().map(check_version).transpose()?;
+        if segments.next().is_some() {
+            return Err(bad("too many path segments after /secrets/NAME/VERSION"));
+        }
+        Ok(SecretRef { vault, name, version })
+    }
+
+    /// The URL of the secret, without the query string.
+    pub fn url(&self) -> String {
+        match &self.version {
+            Some(v) => format!("{}/secrets/{}/{v}", self.vault, self.name),
+            None => format!("{}/secrets/{}", self.vault, self.name),
+        }
+    }
+}
+
+impl fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)?;
+        if let Some(v) = &self.version {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Recognises an App Service Key Vault reference. Returns `None` when `value`
+/// is not one at all, so ordinary variables pass through untouched.
+pub fn parse_app_service_reference(value: &str) -> Option<Result<SecretRef, RefError>> {
+    const PREFIX: &str = "@microsoft.keyvault(";
+    let trimmed = value.trim();
+    let head = trimmed.get(..PREFIX.len())?;
+    if !head.eq_ignore_ascii_case(PREFIX) {
+        return None;
+    }
+    let bad = |why: &str| RefError::BadAppServiceReference {
+        value: value.to_string(),
+        why: why.to_string(),
+    };
+    let Some(inner) = trimmed[PREFIX.len()..].strip_suffix(')') else {
+        return Some(Err(bad("missing the closing parenthesis")));
+    };
+    Some(parse_app_service_inner(inner).map_err(|e| match e {
+        RefError::BadAppServiceReference { why, .. } => bad(&why),
+        other => bad(&other.to_string()),
+    }))
+}
+
+fn parse_app_service_inner(inner: &str) -> Result<SecretRef, RefError> {
+    let bad = |why: &str| RefError::BadAppServiceReference {
+        value: String::new(),
+        why: why.to_string(),
+    };
+    let mut uri = None;
+    let mut vault_name = None;
+    let mut secret_name = None;
+    let mut secret_version = None;
+    for part in inner.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, val) = part.split_once('=').ok_or_else(|| bad("expected Key=Value pairs"))?;
+        let slot = match key.trim().to_ascii_lowercase().as_str() {
+            "secreturi" => &mut uri,
+            "vaultname" => &mut vault_name,
+            "secretname" => &mut secret_name,
+            "secretversion" => &mut secret_version,
+            _ => {
+                return Err(bad(
+                    "unknown key; App Service knows SecretUri, or VaultName, SecretName and SecretVersion",
+                ))
+            }
+        };
+        if slot.replace(val.trim()).is_some() {
+            return Err(bad("a key is given twice"));
+        }
+    }
+    match (uri, vault_name, secret_name) {
+        (Some(uri), None, None) if secret_version.is_none() => SecretRef::parse_url(uri),
+        (None, Some(vault), Some(name)) => Ok(SecretRef {
+            vault: VaultUrl::from_name(vault)?,
+            name: check_name(name)?,
+            version: secret_version.map(check_version).transpose()?,
+        }),
+        _ => Err(bad("use either SecretUri=..., or VaultName=...;SecretName=...[;SecretVersion=...]")),
+    }
+}
+
+fn has_scheme(s: &str) -> bool {
+    s.contains("://")
+}
+
+/// Splits `https://authority/path` into the vault and the path.
+fn split_url(input: &str) -> Result<(VaultUrl, &str), RefError> {
+    let bad = |why| RefError::BadUrl { url: input.to_string(), why };
+    let (scheme, rest) = input.split_once("://").ok_or_else(|| bad("no scheme"))?;
+    if scheme.eq_ignore_ascii_case("http") {
+        return Err(RefError::NotHttps(input.to_string()));
+    }
+    if !scheme.eq_ignore_ascii_case("https") {
+        return Err(bad("only https:// URLs are supported"));
+    }
+    if rest.contains(['?', '#']) {
+        return Err(bad("a query string or fragment is not allowed here"));
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    if authority.contains('@') {
+        return Err(bad("credentials in the URL are not allowed"));
+    }
+    let (host, port) = split_authority(authority).ok_or_else(|| bad("invalid host or port"))?;
+    Ok((VaultUrl { host, port: port.filter(|p| *p != 443) }, path))
+}
+
+/// `host`, `host:port`, `[v6]`, `[v6]:port` → lower-cased host and port.
+pub fn split_authority(authority: &str) -> Option<(String, Option<u16>)> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (v6, after) = rest.split_once(']')?;
+        v6.parse::<std::net::Ipv6Addr>().ok()?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?),
+        };
+        (v6, port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let host_ok = !host.is_empty()
+        && (host.contains(':')
+            || host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
+    if !host_ok {
+        return None;
+    }
+    let port = match port {
+        None => None,
+        Some(p) => match p.parse::<u16>().ok()? {
+            0 => return None,
+            p => Some(p),
+        },
+    };
+    Some((host, port))
+}
+
+fn is_vault_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    (3..=24).contains(&b.len())
+        && b[0].is_ascii_alphabetic()
+        && b[b.len() - 1] != b'-'
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        && !name.contains("--")
+}
+
+fn check_name(name: &str) -> Result<String, RefError> {
+    let ok = (1..=127).contains(&name.len())
+        && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
+    if ok {
+        Ok(name.to_string())
+    } else {
+        Err(RefError::BadSecretName(name.to_string()))
+    }
+}
+
+fn check_version(version: &str) -> Result<String, RefError> {
+    let ok = (1..=64).contains(&version.len()) && version.bytes().all(|c| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(version.to_string())
+    } else {
+        Err(RefError::BadVersion(version.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vault(s: &str) -> VaultUrl {
+        VaultUrl::parse(s).unwrap()
+    }
+
+    #[test]
+    fn bare_vault_names_become_public_cloud_urls() {
+        assert_eq!(vault("MyVault").to_string(), "https://myvault.vault.azure.net");
+        assert_eq!(vault("my-vault-01").to_string(), "https://my-vault-01.vault.azure.net");
+    }
+
+    #[test]
+    fn vault_urls_are_normalised() {
+        assert_eq!(vault("https://X.vault.azure.net/").to_string(), "https://x.vault.azure.net");
+        assert_eq!(vault("https://x.vault.azure.net:443").to_string(), "https://x.vault.azure.net");
+        assert_eq!(vault("https://127.0.0.1:8443").to_string(), "https://127.0.0.1:8443");
+        assert_eq!(vault("https://[::1]:8443").to_string(), "https://[::1]:8443");
+    }
+
+    #[test]
+    fn bad_vaults_are_refused() {
+        for bad in ["ab", "1abc", "abc-", "a--b", "has space", "x".repeat(25).as_str(), ""] {
+            assert!(matches!(VaultUrl::parse(bad), Err(RefError::BadVaultName(_))), "{bad}");
+        }
+        assert!(matches!(
+            VaultUrl::parse("http://x.vault.azure.net"),
+            Err(RefError::NotHttps(_))
+        ));
+        for bad in [
+            "https://x.vault.azure.net/secrets/a",
+            "https://user:pw@x.vault.azure.net",
+            "https://x.vault.azure.net?x=1",
+            "https://x.vault.azure.net:99999",
+            "https://x.vault.azure.net:0",
+            "https://",
+            "ftp://x",
+        ] {
+            assert!(matches!(VaultUrl::parse(bad), Err(RefError::BadUrl { .. })), "{bad}");
+        }
+    }
+
+    #[test]
+    fn resources_follow_the_dns_suffix() {
+        let cases = [
+            ("https://a.vault.azure.net", Some("https://vault.azure.net")),
+            ("https://a.vault.azure.cn", Some("https://vault.azure.cn")),
+            ("https://a.vault.usgovcloudapi.net", Some("https://vault.usgovcloudapi.net")),
+            ("https://a.managedhsm.azure.net", Some("https://managedhsm.azure.net")),
+            ("https://vault.azure.net", None),
+            ("https://a.vault.azure.net.evil.com", None),
+            ("https://evilvault.azure.net", None),
+            ("https://127.0.0.1:8443", None),
+        ];
+        for (url, resource) in cases {
+            assert_eq!(vault(url).known_resource(), resource, "{url}");
+        }
+    }
+
+    #[test]
+    fn short_references_use_the_default_vault() {
+        let v = vault("kv1");
+        let r = SecretRef::parse("db-password", Some(&v)).unwrap();
+        assert_eq!(r.url(), "https://kv1.vault.azure.net/secrets/db-password");
+        let r = SecretRef::parse("db-password/0123abcd", Some(&v)).unwrap();
+        assert_eq!(r.version.as_deref(), Some("0123abcd"));
+        assert_eq!(r.to_string(), "db-password/0123abcd");
+        assert!(matches!(SecretRef::parse("db", None), Err(RefError::NoVault(_))));
+    }
+
+    #[test]
+    fn full_identifiers_carry_their_own_vault() {
+        let other = vault("other");
+        for (input, version) in [
+            ("https://kv2.vault.azure.net/secrets/pw", None),
+            ("https://kv2.vault.azure.net/secrets/pw/", None),
+            ("https://kv2.vault.azure.net/secrets/pw/abc123", Some("abc123")),
+            ("https://KV2.vault.azure.net:443/secrets/pw/abc123/", Some("abc123")),
+        ] {
+            let r = SecretRef::parse(input, Some(&other)).unwrap();
+            assert_eq!(r.vault.host(), "kv2.vault.azure.net", "{input}");
+            assert_eq!(r.name, "pw");
+            assert_eq!(r.version.as_deref(), version, "{input}");
+        }
+    }
+
+    #[test]
+    fn malformed_references_are_refused() {
+        let v = vault("kv1");
+        for bad in ["", "a_b", "a b", "a.b", &"x".repeat(128)] {
+            assert!(matches!(SecretRef::parse(bad, Some(&v)), Err(RefError::BadSecretName(_))), "{bad:?}");
+        }
+        for bad in ["a/", "a/v-1", "a/v/x"] {
+            assert!(matches!(SecretRef::parse(bad, Some(&v)), Err(RefError::BadVersion(_))), "{bad:?}");
+        }
+        for bad in [
+            "https://kv.vault.azure.net/keys/k",
+            "https://kv.vault.azure.net/secrets",
+            "https://kv.vault.azure.net/secrets/a/b/c",
+            "https://kv.vault.azure.net/secrets/a?api-version=7.4",
+        ] {
+            assert!(SecretRef::parse(bad, Some(&v)).is_err(), "{bad}");
+        }
+        assert!(matches!(
+            SecretRef::parse("http://kv.vault.azure.net/secrets/a", None),
+            Err(RefError::NotHttps(_))
+        ));
+    }
+
+    #[test]
+    fn app_service_references() {
+        let ok = [
+            ("@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/mysecret/)", "myvault", "mysecret", None),
+            ("@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/mysecret)", "myvault", "mysecret", None),
+            ("@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/mysecret/ec96f02080254f109c51a1f14cdb1931)", "myvault", "mysecret", Some("ec96f02080254f109c51a1f14cdb1931")),
+            ("@Microsoft.KeyVault(VaultName=myvault;SecretName=mysecret)", "myvault", "mysecret", None),
+            ("@Microsoft.KeyVault(VaultName=myvault;SecretName=mysecret;SecretVersion=abc)", "myvault", "mysecret", Some("abc")),
+            ("@microsoft.keyvault(vaultname=myvault; secretname=mysecret;)", "myvault", "mysecret", None),
+        ];
+        for (value, vault_name, name, version) in ok {
+            let r = parse_app_service_reference(value).unwrap().unwrap();
+            assert_eq!(r.vault.host(), format!("{vault_name}.vault.azure.net"), "{value}");
+            assert_eq!(r.name, name, "{value}");
+            assert_eq!(r.version.as_deref(), version, "{value}");
+        }
+        for plain in ["", "hello", "@Microsoft.Other(x)", "Microsoft.KeyVault(VaultName=a;SecretName=b)"] {
+            assert!(parse_app_service_reference(plain).is_none(), "{plain}");
+        }
+        for bad in [
+            "@Microsoft.KeyVault(VaultName=myvault;SecretName=mysecret",
+            "@Microsoft.KeyVault(VaultName=myvault)",
+            "@Microsoft.KeyVault(SecretName=s)",
+            "@Microsoft.KeyVault(VaultName=myvault;SecretName=a;Color=red)",
+            "@Microsoft.KeyVault(VaultName=myvault;VaultName=other;SecretName=a)",
+            "@Microsoft.KeyVault(SecretUri=http://myvault.vault.azure.net/secrets/a)",
+            "@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/a;SecretVersion=b)",
+            "@Microsoft.KeyVault(VaultName=m;SecretName=a)",
+        ] {
+            let err = parse_app_service_reference(bad).unwrap().unwrap_err();
+            assert!(matches!(err, RefError::BadAppServiceReference { .. }), "{bad}: {err}");
+            assert!(err.to_string().contains(bad), "{err}");
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Where secrets go once read.
+
+pub mod env;

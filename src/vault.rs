@@ -1,0 +1,313 @@
+//! Reading secrets from Key Vault, concurrently, and explaining failures.
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::config::PlannedSecret;
+use crate::http::{self, Client};
+use crate::reference::SecretRef;
+use crate::retry::{retry, Attempt, Backoff, Deadline, Failure};
+use crate::secret::{AccessToken, Secret};
+
+const API_VERSION: &str = "7.4";
+
+/// Values are at most 25 KiB; JSON escaping can grow that six-fold.
+const BODY_LIMIT: u64 = 1024 * 1024;
+
+/// Requests in flight at once. Key Vault allows 4,000 GETs per 10 s per
+/// vault, so a handful of connections is both fast and polite.
+pub const CONCURRENCY: usize = 16;
+
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// 429 without Retry-After: 1, 2, 4, 8, 16 s (with jitter).
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+const BACKOFF_CAP: Duration = Duration::from_secs(16);
+const MAX_RETRIES_THROTTLED: u32 = 8;
+/// 5xx and broken connections.
+const MAX_RETRIES_TRANSIENT: u32 = 3;
+
+/// A secret as Key Vault returned it.
+#[derive(Debug)]
+pub struct Fetched {
+    pub value: Secret,
+    /// The full identifier, with the version that was current.
+    pub id: String,
+    pub content_type: Option<String>,
+}
+
+impl Fetched {
+    /// The version segment of `id`.
+    pub fn version(&self) -> &str {
+        self.id.trim_end_matches('/').rsplit('/').next().unwrap_or("")
+    }
+}
+
+/// Reads every secret, `CONCURRENCY` at a time. `token_for` gives the token
+/// for a resource. Results are in the order of `secrets`.
+pub fn read_all<'t>(
+    client: &Client,
+    secrets: &[PlannedSecret],
+    token_for: &(dyn Fn(&str) -> &'t AccessToken + Sync),
+    deadline: Deadline,
+) -> Vec<Result<Fetched, Error>> {
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<Result<Fetched, Error>>>> = secrets.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..CONCURRENCY.min(secrets.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(s) = secrets.get(i) else { break };
+                let result = read(client, &s.reference, token_for(s.resource), deadline);
+                *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|slot| slot.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every slot is filled"))
+        .collect()
+}
+
+/// Reads one secret, retrying throttling and transient failures.
+pub fn read(client: &Client, secret: &SecretRef, token: &AccessToken, deadline: Deadline) -> Result<Fetched, Error> {
+    let url = secret.url();
+    let authorization = format!("Bearer {}", token.token.expose());
+    let what = format!("reading secret {} from {}", secret, secret.vault);
+    let mut transient_failures = 0;
+    let backoff = Backoff::new(BACKOFF_BASE, BACKOFF_CAP);
+    let result = retry(&what, deadline, backoff, MAX_RETRIES_THROTTLED + MAX_RETRIES_TRANSIENT, |remaining| {
+        let request = http::Request {
+            url: &url,
+            query: &[("api-version", API_VERSION)],
+            headers: &[("Authorization", &authorization), ("Accept", "application/json")],
+            form: None,
+            timeout: remaining.min(ATTEMPT_TIMEOUT),
+            body_limit: BODY_LIMIT,
+        };
+        let mut transient = |error| {
+            transient_failures += 1;
+            if transient_failures > MAX_RETRIES_TRANSIENT {
+                Attempt::Fail(error)
+            } else {
+                Attempt::Retry { error, after: None }
+            }
+        };
+        match client.send(&request) {
+            Ok(r) if r.status == 200 => match parse_secret(&r.body) {
+                Ok(fetched) => Attempt::Done(fetched),
+                Err(e) => Attempt::Fail(e),
+            },
+            Ok(r) if r.status == 429 => Attempt::Retry { after: r.retry_after(), error: status_error(&r) },
+            Ok(r) if r.status >= 500 => transient(status_error(&r)),
+            Ok(r) => Attempt::Fail(status_error(&r)),
+            Err(e) if e.is_transient() => transient(ErrorKind::Http(e)),
+            Err(e) => Attempt::Fail(ErrorKind::Http(e)),
+        }
+    });
+    crate::secret::wipe(authorization.into_bytes());
+    result.map_err(|Failure { error, attempts }| Error { secret: secret.clone(), kind: error, attempts })
+}
+
+fn parse_secret(body: &[u8]) -> Result<Fetched, ErrorKind> {
+    let bad = |why: &str| ErrorKind::BadResponse(why.to_string());
+    let mut json: Value = serde_json::from_slice(body).map_err(|_| bad("the body is not JSON"))?;
+    let Some(obj) = json.as_object_mut() else { return Err(bad("the body is not a JSON object")) };
+    let value = match obj.get_mut("value").map(Value::take) {
+        Some(Value::String(v)) => Secret::new(v),
+        Some(_) => return Err(bad("value is not a string")),
+        None => return Err(bad("no value field")),
+    };
+    let id = match obj.get("id") {
+        Some(Value::String(id)) => id.clone(),
+        _ => return Err(bad("no id field")),
+    };
+    let content_type = obj.get("contentType").and_then(Value::as_str).map(str::to_string);
+    Ok(Fetched { value, id, content_type })
+}
+
+fn status_error(r: &http::Response) -> ErrorKind {
+    let json: Option<Value> = serde_json::from_slice(&r.body).ok();
+    let error = json.as_ref().and_then(|j| j.get("error"));
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    let code = text(error.and_then(|e| e.get("code")));
+    let message = text(error.and_then(|e| e.get("message")));
+    let inner = text(error.and_then(|e| e.get("innererror")).and_then(|i| i.get("code")));
+    let body = if code.is_none() && message.is_none() { r.snippet(200) } else { String::new() };
+    let authority = r.www_authenticate.as_deref().and_then(challenge_authority);
+    ErrorKind::Status { status: r.status, code, inner, message, body, authority }
+}
+
+/// `Bearer authorization="https://login.windows.net/{tenant}", resource="..."` → the authorization URL.
+fn challenge_authority(challenge: &str) -> Option<String> {
+    let start = challenge.find("authorization=")? + "authorization=".len();
+    let rest = challenge[start..].trim_start_matches('"');
+    let end = rest.find(['"', ',', ' ']).unwrap_or(rest.len());
+    Some(rest[..end].to_string()).filter(|a| !a.is_empty())
+}
+
+/// Why one secret could not be read.
+#[derive(Debug)]
+pub struct Error {
+    pub secret: SecretRef,
+    pub kind: ErrorKind,
+    pub attempts: u32,
+}
+
+#[derive(Debug)]
+pub enum ErrorKind {
+    /// Key Vault answered with an error status and (usually) its error body.
+    Status {
+        status: u16,
+        code: Option<String>,
+        inner: Option<String>,
+        message: Option<String>,
+        body: String,
+        /// From a 401's challenge: the vault's tenant, e.g. `https://login.windows.net/<tenant>`.
+        authority: Option<String>,
+    },
+    /// No usable answer came back.
+    Http(http::Error),
+    /// A 200 answer that is not a secret bundle.
+    BadResponse(String),
+}
+
+impl Error {
+    /// What the operator can do about it, where we can tell.
+    pub fn hint(&self) -> Option<String> {
+        let vault = &self.secret.vault;
+        let name = vault.host().split('.').next().unwrap_or("VAULT");
+        Some(match &self.kind {
+            ErrorKind::Status { status: 401, authority: Some(authority), .. } => format!(
+                "Key Vault rejected the token; the vault's tenant is {authority}: is the identity in that tenant?"
+            ),
+            ErrorKind::Status { status: 401, .. } => {
+                "Key Vault rejected the token: is the vault in the same tenant as the identity?".to_string()
+            }
+            ErrorKind::Status { status: 403, inner: Some(code), .. } if code == "ForbiddenByRbac" => format!(
+                "grant the identity the \"Key Vault Secrets User\" role on the vault: az role assignment \
+                 create --role \"Key Vault Secrets User\" --assignee <principal id> --scope $(az keyvault show \
+                 --name {name} --query id -o tsv)"
+            ),
+            ErrorKind::Status { status: 403, inner: Some(code), .. } if code == "SecretDisabled" => {
+                format!("enable the secret: az keyvault secret set-attributes --vault-name {name} --name {} --enabled true", self.secret.name)
+            }
+            ErrorKind::Status { status: 403, .. } => format!(
+                "give the identity \"get\" permission on secrets: az keyvault set-policy --name {name} \
+                 --object-id <principal id> --secret-permissions get (or, on an RBAC vault, the \
+                 \"Key Vault Secrets User\" role); a vault firewall can also refuse"
+            ),
+            ErrorKind::Status { status: 404, .. } => format!(
+                "check the name{}: az keyvault secret show --vault-name {name} --name {}",
+                if self.secret.version.is_some() { " and version" } else { "" },
+                self.secret.name
+            ),
+            ErrorKind::Status { status: 429, .. } => {
+                "Key Vault kept throttling within --timeout: raise --timeout, or stagger start-ups".to_string()
+            }
+            ErrorKind::Http(http::Error::HostNotFound) => {
+                format!("check the vault name; for a private endpoint, check that {} resolves here", vault.host())
+            }
+            ErrorKind::Http(http::Error::Tls(_)) => {
+                "if a proxy inspects TLS here, add its CA certificate with SSL_CERT_FILE".to_string()
+            }
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "reading secret {} from vault {}", self.secret, self.secret.vault)?;
+        if self.attempts > 1 {
+            write!(f, " after {} attempts", self.attempts)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.kind)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::Status { status, code, inner, message, body, .. } => {
+                write!(f, "Key Vault answered {status}")?;
+                if let Some(code) = code {
+                    write!(f, " {code}")?;
+                }
+                if let Some(inner) = inner {
+                    write!(f, " ({inner})")?;
+                }
+                match message {
+                    Some(m) => write!(f, ": {m}"),
+                    None if !body.is_empty() => write!(f, ": {body}"),
+                    None => Ok(()),
+                }
+            }
+            ErrorKind::Http(e) => write!(f, "{e}"),
+            ErrorKind::BadResponse(why) => write!(f, "unusable answer from Key Vault: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ErrorKind {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_bundle() {
+        let body = br#"{"value":"s3cr3t","id":"https://kv.vault.azure.net/secrets/db/0123abcd","contentType":"text/plain","attributes":{"enabled":true}}"#;
+        let f = parse_secret(body).unwrap();
+        assert_eq!(f.value.expose(), "s3cr3t");
+        assert_eq!(f.version(), "0123abcd");
+        assert_eq!(f.content_type.as_deref(), Some("text/plain"));
+        assert!(!format!("{f:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn bad_bundles_are_explained_without_the_body() {
+        for (body, why) in [
+            (&b"not json s3cr3t"[..], "not JSON"),
+            (br#"{"value":"s3cr3t""#, "not JSON"),
+            (br#"{"id":"x"}"#, "no value"),
+            (br#"{"value":7,"id":"x"}"#, "not a string"),
+            (br#"{"value":"s3cr3t"}"#, "no id"),
+        ] {
+            let e = parse_secret(body).unwrap_err().to_string();
+            assert!(e.contains(why) && !e.contains("s3cr3t"), "{e}");
+        }
+    }
+
+    #[test]
+    fn error_bodies() {
+        let r = http::Response {
+            status: 403,
+            retry_after: None,
+            www_authenticate: None,
+            body: br#"{"error":{"code":"Forbidden","message":"Caller is not authorized","innererror":{"code":"ForbiddenByRbac"}}}"#.to_vec(),
+        };
+        let kind = status_error(&r);
+        assert_eq!(kind.to_string(), "Key Vault answered 403 Forbidden (ForbiddenByRbac): Caller is not authorized");
+        let e = Error { secret: SecretRef::parse_url("https://kv.vault.azure.net/secrets/db").unwrap(), kind, attempts: 1 };
+        assert!(e.hint().unwrap().contains("Key Vault Secrets User"));
+        assert_eq!(e.to_string(), "reading secret db from vault https://kv.vault.azure.net");
+    }
+
+    #[test]
+    fn the_tenant_from_a_challenge() {
+        let c = r#"Bearer authorization="https://login.windows.net/72f988bf-86f1", resource="https://vault.azure.net""#;
+        assert_eq!(challenge_authority(c).as_deref(), Some("https://login.windows.net/72f988bf-86f1"));
+        assert_eq!(challenge_authority("Bearer"), None);
+    }
+}
