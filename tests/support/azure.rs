@@ -1,0 +1,265 @@
+//! Fakes of IMDS and Key Vault that follow azure-reference.md: the same
+//! paths, parameters, headers, bodies and error shapes as the real services.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::server::{Handler, Reply, Request, Server};
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(1);
+
+/// A JWT-shaped token that is unique and recognisable in output.
+fn mint_token(resource: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let salt = std::process::id() as u64 * 1_000_003 + n;
+    format!("eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ{}{salt:x}.sigTOKEN{salt:x}", resource.len())
+}
+
+/// Tokens the fake IMDS issued, and for which resource.
+#[derive(Clone, Default)]
+pub struct Tokens(Arc<Mutex<Vec<(String, String)>>>);
+
+impl Tokens {
+    fn issue(&self, resource: &str) -> String {
+        let token = mint_token(resource);
+        self.0.lock().unwrap().push((token.clone(), resource.to_string()));
+        token
+    }
+
+    fn resource_of(&self, token: &str) -> Option<String> {
+        self.0.lock().unwrap().iter().find(|(t, _)| t == token).map(|(_, r)| r.clone())
+    }
+
+    pub fn all(&self) -> Vec<String> {
+        self.0.lock().unwrap().iter().map(|(t, _)| t.clone()).collect()
+    }
+}
+
+/// Scripted replies served before the normal behaviour, in order.
+#[derive(Clone, Default)]
+pub struct Script(Arc<Mutex<VecDeque<Reply>>>);
+
+impl Script {
+    pub fn push(&self, reply: Reply) {
+        self.0.lock().unwrap().push_back(reply);
+    }
+
+    fn next(&self) -> Option<Reply> {
+        self.0.lock().unwrap().pop_front()
+    }
+}
+
+/// Which identities the fake VM has.
+#[derive(Clone, Debug)]
+pub struct Identities {
+    pub system_assigned: bool,
+    /// (client_id, object_id, msi_res_id) of each user-assigned identity.
+    pub user_assigned: Vec<(String, String, String)>,
+}
+
+pub struct FakeImds {
+    pub server: Server,
+    pub script: Script,
+    pub tokens: Tokens,
+}
+
+impl FakeImds {
+    pub fn start(tokens: Tokens, identities: Identities) -> FakeImds {
+        let script = Script::default();
+        let (s, t) = (script.clone(), tokens.clone());
+        let handler: Handler = Arc::new(move |req: &Request| s.next().unwrap_or_else(|| imds_reply(req, &t, &identities)));
+        FakeImds { server: Server::start(None, handler), script, tokens }
+    }
+
+    /// The value for AZURE_POD_IDENTITY_AUTHORITY_HOST.
+    pub fn authority_host(&self) -> String {
+        format!("http://127.0.0.1:{}", self.server.port())
+    }
+}
+
+fn imds_error(status: u16, error: &str, description: &str) -> Reply {
+    Reply::json(status, &format!(r#"{{"error":"{error}","error_description":"{description}"}}"#))
+}
+
+fn imds_reply(req: &Request, tokens: &Tokens, ids: &Identities) -> Reply {
+    if req.path != "/metadata/identity/oauth2/token" {
+        return Reply::text(404, "Not Found");
+    }
+    if req.method != "GET" {
+        return Reply::text(405, "Method Not Allowed");
+    }
+    if req.header("x-forwarded-for").is_some() {
+        return imds_error(400, "invalid_request", "Request contains X-Forwarded-For header");
+    }
+    if req.header("metadata") != Some("true") {
+        return imds_error(400, "invalid_request", "Required metadata header not specified");
+    }
+    if req.param("api-version").is_none() {
+        return imds_error(400, "invalid_request", "Required queryparameter api-version not specified");
+    }
+    let Some(resource) = req.param("resource") else {
+        return imds_error(400, "invalid_request", "Required queryparameter resource not specified");
+    };
+    let selectors: Vec<_> = ["client_id", "object_id", "msi_res_id"].iter().filter_map(|k| req.param(k).map(|v| (*k, v))).collect();
+    let found = match selectors.as_slice() {
+        [] => ids.system_assigned,
+        [("client_id", v)] => ids.user_assigned.iter().any(|u| u.0 == *v),
+        [("object_id", v)] => ids.user_assigned.iter().any(|u| u.1 == *v),
+        [("msi_res_id", v)] => ids.user_assigned.iter().any(|u| u.2.eq_ignore_ascii_case(v)),
+        _ => return imds_error(400, "invalid_request", "Multiple identity selectors specified"),
+    };
+    if !found {
+        return imds_error(400, "invalid_request", "Identity not found");
+    }
+    let token = tokens.issue(resource);
+    let now = now();
+    Reply::json(
+        200,
+        &format!(
+            r#"{{"access_token":"{token}","refresh_token":"","expires_in":"3599","expires_on":"{}","not_before":"{now}","resource":"{resource}","token_type":"Bearer"}}"#,
+            now + 3599
+        ),
+    )
+}
+
+/// One secret in the fake vault.
+#[derive(Clone, Debug)]
+pub struct StoredSecret {
+    /// (version, value), oldest first; the last is current.
+    pub versions: Vec<(String, String)>,
+    pub enabled: bool,
+    pub content_type: Option<String>,
+}
+
+pub struct FakeVault {
+    pub server: Server,
+    pub script: Script,
+    pub secrets: Arc<Mutex<BTreeMap<String, StoredSecret>>>,
+    /// Secret names this identity's role does not cover (403 ForbiddenByRbac).
+    pub denied: Arc<Mutex<Vec<String>>>,
+    /// The PEM file of the CA that signed this vault's certificate.
+    pub ca_file: std::path::PathBuf,
+}
+
+pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+impl FakeVault {
+    pub fn start(tokens: Tokens, tls: Arc<rustls::ServerConfig>, ca_file: std::path::PathBuf) -> FakeVault {
+        let script = Script::default();
+        let secrets: Arc<Mutex<BTreeMap<String, StoredSecret>>> = Default::default();
+        let denied: Arc<Mutex<Vec<String>>> = Default::default();
+        let (s, store, deny) = (script.clone(), secrets.clone(), denied.clone());
+        let handler: Handler = Arc::new(move |req: &Request| {
+            s.next().unwrap_or_else(|| vault_reply(req, &tokens, &store.lock().unwrap(), &deny.lock().unwrap()))
+        });
+        FakeVault { server: Server::start(Some(tls), handler), script, secrets, denied, ca_file }
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.server.port())
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.server.port())
+    }
+
+    pub fn put(&self, name: &str, value: &str) -> String {
+        let version = format!("{:032x}", COUNTER.fetch_add(1, Ordering::SeqCst) as u128 * 0x9e3779b97f4a7c15);
+        let mut secrets = self.secrets.lock().unwrap();
+        let entry = secrets.entry(name.to_string()).or_insert(StoredSecret { versions: vec![], enabled: true, content_type: None });
+        entry.versions.push((version.clone(), value.to_string()));
+        version
+    }
+
+    pub fn disable(&self, name: &str) {
+        self.secrets.lock().unwrap().get_mut(name).unwrap().enabled = false;
+    }
+
+    pub fn deny(&self, name: &str) {
+        self.denied.lock().unwrap().push(name.to_string());
+    }
+
+    /// Requests for secrets (not other paths).
+    pub fn secret_requests(&self) -> Vec<Request> {
+        self.server.requests().into_iter().filter(|r| r.path.starts_with("/secrets/")).collect()
+    }
+}
+
+fn kv_error(status: u16, code: &str, message: &str, inner: Option<&str>) -> Reply {
+    let inner = inner.map(|c| format!(r#","innererror":{{"code":"{c}"}}"#)).unwrap_or_default();
+    let message = serde_json::to_string(message).unwrap();
+    Reply::json(status, &format!(r#"{{"error":{{"code":"{code}","message":{message}{inner}}}}}"#))
+}
+
+fn vault_reply(req: &Request, tokens: &Tokens, secrets: &BTreeMap<String, StoredSecret>, denied: &[String]) -> Reply {
+    let challenge = format!(
+        r#"Bearer authorization="https://login.microsoftonline.com/{TENANT}", resource="https://vault.azure.net""#
+    );
+    let Some(auth) = req.header("authorization") else {
+        return kv_error(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.", None)
+            .with_header("WWW-Authenticate", &challenge);
+    };
+    let token = auth.strip_prefix("Bearer ").unwrap_or("");
+    match tokens.resource_of(token) {
+        Some(r) if r == "https://vault.azure.net" => {}
+        Some(r) => {
+            return kv_error(401, "Unauthorized", &format!("AKV10022: Invalid audience. Expected https://vault.azure.net, found: {r}."), None)
+                .with_header("WWW-Authenticate", &challenge)
+        }
+        None => {
+            return kv_error(401, "Unauthorized", "AKV10032: Invalid issuer.", None).with_header("WWW-Authenticate", &challenge)
+        }
+    }
+    match req.param("api-version") {
+        Some("7.4" | "7.5" | "7.6" | "2025-07-01") => {}
+        Some(v) => return kv_error(400, "BadParameter", &format!("The specified version ({v}) is not recognized."), None),
+        None => return kv_error(400, "BadParameter", "The api-version query parameter is missing.", None),
+    }
+    let segments: Vec<&str> = req.path.trim_end_matches('/').split('/').collect();
+    let (name, version) = match segments.as_slice() {
+        ["", "secrets", name] => (*name, None),
+        ["", "secrets", name, version] => (*name, Some(*version)),
+        _ => return kv_error(400, "BadParameter", "Method GET does not allow operation on this path.", None),
+    };
+    if req.method != "GET" {
+        return kv_error(405, "MethodNotAllowed", "Method not allowed.", None);
+    }
+    if denied.iter().any(|d| d == name) {
+        return kv_error(
+            403,
+            "Forbidden",
+            "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nAction: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'\r\nAssignment: (not found)\r\n",
+            Some("ForbiddenByRbac"),
+        );
+    }
+    let not_found = || {
+        let id = version.map(|v| format!("{name}/{v}")).unwrap_or(name.to_string());
+        kv_error(404, "SecretNotFound", &format!("A secret with (name/id) {id} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"), None)
+    };
+    let Some(stored) = secrets.get(name) else { return not_found() };
+    let found = match version {
+        None => stored.versions.last(),
+        Some(v) => stored.versions.iter().find(|(ver, _)| ver == v),
+    };
+    let Some((ver, value)) = found else { return not_found() };
+    if !stored.enabled {
+        return kv_error(403, "Forbidden", "Operation get is not allowed on a disabled secret.", Some("SecretDisabled"));
+    }
+    let host = req.header("host").unwrap_or("127.0.0.1");
+    let mut body = serde_json::json!({
+        "value": value,
+        "id": format!("https://{host}/secrets/{name}/{ver}"),
+        "attributes": {"enabled": true, "created": 1_700_000_000, "updated": 1_700_000_000, "recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90},
+        "tags": {}
+    });
+    if let Some(ct) = &stored.content_type {
+        body["contentType"] = ct.clone().into();
+    }
+    Reply::json(200, &body.to_string())
+}

@@ -1,0 +1,242 @@
+//! Shared test support: fake Azure endpoints on 127.0.0.1 and a runner for
+//! the kvinit binary that prints everything when an assertion fails.
+#![allow(dead_code)]
+
+pub mod azure;
+pub mod server;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use azure::{FakeImds, FakeVault, Identities, Tokens};
+#[allow(unused_imports)]
+pub use server::{Reply, Request, Server};
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("kvinit-test-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A CA and a server certificate for 127.0.0.1 and localhost signed by it.
+pub fn tls_for_localhost(dir: &Path) -> (Arc<rustls::ServerConfig>, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "kvinit test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    leaf.distinguished_name.push(DnType::CommonName, "fake vault");
+    let leaf = leaf.signed_by(&leaf_key, &ca).unwrap();
+    let ca_file = dir.join("test-ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone(), ca.der().clone()], key)
+        .unwrap();
+    (Arc::new(config), ca_file)
+}
+
+/// One fake VM: IMDS with a system-assigned identity, and one vault.
+pub struct World {
+    pub dir: TempDir,
+    pub tokens: Tokens,
+    pub imds: FakeImds,
+    pub vault: FakeVault,
+}
+
+impl World {
+    pub fn new() -> World {
+        World::with_identities(Identities { system_assigned: true, user_assigned: vec![] })
+    }
+
+    pub fn with_identities(ids: Identities) -> World {
+        let dir = TempDir::new();
+        let tokens = Tokens::default();
+        let imds = FakeImds::start(tokens.clone(), ids);
+        let vault = World::another_vault(&dir, &tokens);
+        World { dir, tokens, imds, vault }
+    }
+
+    /// A second vault with its own certificate, trusting the same tokens.
+    pub fn another_vault(dir: &TempDir, tokens: &Tokens) -> FakeVault {
+        let sub = dir.path().join(format!("vault-{}", std::process::id() ^ rand_u32()));
+        std::fs::create_dir_all(&sub).unwrap();
+        let (tls, ca) = tls_for_localhost(&sub);
+        FakeVault::start(tokens.clone(), tls, ca)
+    }
+
+    /// kvinit pointed at the fakes, with a clean environment: no variable
+    /// of the machine running the tests can leak in.
+    pub fn kvinit(&self) -> Kvinit {
+        let mut k = Kvinit::new();
+        k.env("AZURE_POD_IDENTITY_AUTHORITY_HOST", self.imds.authority_host())
+            .env("SSL_CERT_FILE", &self.vault.ca_file)
+            .arg("--vault")
+            .arg(self.vault.url())
+            .arg("--allow-vault-host")
+            .arg(self.vault.host());
+        k
+    }
+}
+
+fn rand_u32() -> u32 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+}
+
+/// A kvinit command line, built up and then run with a hard time limit.
+pub struct Kvinit {
+    pub cmd: Command,
+}
+
+impl Kvinit {
+    pub fn new() -> Kvinit {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kvinit"));
+        cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        cmd.stdin(Stdio::null());
+        Kvinit { cmd }
+    }
+
+    pub fn arg(&mut self, a: impl AsRef<OsStr>) -> &mut Kvinit {
+        self.cmd.arg(a);
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&mut self, args: I) -> &mut Kvinit {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(&mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> &mut Kvinit {
+        self.cmd.env(k, v);
+        self
+    }
+
+    /// Runs to completion, killing kvinit after `limit` so no test can hang.
+    pub fn run_for(&mut self, limit: Duration) -> Run {
+        let started = Instant::now();
+        let child = self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn kvinit");
+        let pid = child.id();
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let d = done.clone();
+        std::thread::spawn(move || {
+            let until = Instant::now() + limit;
+            while Instant::now() < until {
+                if d.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // SAFETY: kill(2) has no memory effects; the pid is our child's.
+            unsafe { libc_kill(pid as i32, 9) };
+        });
+        let output = child.wait_with_output().unwrap();
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        Run { command: format!("{:?}", self.cmd), output, pid, elapsed: started.elapsed() }
+    }
+
+    pub fn run(&mut self) -> Run {
+        self.run_for(Duration::from_secs(60))
+    }
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+/// A finished kvinit run.
+pub struct Run {
+    pub command: String,
+    pub output: Output,
+    pub pid: u32,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+
+    fn explain(&self, what: &str) -> String {
+        format!(
+            "{what}\ncommand: {}\nexit: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.command,
+            self.output.status,
+            self.stdout(),
+            self.stderr()
+        )
+    }
+
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Run {
+        assert_eq!(self.code(), Some(code), "{}", self.explain(&format!("expected exit code {code}")));
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_success(&self) -> &Run {
+        self.assert_code(0)
+    }
+
+    #[track_caller]
+    pub fn assert_stdout(&self, expected: &str) -> &Run {
+        assert_eq!(self.stdout(), expected, "{}", self.explain("unexpected stdout"));
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_stderr_contains(&self, needle: &str) -> &Run {
+        assert!(self.stderr().contains(needle), "{}", self.explain(&format!("stderr lacks {needle:?}")));
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_output_lacks(&self, needle: &str) -> &Run {
+        let all = format!("{}{}", self.stdout(), self.stderr());
+        assert!(!all.contains(needle), "{}", self.explain(&format!("output contains {needle:?}")));
+        self
+    }
+}
+
+/// A shell command that fails the test if it ever runs: it leaves a file.
+pub fn tripwire(dir: &TempDir) -> (Vec<String>, PathBuf) {
+    let marker = dir.path().join("command-ran");
+    (vec!["sh".into(), "-c".into(), format!("touch {}", marker.display())], marker)
+}
