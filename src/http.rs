@@ -245,6 +245,11 @@ impl From<ureq::Error> for Error {
             ureq::Error::HostNotFound => Error::HostNotFound,
             ureq::Error::ConnectionFailed => Error::Connect(io::Error::other("connection failed")),
             ureq::Error::Io(e) if matches!(e.kind(), TimedOut | WouldBlock) => Error::Timeout,
+            ureq::Error::Io(e) if e.kind() == UnexpectedEof => {
+                Error::Protocol("the connection closed before the response was complete".into())
+            }
+            // rustls reports handshake and certificate failures as InvalidData.
+            ureq::Error::Io(e) if e.kind() == InvalidData => Error::Tls(e.to_string()),
             ureq::Error::Io(e)
                 if matches!(e.kind(), ConnectionRefused | ConnectionReset | NotConnected | AddrNotAvailable)
                     || e.raw_os_error().is_some_and(is_unreachable) =>
