@@ -93,8 +93,8 @@ impl Client {
     pub fn new(proxy: Proxy, roots: &Roots) -> Client {
         let tls = TlsConfig::builder().root_certs(RootCerts::Specific(roots.0.clone())).build();
         let proxy = match proxy {
-            Proxy::FromEnv => ureq::Proxy::try_from_env(),
-            Proxy::Never => None,
+            Proxy::FromEnv if https_proxy_is_set() => ureq::Proxy::try_from_env(),
+            Proxy::FromEnv | Proxy::Never => None,
         };
         let config = Agent::config_builder()
             .http_status_as_error(false)
@@ -151,6 +151,15 @@ impl Client {
             })?;
         Ok(Response { status, retry_after, www_authenticate, body })
     }
+}
+
+/// These clients speak only https: `HTTP_PROXY` is for http URLs, as in curl
+/// and the Azure SDKs, so only these variables select a proxy. (ureq's own
+/// lookup would also take `HTTP_PROXY`; it still applies `NO_PROXY`.)
+fn https_proxy_is_set() -> bool {
+    ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
 }
 
 /// One request, described without ureq's types.

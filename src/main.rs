@@ -16,7 +16,7 @@ mod vault;
 use std::io::Write;
 
 use clap::Parser;
-use log::{Level, LevelFilter};
+use log::{Level, LevelFilter, Log, Metadata, Record};
 
 fn main() {
     let args = match cli::Args::try_parse() {
@@ -57,5 +57,34 @@ fn init_logging(verbose: u8, quiet: u8) {
         Level::Error => writeln!(buf, "kvinit: error: {}", record.args()),
         level => writeln!(buf, "kvinit: {}: [{}] {}", level.as_str().to_lowercase(), record.target(), record.args()),
     });
-    builder.target(env_logger::Target::Stderr).init();
+    let logger = builder.target(env_logger::Target::Stderr).build();
+    log::set_max_level(logger.filter());
+    let _ = log::set_boxed_logger(Box::new(NoWireDumps(logger)));
+}
+
+/// At trace level ureq-proto hex-dumps every byte on the wire, bearer tokens
+/// and secret values included. No filter a user writes may turn that on, so
+/// other crates' trace records are dropped here, in front of env_logger.
+struct NoWireDumps(env_logger::Logger);
+
+impl NoWireDumps {
+    fn allowed(metadata: &Metadata<'_>) -> bool {
+        metadata.level() < Level::Trace || metadata.target().starts_with("kvinit")
+    }
+}
+
+impl Log for NoWireDumps {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        Self::allowed(metadata) && self.0.enabled(metadata)
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if Self::allowed(record.metadata()) {
+            self.0.log(record);
+        }
+    }
+
+    fn flush(&self) {
+        self.0.flush();
+    }
 }
