@@ -63,6 +63,6 @@ pub struct Args {
     pub quiet: u8,
 
     /// The command to run, with its arguments
-    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     pub command: Vec<OsString>,
 }

@@ -1,0 +1,46 @@
+//! --check reads everything, prints one line per secret, and runs nothing.
+
+mod support;
+
+use support::{tripwire, World};
+
+#[test]
+fn check_lists_every_secret_without_values() {
+    let w = World::new();
+    let v1 = w.vault.put("db-password", "value-one-xyz");
+    let v2 = w.vault.put("tls-cert", "value-two-xyz");
+    w.vault.secrets.lock().unwrap().get_mut("tls-cert").unwrap().content_type = Some("application/x-pem-file".into());
+    let reference = format!("@Microsoft.KeyVault(SecretUri={}/secrets/tls-cert)", w.vault.url());
+    let (cmd, marker) = tripwire(&w.dir);
+    let run = w
+        .kvinit()
+        .env("TLS_CERT", &reference)
+        .args(["--check", "--env", "DB_PASSWORD=db-password", "--"])
+        .args(&cmd)
+        .run();
+    let url = w.vault.url();
+    run.assert_success()
+        .assert_stdout(&format!(
+            "env:DB_PASSWORD secret=db-password version={v1} vault={url} from=--env\n\
+             env:TLS_CERT secret=tls-cert version={v2} vault={url} from=reference type=application/x-pem-file\n"
+        ))
+        .assert_output_lacks("value-one-xyz")
+        .assert_output_lacks("value-two-xyz");
+    assert!(!marker.exists(), "--check must not run the command");
+}
+
+#[test]
+fn check_needs_no_command() {
+    let w = World::new();
+    w.vault.put("s", "v");
+    w.kvinit().args(["--check", "--env", "S=s"]).run().assert_success();
+}
+
+#[test]
+fn check_fails_like_a_real_start() {
+    let w = World::new();
+    w.vault.put("present", "v");
+    let run = w.kvinit().args(["--check", "--env", "A=present", "--env", "B=absent"]).run();
+    run.assert_code(4).assert_stderr_contains("reading secret absent");
+    assert_eq!(run.stdout(), "", "no partial listing on failure");
+}

@@ -1,0 +1,85 @@
+//! The exit-code contract, as documented in the README.
+
+mod support;
+
+use support::{Kvinit, World};
+
+#[test]
+fn a_missing_command_is_127() {
+    let w = World::new();
+    w.vault.put("s", "v");
+    w.kvinit()
+        .args(["--env", "S=s", "--", "no-such-command-kvinit-test"])
+        .run()
+        .assert_code(127)
+        .assert_stderr_contains("cannot execute \"no-such-command-kvinit-test\"")
+        .assert_stderr_contains("No such file or directory");
+}
+
+#[test]
+fn a_command_that_is_not_executable_is_126() {
+    let w = World::new();
+    w.vault.put("s", "v");
+    let script = w.dir.path().join("not-executable.sh");
+    std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
+    w.kvinit().args(["--env", "S=s", "--"]).arg(&script).run().assert_code(126).assert_stderr_contains("Permission denied");
+    w.kvinit().args(["--env", "S=s", "--"]).arg(w.dir.path()).run().assert_code(126);
+}
+
+#[test]
+fn the_path_of_the_new_environment_finds_the_command() {
+    let w = World::new();
+    w.vault.put("s", "v");
+    let bin = w.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let tool = bin.join("my-app");
+    std::fs::write(&tool, "#!/bin/sh\necho my-app sees $S\n").unwrap();
+    std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    w.kvinit()
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .args(["--env", "S=s", "--", "my-app"])
+        .run()
+        .assert_success()
+        .assert_stdout("my-app sees v\n");
+}
+
+#[test]
+fn usage_errors_are_2_and_touch_nothing() {
+    let w = World::new();
+    let cases: &[&[&str]] = &[
+        &["--env", "A=s"],
+        &["--env", "NOEQUALS", "--", "true"],
+        &["--env", "A=bad_name!", "--", "true"],
+        &["--timeout", "forever", "--", "true"],
+        &["--client-id", "a", "--object-id", "b", "--", "true"],
+        &["--no-such-flag", "--", "true"],
+        &["--vault", "no"],
+    ];
+    for args in cases {
+        let run = w.kvinit().args(*args).run();
+        run.assert_code(2);
+        assert!(run.stderr().contains("error"), "{args:?}: {}", run.stderr());
+    }
+    assert!(w.imds.server.requests().is_empty());
+    assert!(w.vault.server.requests().is_empty());
+}
+
+#[test]
+fn help_and_version_are_0() {
+    Kvinit::new().arg("--help").run().assert_success();
+    let run = Kvinit::new().arg("--version").run();
+    run.assert_success().assert_stdout(&format!("kvinit {}\n", env!("CARGO_PKG_VERSION")));
+    let help = Kvinit::new().arg("--help").run().stdout();
+    for flag in ["--vault", "--env", "--client-id", "--object-id", "--resource-id", "--allow-vault-host", "--timeout", "--check"] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+}
+
+#[test]
+fn the_commands_own_code_comes_back() {
+    let w = World::new();
+    w.vault.put("s", "v");
+    for code in [0, 1, 3, 4, 42, 255] {
+        w.kvinit().args(["--env", "S=s", "--", "sh", "-c", &format!("exit {code}")]).run().assert_code(code);
+    }
+}
