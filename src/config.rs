@@ -89,6 +89,7 @@ pub enum Origin {
 
 /// A user-assigned identity, by whichever id the operator had at hand.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // named as the flags and the Azure parameters are
 pub enum UserAssigned {
     ClientId(String),
     ObjectId(String),
@@ -134,10 +135,7 @@ impl fmt::Display for ConfigError {
                 authority(vault)
             ),
             ConfigError::AllowHost(h) => write!(f, "--allow-vault-host {h:?} is not HOST or HOST:PORT"),
-            ConfigError::Timeout(t) => write!(
-                f,
-                "--timeout {t:?} is not a duration like 90s, 500ms or 2m"
-            ),
+            ConfigError::Timeout(t) => write!(f, "--timeout {t:?} is not a duration like 90s, 500ms or 2m"),
             ConfigError::NoCommand => {
                 write!(f, "no command to run: kvinit [OPTIONS] -- COMMAND [ARG]... (or --check)")
             }
@@ -155,7 +153,8 @@ impl std::error::Error for ConfigError {
 }
 
 fn authority(vault: &VaultUrl) -> String {
-    let host = if vault.host().contains(':') { format!("[{}]", vault.host()) } else { vault.host().to_string() };
+    let host =
+        if vault.host().contains(':') { format!("[{}]", vault.host()) } else { vault.host().to_string() };
     match vault.port() {
         Some(p) => format!("{host}:{p}"),
         None => host,
@@ -186,10 +185,8 @@ impl Plan {
             .as_deref()
             .or(env.get("KVINIT_VAULT"))
             .map(|v| {
-                VaultUrl::parse(v).map_err(|source| ConfigError::Reference {
-                    what: format!("--vault {v}"),
-                    source,
-                })
+                VaultUrl::parse(v)
+                    .map_err(|source| ConfigError::Reference { what: format!("--vault {v}"), source })
             })
             .transpose()?;
 
@@ -232,10 +229,8 @@ impl Plan {
         for (name, value) in env.iter() {
             let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else { continue };
             let Some(parsed) = parse_app_service_reference(value) else { continue };
-            let r = parsed.map_err(|source| ConfigError::Reference {
-                what: format!("variable {name}"),
-                source,
-            })?;
+            let r = parsed
+                .map_err(|source| ConfigError::Reference { what: format!("variable {name}"), source })?;
             if !requests.iter().any(|(v, _, _)| v == name) {
                 requests.push((name.to_string(), r, Origin::AppServiceReference));
             }
@@ -316,10 +311,8 @@ fn parse_env_item(
     if !is_var_name(var) {
         return Err(ConfigError::VarName(var.to_string()));
     }
-    let r = SecretRef::parse(r, default_vault).map_err(|source| ConfigError::Reference {
-        what: format!("{flag} {var}={}", r.trim()),
-        source,
-    })?;
+    let r = SecretRef::parse(r, default_vault)
+        .map_err(|source| ConfigError::Reference { what: format!("{flag} {var}={}", r.trim()), source })?;
     Ok((var.to_string(), r))
 }
 
@@ -356,10 +349,7 @@ mod tests {
     }
 
     fn vars(p: &Plan) -> Vec<(String, String, Origin)> {
-        p.outputs
-            .iter()
-            .map(|o| (o.var.clone(), p.secrets[o.secret].reference.url(), o.origin))
-            .collect()
+        p.outputs.iter().map(|o| (o.var.clone(), p.secrets[o.secret].reference.url(), o.origin)).collect()
     }
 
     #[test]
@@ -377,7 +367,15 @@ mod tests {
     #[test]
     fn flags_and_env_items_are_merged_flags_first() {
         let p = plan(
-            &["--vault", "kv1", "--env", "A=a", "--env", "B=https://kv2.vault.azure.net/secrets/b/v1", "true"],
+            &[
+                "--vault",
+                "kv1",
+                "--env",
+                "A=a",
+                "--env",
+                "B=https://kv2.vault.azure.net/secrets/b/v1",
+                "true",
+            ],
             &[("KVINIT_ENV", "C=c,\nA=ignored, D=d/v2")],
         )
         .unwrap();
@@ -425,14 +423,16 @@ mod tests {
 
     #[test]
     fn the_same_secret_is_read_once() {
-        let p = plan(&["--vault", "kv1", "--env", "A=s", "--env", "B=s", "--env", "C=s/v", "true"], &[]).unwrap();
+        let p =
+            plan(&["--vault", "kv1", "--env", "A=s", "--env", "B=s", "--env", "C=s/v", "true"], &[]).unwrap();
         assert_eq!(p.secrets.len(), 2);
         assert_eq!(p.outputs.iter().map(|o| o.secret).collect::<Vec<_>>(), vec![0, 0, 1]);
     }
 
     #[test]
     fn usage_errors() {
-        let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+        type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
             (&["--env", "A=a", "true"], &[], "names no vault"),
             (&["--vault", "kv1", "--env", "A", "true"], &[], "is not VAR=REF"),
             (&["--vault", "kv1", "--env", "1A=a", "true"], &[], "not a valid variable name"),
@@ -447,7 +447,10 @@ mod tests {
         ];
         for (argv, env, expected) in cases {
             let err = plan(argv, env).unwrap_err();
-            let text = format!("{err} {}", std::error::Error::source(&err).map(|s| s.to_string()).unwrap_or_default());
+            let text = format!(
+                "{err} {}",
+                std::error::Error::source(&err).map(|s| s.to_string()).unwrap_or_default()
+            );
             assert!(text.contains(expected), "{argv:?}: {text}");
         }
     }
@@ -478,7 +481,8 @@ mod tests {
     fn user_assigned_identity() {
         let p = plan(&["--check"], &[("AZURE_CLIENT_ID", "cid")]).unwrap();
         assert_eq!(p.user_assigned, Some(UserAssigned::ClientId("cid".into())));
-        let p = plan(&["--resource-id", "/subscriptions/x", "--check"], &[("AZURE_CLIENT_ID", "cid")]).unwrap();
+        let p =
+            plan(&["--resource-id", "/subscriptions/x", "--check"], &[("AZURE_CLIENT_ID", "cid")]).unwrap();
         assert_eq!(p.user_assigned, Some(UserAssigned::ResourceId("/subscriptions/x".into())));
         let p = plan(&["--check"], &[("AZURE_CLIENT_ID", "")]).unwrap();
         assert_eq!(p.user_assigned, None);

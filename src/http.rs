@@ -135,17 +135,12 @@ impl Client {
         };
         let mut response = result.map_err(Error::from)?;
         let status = response.status().as_u16();
-        let header = |name: &str| {
-            response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
-        };
+        let header =
+            |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let retry_after = header("retry-after");
         let www_authenticate = header("www-authenticate");
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(req.body_limit)
-            .read_to_vec()
-            .map_err(|e| match e {
+        let body =
+            response.body_mut().with_config().limit(req.body_limit).read_to_vec().map_err(|e| match e {
                 ureq::Error::BodyExceedsLimit(_) => Error::BodyTooLarge(req.body_limit),
                 other => Error::from(other),
             })?;
@@ -193,11 +188,8 @@ impl Response {
     /// control characters replaced. Only for bodies of error responses.
     pub fn snippet(&self, limit: usize) -> String {
         let text = String::from_utf8_lossy(&self.body);
-        let mut out: String = text
-            .chars()
-            .take(limit)
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
+        let mut out: String =
+            text.chars().take(limit).map(|c| if c.is_control() { ' ' } else { c }).collect();
         if text.chars().count() > limit {
             out.push_str("...");
         }
@@ -260,8 +252,10 @@ impl From<ureq::Error> for Error {
             // rustls reports handshake and certificate failures as InvalidData.
             ureq::Error::Io(e) if e.kind() == InvalidData => Error::Tls(e.to_string()),
             ureq::Error::Io(e)
-                if matches!(e.kind(), ConnectionRefused | ConnectionReset | NotConnected | AddrNotAvailable)
-                    || e.raw_os_error().is_some_and(is_unreachable) =>
+                if matches!(
+                    e.kind(),
+                    ConnectionRefused | ConnectionReset | NotConnected | AddrNotAvailable
+                ) || e.raw_os_error().is_some_and(is_unreachable) =>
             {
                 Error::Connect(e)
             }

@@ -1,5 +1,9 @@
 //! kvinit: Azure Key Vault secrets into a container's environment, then exec.
 
+// Errors are built once per process, on the way out; their size is irrelevant
+// and boxing them would only obscure the types.
+#![allow(clippy::result_large_err)]
+
 mod cli;
 mod config;
 mod error;
@@ -55,7 +59,13 @@ fn init_logging(verbose: u8, quiet: u8) {
         Level::Info => writeln!(buf, "kvinit: {}", record.args()),
         Level::Warn => writeln!(buf, "kvinit: warning: {}", record.args()),
         Level::Error => writeln!(buf, "kvinit: error: {}", record.args()),
-        level => writeln!(buf, "kvinit: {}: [{}] {}", level.as_str().to_lowercase(), record.target(), record.args()),
+        level => writeln!(
+            buf,
+            "kvinit: {}: [{}] {}",
+            level.as_str().to_lowercase(),
+            record.target(),
+            record.args()
+        ),
     });
     let logger = builder.target(env_logger::Target::Stderr).build();
     log::set_max_level(logger.filter());

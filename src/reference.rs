@@ -60,10 +60,9 @@ impl fmt::Display for RefError {
             ),
             RefError::NotHttps(u) => write!(f, "{u}: Key Vault URLs must use https://"),
             RefError::BadUrl { url, why } => write!(f, "invalid URL {url:?}: {why}"),
-            RefError::BadSecretName(n) => write!(
-                f,
-                "invalid secret name {n:?}: a secret name is 1-127 letters, digits and hyphens"
-            ),
+            RefError::BadSecretName(n) => {
+                write!(f, "invalid secret name {n:?}: a secret name is 1-127 letters, digits and hyphens")
+            }
             RefError::BadVersion(v) => {
                 write!(f, "invalid secret version {v:?}: a version is letters and digits")
             }
@@ -111,10 +110,7 @@ impl VaultUrl {
         if !is_vault_name(name) {
             return Err(RefError::BadVaultName(name.to_string()));
         }
-        Ok(VaultUrl {
-            host: format!("{}.{PUBLIC_VAULT_SUFFIX}", name.to_ascii_lowercase()),
-            port: None,
-        })
+        Ok(VaultUrl { host: format!("{}.{PUBLIC_VAULT_SUFFIX}", name.to_ascii_lowercase()), port: None })
     }
 
     pub fn host(&self) -> &str {
@@ -218,10 +214,7 @@ pub fn parse_app_service_reference(value: &str) -> Option<Result<SecretRef, RefE
     if !head.eq_ignore_ascii_case(PREFIX) {
         return None;
     }
-    let bad = |why: &str| RefError::BadAppServiceReference {
-        value: value.to_string(),
-        why: why.to_string(),
-    };
+    let bad = |why: &str| RefError::BadAppServiceReference { value: value.to_string(), why: why.to_string() };
     let Some(inner) = trimmed[PREFIX.len()..].strip_suffix(')') else {
         return Some(Err(bad("missing the closing parenthesis")));
     };
@@ -232,27 +225,23 @@ pub fn parse_app_service_reference(value: &str) -> Option<Result<SecretRef, RefE
 }
 
 fn parse_app_service_inner(inner: &str) -> Result<SecretRef, RefError> {
-    let bad = |why: &str| RefError::BadAppServiceReference {
-        value: String::new(),
-        why: why.to_string(),
-    };
+    let bad = |why: &str| RefError::BadAppServiceReference { value: String::new(), why: why.to_string() };
     let mut uri = None;
     let mut vault_name = None;
     let mut secret_name = None;
     let mut secret_version = None;
     for part in inner.split(';').map(str::trim).filter(|p| !p.is_empty()) {
         let (key, val) = part.split_once('=').ok_or_else(|| bad("expected Key=Value pairs"))?;
-        let slot = match key.trim().to_ascii_lowercase().as_str() {
-            "secreturi" => &mut uri,
-            "vaultname" => &mut vault_name,
-            "secretname" => &mut secret_name,
-            "secretversion" => &mut secret_version,
-            _ => {
-                return Err(bad(
+        let slot =
+            match key.trim().to_ascii_lowercase().as_str() {
+                "secreturi" => &mut uri,
+                "vaultname" => &mut vault_name,
+                "secretname" => &mut secret_name,
+                "secretversion" => &mut secret_version,
+                _ => return Err(bad(
                     "unknown key; App Service knows SecretUri, or VaultName, SecretName and SecretVersion",
-                ))
-            }
-        };
+                )),
+            };
         if slot.replace(val.trim()).is_some() {
             return Err(bad("a key is given twice"));
         }
@@ -314,8 +303,7 @@ pub fn split_authority(authority: &str) -> Option<(String, Option<u16>)> {
     };
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     let host_ok = !host.is_empty()
-        && (host.contains(':')
-            || host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
+        && (host.contains(':') || host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
     if !host_ok {
         return None;
     }
@@ -339,8 +327,7 @@ fn is_vault_name(name: &str) -> bool {
 }
 
 fn check_name(name: &str) -> Result<String, RefError> {
-    let ok = (1..=127).contains(&name.len())
-        && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
+    let ok = (1..=127).contains(&name.len()) && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
     if ok {
         Ok(name.to_string())
     } else {
@@ -384,10 +371,7 @@ mod tests {
         for bad in ["ab", "1abc", "abc-", "a--b", "has space", "x".repeat(25).as_str(), ""] {
             assert!(matches!(VaultUrl::parse(bad), Err(RefError::BadVaultName(_))), "{bad}");
         }
-        assert!(matches!(
-            VaultUrl::parse("http://x.vault.azure.net"),
-            Err(RefError::NotHttps(_))
-        ));
+        assert!(matches!(VaultUrl::parse("http://x.vault.azure.net"), Err(RefError::NotHttps(_))));
         for bad in [
             "https://x.vault.azure.net/secrets/a",
             "https://user:pw@x.vault.azure.net",

@@ -64,7 +64,10 @@ fn seed() -> u64 {
 pub enum Attempt<T, E> {
     Done(T),
     /// A transient failure; `after` is the server's `Retry-After`, if any.
-    Retry { error: E, after: Option<Duration> },
+    Retry {
+        error: E,
+        after: Option<Duration>,
+    },
     /// A failure that a retry cannot fix.
     Fail(E),
 }
@@ -138,13 +141,18 @@ mod tests {
         });
         assert_eq!((r.unwrap_err().attempts, calls), (1, 1));
 
-        let r: Result<(), _> = retry(&"x", deadline, quick(), 2, |_| Attempt::Retry { error: "busy", after: None });
+        let r: Result<(), _> =
+            retry(&"x", deadline, quick(), 2, |_| Attempt::Retry { error: "busy", after: None });
         assert_eq!(r.unwrap_err().attempts, 3);
 
         let mut calls = 0;
         let r = retry(&"x", deadline, quick(), 5, |_| {
             calls += 1;
-            if calls < 3 { Attempt::Retry { error: "busy", after: None } } else { Attempt::Done(calls) }
+            if calls < 3 {
+                Attempt::Retry { error: "busy", after: None }
+            } else {
+                Attempt::Done(calls)
+            }
         });
         assert_eq!(r.unwrap(), 3);
     }
@@ -153,9 +161,10 @@ mod tests {
     fn retry_never_sleeps_past_the_deadline() {
         let deadline = Deadline::after(Duration::from_millis(200));
         let started = Instant::now();
-        let r: Result<(), _> = retry(&"x", deadline, Backoff::new(Duration::from_secs(1), Duration::from_secs(1)), 99, |_| {
-            Attempt::Retry { error: "busy", after: Some(Duration::from_secs(30)) }
-        });
+        let r: Result<(), _> =
+            retry(&"x", deadline, Backoff::new(Duration::from_secs(1), Duration::from_secs(1)), 99, |_| {
+                Attempt::Retry { error: "busy", after: Some(Duration::from_secs(30)) }
+            });
         assert_eq!(r.unwrap_err().attempts, 1);
         assert!(started.elapsed() < Duration::from_secs(30));
     }

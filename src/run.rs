@@ -67,7 +67,11 @@ fn get_tokens(
         if !tokens.contains_key(secret.resource) {
             let token = source.token(secret.resource, deadline).map_err(Error::Identity)?;
             match token.expires_on.and_then(|t| t.checked_sub(unix_now())) {
-                Some(left) => log::debug!("got a token for {} from {}, valid for {left} s", secret.resource, source.name()),
+                Some(left) => log::debug!(
+                    "got a token for {} from {}, valid for {left} s",
+                    secret.resource,
+                    source.name()
+                ),
                 None => log::debug!("got a token for {} from {}", secret.resource, source.name()),
             }
             tokens.insert(secret.resource, token);

@@ -56,7 +56,8 @@ pub fn read_all<'t>(
     deadline: Deadline,
 ) -> Vec<Result<Fetched, Error>> {
     let next = AtomicUsize::new(0);
-    let results: Vec<Mutex<Option<Result<Fetched, Error>>>> = secrets.iter().map(|_| Mutex::new(None)).collect();
+    let results: Vec<Mutex<Option<Result<Fetched, Error>>>> =
+        secrets.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..CONCURRENCY.min(secrets.len()) {
             scope.spawn(|| loop {
@@ -74,41 +75,49 @@ pub fn read_all<'t>(
 }
 
 /// Reads one secret, retrying throttling and transient failures.
-pub fn read(client: &Client, secret: &SecretRef, token: &AccessToken, deadline: Deadline) -> Result<Fetched, Error> {
+pub fn read(
+    client: &Client,
+    secret: &SecretRef,
+    token: &AccessToken,
+    deadline: Deadline,
+) -> Result<Fetched, Error> {
     let url = secret.url();
     let authorization = format!("Bearer {}", token.token.expose());
     let what = format!("reading secret {} from {}", secret, secret.vault);
     let mut transient_failures = 0;
     let backoff = Backoff::new(BACKOFF_BASE, BACKOFF_CAP);
-    let result = retry(&what, deadline, backoff, MAX_RETRIES_THROTTLED + MAX_RETRIES_TRANSIENT, |remaining| {
-        let request = http::Request {
-            url: &url,
-            query: &[("api-version", API_VERSION)],
-            headers: &[("Authorization", &authorization), ("Accept", "application/json")],
-            form: None,
-            timeout: remaining.min(ATTEMPT_TIMEOUT),
-            body_limit: BODY_LIMIT,
-        };
-        let mut transient = |error| {
-            transient_failures += 1;
-            if transient_failures > MAX_RETRIES_TRANSIENT {
-                Attempt::Fail(error)
-            } else {
-                Attempt::Retry { error, after: None }
+    let result =
+        retry(&what, deadline, backoff, MAX_RETRIES_THROTTLED + MAX_RETRIES_TRANSIENT, |remaining| {
+            let request = http::Request {
+                url: &url,
+                query: &[("api-version", API_VERSION)],
+                headers: &[("Authorization", &authorization), ("Accept", "application/json")],
+                form: None,
+                timeout: remaining.min(ATTEMPT_TIMEOUT),
+                body_limit: BODY_LIMIT,
+            };
+            let mut transient = |error| {
+                transient_failures += 1;
+                if transient_failures > MAX_RETRIES_TRANSIENT {
+                    Attempt::Fail(error)
+                } else {
+                    Attempt::Retry { error, after: None }
+                }
+            };
+            match client.send(&request) {
+                Ok(r) if r.status == 200 => match parse_secret(&r.body) {
+                    Ok(fetched) => Attempt::Done(fetched),
+                    Err(e) => Attempt::Fail(e),
+                },
+                Ok(r) if r.status == 429 => {
+                    Attempt::Retry { after: r.retry_after(), error: status_error(&r) }
+                }
+                Ok(r) if r.status >= 500 => transient(status_error(&r)),
+                Ok(r) => Attempt::Fail(status_error(&r)),
+                Err(e) if e.is_transient() => transient(ErrorKind::Http(e)),
+                Err(e) => Attempt::Fail(ErrorKind::Http(e)),
             }
-        };
-        match client.send(&request) {
-            Ok(r) if r.status == 200 => match parse_secret(&r.body) {
-                Ok(fetched) => Attempt::Done(fetched),
-                Err(e) => Attempt::Fail(e),
-            },
-            Ok(r) if r.status == 429 => Attempt::Retry { after: r.retry_after(), error: status_error(&r) },
-            Ok(r) if r.status >= 500 => transient(status_error(&r)),
-            Ok(r) => Attempt::Fail(status_error(&r)),
-            Err(e) if e.is_transient() => transient(ErrorKind::Http(e)),
-            Err(e) => Attempt::Fail(ErrorKind::Http(e)),
-        }
-    });
+        });
     crate::secret::wipe(authorization.into_bytes());
     result.map_err(|Failure { error, attempts }| Error { secret: secret.clone(), kind: error, attempts })
 }
@@ -298,8 +307,15 @@ mod tests {
             body: br#"{"error":{"code":"Forbidden","message":"Caller is not authorized","innererror":{"code":"ForbiddenByRbac"}}}"#.to_vec(),
         };
         let kind = status_error(&r);
-        assert_eq!(kind.to_string(), "Key Vault answered 403 Forbidden (ForbiddenByRbac): Caller is not authorized");
-        let e = Error { secret: SecretRef::parse_url("https://kv.vault.azure.net/secrets/db").unwrap(), kind, attempts: 1 };
+        assert_eq!(
+            kind.to_string(),
+            "Key Vault answered 403 Forbidden (ForbiddenByRbac): Caller is not authorized"
+        );
+        let e = Error {
+            secret: SecretRef::parse_url("https://kv.vault.azure.net/secrets/db").unwrap(),
+            kind,
+            attempts: 1,
+        };
         assert!(e.hint().unwrap().contains("Key Vault Secrets User"));
         assert_eq!(e.to_string(), "reading secret db from vault https://kv.vault.azure.net");
     }

@@ -9,7 +9,8 @@ fn check_lists_every_secret_without_values() {
     let w = World::new();
     let v1 = w.vault.put("db-password", "value-one-xyz");
     let v2 = w.vault.put("tls-cert", "value-two-xyz");
-    w.vault.secrets.lock().unwrap().get_mut("tls-cert").unwrap().content_type = Some("application/x-pem-file".into());
+    w.vault.secrets.lock().unwrap().get_mut("tls-cert").unwrap().content_type =
+        Some("application/x-pem-file".into());
     let reference = format!("@Microsoft.KeyVault(SecretUri={}/secrets/tls-cert)", w.vault.url());
     let (cmd, marker) = tripwire(&w.dir);
     let run = w

@@ -22,7 +22,12 @@ fn a_command_that_is_not_executable_is_126() {
     w.vault.put("s", "v");
     let script = w.dir.path().join("not-executable.sh");
     std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
-    w.kvinit().args(["--env", "S=s", "--"]).arg(&script).run().assert_code(126).assert_stderr_contains("Permission denied");
+    w.kvinit()
+        .args(["--env", "S=s", "--"])
+        .arg(&script)
+        .run()
+        .assert_code(126)
+        .assert_stderr_contains("Permission denied");
     w.kvinit().args(["--env", "S=s", "--"]).arg(w.dir.path()).run().assert_code(126);
 }
 
@@ -70,7 +75,16 @@ fn help_and_version_are_0() {
     let run = Kvinit::new().arg("--version").run();
     run.assert_success().assert_stdout(&format!("kvinit {}\n", env!("CARGO_PKG_VERSION")));
     let help = Kvinit::new().arg("--help").run().stdout();
-    for flag in ["--vault", "--env", "--client-id", "--object-id", "--resource-id", "--allow-vault-host", "--timeout", "--check"] {
+    for flag in [
+        "--vault",
+        "--env",
+        "--client-id",
+        "--object-id",
+        "--resource-id",
+        "--allow-vault-host",
+        "--timeout",
+        "--check",
+    ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
 }

@@ -22,10 +22,18 @@ fn a_missing_secret_stops_the_start() {
     let run = run_failing(&w, &["--env", "A=present", "--env", "B=absent"]);
     run.assert_code(4)
         .assert_stderr_contains(&format!("error: reading secret absent from vault {}", w.vault.url()))
-        .assert_stderr_contains("Key Vault answered 404 SecretNotFound: A secret with (name/id) absent was not found")
-        .assert_stderr_contains("hint: check the name: az keyvault secret show --vault-name 127 --name absent")
+        .assert_stderr_contains(
+            "Key Vault answered 404 SecretNotFound: A secret with (name/id) absent was not found",
+        )
+        .assert_stderr_contains(
+            "hint: check the name: az keyvault secret show --vault-name 127 --name absent",
+        )
         .assert_stderr_contains("1 secret could not be read; not starting the command");
-    assert_eq!(w.vault.secret_requests().iter().filter(|r| r.path == "/secrets/absent").count(), 1, "404 is not retried");
+    assert_eq!(
+        w.vault.secret_requests().iter().filter(|r| r.path == "/secrets/absent").count(),
+        1,
+        "404 is not retried"
+    );
 }
 
 #[test]
@@ -55,7 +63,9 @@ fn rbac_denial_names_the_role_to_grant() {
     w.vault.deny("s");
     run_failing(&w, &["--env", "A=s"])
         .assert_code(4)
-        .assert_stderr_contains("Key Vault answered 403 Forbidden (ForbiddenByRbac): Caller is not authorized")
+        .assert_stderr_contains(
+            "Key Vault answered 403 Forbidden (ForbiddenByRbac): Caller is not authorized",
+        )
         .assert_stderr_contains("Key Vault Secrets User");
     assert_eq!(w.vault.secret_requests().len(), 1, "403 is not retried");
 }
@@ -67,7 +77,9 @@ fn a_disabled_secret_says_so() {
     w.vault.disable("s");
     run_failing(&w, &["--env", "A=s"])
         .assert_code(4)
-        .assert_stderr_contains("403 Forbidden (SecretDisabled): Operation get is not allowed on a disabled secret.")
+        .assert_stderr_contains(
+            "403 Forbidden (SecretDisabled): Operation get is not allowed on a disabled secret.",
+        )
         .assert_stderr_contains("--enabled true");
 }
 
@@ -141,7 +153,10 @@ fn a_server_that_never_answers_cannot_hang_kvinit() {
     for _ in 0..10 {
         w.imds.script.push(Reply::Hang);
     }
-    let run = w.kvinit().args(["--timeout", "1500ms", "--env", "A=s", "--", "true"]).run_for(Duration::from_secs(30));
+    let run = w
+        .kvinit()
+        .args(["--timeout", "1500ms", "--env", "A=s", "--", "true"])
+        .run_for(Duration::from_secs(30));
     run.assert_code(3).assert_stderr_contains("timed out");
     assert!(run.elapsed < Duration::from_secs(25), "took {:?}", run.elapsed);
 }
@@ -152,8 +167,13 @@ fn a_vault_that_never_answers_cannot_hang_kvinit() {
     for _ in 0..10 {
         w.vault.script.push(Reply::Hang);
     }
-    let run = w.kvinit().args(["--timeout", "1500ms", "--env", "A=s", "--", "true"]).run_for(Duration::from_secs(30));
-    run.assert_code(4).assert_stderr_contains("reading secret s from vault").assert_stderr_contains("timed out");
+    let run = w
+        .kvinit()
+        .args(["--timeout", "1500ms", "--env", "A=s", "--", "true"])
+        .run_for(Duration::from_secs(30));
+    run.assert_code(4)
+        .assert_stderr_contains("reading secret s from vault")
+        .assert_stderr_contains("timed out");
 }
 
 #[test]
@@ -162,7 +182,10 @@ fn garbage_token_responses_are_refused() {
         (Reply::text(200, "<html>captive portal</html>"), "the body is not JSON"),
         (Reply::json(200, r#"{"token_type":"Bearer"}"#), "no access_token field"),
         (Reply::json(200, r#"{"access_token":""}"#), "access_token is empty"),
-        (Reply::Respond { status: 200, headers: vec![], body: vec![b' '; 70 * 1024] }, "larger than 65536 bytes"),
+        (
+            Reply::Respond { status: 200, headers: vec![], body: vec![b' '; 70 * 1024] },
+            "larger than 65536 bytes",
+        ),
     ];
     for (reply, message) in cases {
         let w = World::new();
@@ -175,7 +198,11 @@ fn garbage_token_responses_are_refused() {
 fn truncated_token_responses_are_retried_until_the_deadline() {
     let w = World::new();
     for _ in 0..50 {
-        w.imds.script.push(Reply::Truncated { status: 200, body: br#"{"access_token":"eyJ"#.to_vec(), promised: 400 });
+        w.imds.script.push(Reply::Truncated {
+            status: 200,
+            body: br#"{"access_token":"eyJ"#.to_vec(),
+            promised: 400,
+        });
     }
     run_failing(&w, &["--timeout", "2s", "--env", "A=s"])
         .assert_code(3)
@@ -189,7 +216,10 @@ fn garbage_secret_responses_are_refused() {
         (Reply::text(200, "not json at all"), "unusable answer from Key Vault: the body is not JSON"),
         (Reply::json(200, r#"{"id":"https://x/secrets/s/1"}"#), "no value field"),
         (Reply::json(200, r#"{"value":{"nested":true},"id":"x"}"#), "value is not a string"),
-        (Reply::Respond { status: 200, headers: vec![], body: vec![b' '; 1024 * 1024 + 1] }, "larger than 1048576 bytes"),
+        (
+            Reply::Respond { status: 200, headers: vec![], body: vec![b' '; 1024 * 1024 + 1] },
+            "larger than 1048576 bytes",
+        ),
         (Reply::text(400, "plain words from a proxy"), "Key Vault answered 400: plain words from a proxy"),
     ];
     for (reply, message) in cases {
@@ -203,7 +233,11 @@ fn garbage_secret_responses_are_refused() {
 fn a_truncated_secret_response_is_retried_then_reported() {
     let w = World::new();
     for _ in 0..4 {
-        w.vault.script.push(Reply::Truncated { status: 200, body: br#"{"value":"half"#.to_vec(), promised: 300 });
+        w.vault.script.push(Reply::Truncated {
+            status: 200,
+            body: br#"{"value":"half"#.to_vec(),
+            promised: 300,
+        });
     }
     run_failing(&w, &["--timeout", "20s", "--env", "A=s"])
         .assert_code(4)
@@ -231,9 +265,18 @@ fn an_untrusted_vault_certificate_is_refused() {
 fn an_unreadable_ssl_cert_file_is_a_configuration_error() {
     let w = World::new();
     run_failing(&w, &["--env", "A=s"]); // sanity: the world works with the right file
-    let run = w.kvinit().env("SSL_CERT_FILE", w.dir.path().join("nope.pem")).args(["--env", "A=s", "--", "true"]).run();
+    let run = w
+        .kvinit()
+        .env("SSL_CERT_FILE", w.dir.path().join("nope.pem"))
+        .args(["--env", "A=s", "--", "true"])
+        .run();
     run.assert_code(2).assert_stderr_contains("reading SSL_CERT_FILE").assert_stderr_contains("No such file");
     let empty = w.dir.path().join("empty.pem");
     std::fs::write(&empty, "not a pem").unwrap();
-    w.kvinit().env("SSL_CERT_FILE", &empty).args(["--env", "A=s", "--", "true"]).run().assert_code(2).assert_stderr_contains("no certificates");
+    w.kvinit()
+        .env("SSL_CERT_FILE", &empty)
+        .args(["--env", "A=s", "--", "true"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("no certificates");
 }

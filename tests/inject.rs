@@ -131,7 +131,8 @@ fn secrets_from_two_vaults() {
     w.vault.put("a", "from-first");
     second.put("b", "from-second");
     let bundle = w.dir.path().join("both.pem");
-    let pem = std::fs::read_to_string(&w.vault.ca_file).unwrap() + &std::fs::read_to_string(&second.ca_file).unwrap();
+    let pem = std::fs::read_to_string(&w.vault.ca_file).unwrap()
+        + &std::fs::read_to_string(&second.ca_file).unwrap();
     std::fs::write(&bundle, pem).unwrap();
     w.kvinit()
         .env("SSL_CERT_FILE", &bundle)
@@ -153,7 +154,14 @@ fn identity_variables_do_not_reach_the_command() {
         .env("IDENTITY_HEADER", "hdr")
         .env("MSI_SECRET", "msi")
         .env("KEEP_ME", "yes")
-        .args(["--env", "S=s", "--", "sh", "-c", "echo \"${IDENTITY_HEADER:-none} ${MSI_SECRET:-none} $KEEP_ME\""])
+        .args([
+            "--env",
+            "S=s",
+            "--",
+            "sh",
+            "-c",
+            "echo \"${IDENTITY_HEADER:-none} ${MSI_SECRET:-none} $KEEP_ME\"",
+        ])
         .run()
         .assert_success()
         .assert_stdout("none none yes\n");
@@ -183,7 +191,11 @@ fn a_user_assigned_identity_is_chosen_by_id() {
         for (name, v) in &env {
             k.env(name, v);
         }
-        k.args(&flags).args(["--env", "S=s", "--", "sh", "-c", "echo $S"]).run().assert_success().assert_stdout("ok\n");
+        k.args(&flags)
+            .args(["--env", "S=s", "--", "sh", "-c", "echo $S"])
+            .run()
+            .assert_success()
+            .assert_stdout("ok\n");
         let last = w.imds.server.requests().pop().unwrap();
         assert_eq!(last.param(param), Some(value), "{flags:?} {env:?}: {:?}", last.query);
     }

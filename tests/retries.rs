@@ -74,14 +74,21 @@ fn key_vault_throttling_without_retry_after_backs_off() {
     for _ in 0..2 {
         w.vault.script.push(Reply::json(429, r#"{"error":{"code":"Throttled","message":"slow down"}}"#));
     }
-    w.kvinit().args(["--env", "S=s", "--", "sh", "-c", "echo $S"]).run().assert_success().assert_stdout("v\n");
+    w.kvinit()
+        .args(["--env", "S=s", "--", "sh", "-c", "echo $S"])
+        .run()
+        .assert_success()
+        .assert_stdout("v\n");
     assert_eq!(w.vault.secret_requests().len(), 3);
 }
 
 #[test]
 fn a_retry_after_beyond_the_deadline_fails_now_instead_of_sleeping() {
     let w = World::new();
-    w.vault.script.push(Reply::json(429, r#"{"error":{"code":"Throttled","message":"slow down"}}"#).with_header("Retry-After", "300"));
+    w.vault.script.push(
+        Reply::json(429, r#"{"error":{"code":"Throttled","message":"slow down"}}"#)
+            .with_header("Retry-After", "300"),
+    );
     let run = w.kvinit().args(["--timeout", "5s", "--env", "S=s", "--", "true"]).run();
     run.assert_code(4).assert_stderr_contains("429 Throttled").assert_stderr_contains("raise --timeout");
     assert!(run.elapsed < std::time::Duration::from_secs(60), "{:?}", run.elapsed);
@@ -92,9 +99,15 @@ fn key_vault_server_errors_are_retried_a_few_times() {
     let w = World::new();
     w.vault.put("s", "v");
     for _ in 0..2 {
-        w.vault.script.push(Reply::json(503, r#"{"error":{"code":"ServiceUnavailable","message":"try later"}}"#));
+        w.vault
+            .script
+            .push(Reply::json(503, r#"{"error":{"code":"ServiceUnavailable","message":"try later"}}"#));
     }
-    w.kvinit().args(["--env", "S=s", "--", "sh", "-c", "echo $S"]).run().assert_success().assert_stdout("v\n");
+    w.kvinit()
+        .args(["--env", "S=s", "--", "sh", "-c", "echo $S"])
+        .run()
+        .assert_success()
+        .assert_stdout("v\n");
     assert_eq!(w.vault.secret_requests().len(), 3);
 
     let w = World::new();
@@ -116,5 +129,9 @@ fn a_dropped_connection_is_retried() {
     let w = World::new();
     w.vault.put("s", "v");
     w.vault.script.push(Reply::Close);
-    w.kvinit().args(["--env", "S=s", "--", "sh", "-c", "echo $S"]).run().assert_success().assert_stdout("v\n");
+    w.kvinit()
+        .args(["--env", "S=s", "--", "sh", "-c", "echo $S"])
+        .run()
+        .assert_success()
+        .assert_stdout("v\n");
 }

@@ -46,7 +46,8 @@ fn trace_logging_shows_no_value_and_no_token() {
 #[test]
 fn very_verbose_check_shows_no_value_and_no_token() {
     let w = world_with_values();
-    let run = w.kvinit().args(["-vv", "--check", "--env", "DB=db", "--env", "C=conn", "--env", "A=api"]).run();
+    let run =
+        w.kvinit().args(["-vv", "--check", "--env", "DB=db", "--env", "C=conn", "--env", "A=api"]).run();
     run.assert_success().assert_stderr_contains("debug:");
     assert_nothing_secret(&w, &run);
 }

@@ -242,12 +242,7 @@ mod tests {
     }
 
     fn response(status: u16, body: &str) -> http::Response {
-        http::Response {
-            status,
-            retry_after: None,
-            www_authenticate: None,
-            body: body.as_bytes().to_vec(),
-        }
+        http::Response { status, retry_after: None, www_authenticate: None, body: body.as_bytes().to_vec() }
     }
 
     #[test]
@@ -257,7 +252,10 @@ mod tests {
             shown(400, r#"{"error":"invalid_request","error_description":"Identity not found"}"#),
             "HTTP 400 invalid_request: Identity not found"
         );
-        assert_eq!(shown(500, r#"{"error":{"code":"Boom","message":"it broke"}}"#), "HTTP 500 Boom: it broke");
+        assert_eq!(
+            shown(500, r#"{"error":{"code":"Boom","message":"it broke"}}"#),
+            "HTTP 500 Boom: it broke"
+        );
         assert_eq!(shown(400, "Bad Request\r\n"), "HTTP 400: Bad Request");
         assert_eq!(shown(503, ""), "HTTP 503");
     }

@@ -8,7 +8,11 @@ use crate::secret::Secret;
 
 /// Lays each output over `base`: a variable that exists (an App Service
 /// reference, say) is replaced in place, a new one is appended.
-pub fn build(mut base: Vec<(OsString, OsString)>, outputs: &[Output], values: &[&Secret]) -> Vec<(OsString, OsString)> {
+pub fn build(
+    mut base: Vec<(OsString, OsString)>,
+    outputs: &[Output],
+    values: &[&Secret],
+) -> Vec<(OsString, OsString)> {
     for output in outputs {
         let value = OsString::from(values[output.secret].expose());
         match base.iter_mut().find(|(k, _)| k == output.var.as_str()) {
@@ -34,7 +38,8 @@ mod tests {
         ];
         let (a, b) = (Secret::new("one".into()), Secret::new("two".into()));
         let env = build(base, &outputs, &[&a, &b]);
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.to_str().unwrap(), v.to_str().unwrap())).collect();
+        let env: Vec<(&str, &str)> =
+            env.iter().map(|(k, v)| (k.to_str().unwrap(), v.to_str().unwrap())).collect();
         assert_eq!(env, vec![("PATH", "/bin"), ("DB", "one"), ("API", "two"), ("API2", "two")]);
     }
 }

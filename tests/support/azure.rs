@@ -73,7 +73,8 @@ impl FakeImds {
     pub fn start(tokens: Tokens, identities: Identities) -> FakeImds {
         let script = Script::default();
         let (s, t) = (script.clone(), tokens.clone());
-        let handler: Handler = Arc::new(move |req: &Request| s.next().unwrap_or_else(|| imds_reply(req, &t, &identities)));
+        let handler: Handler =
+            Arc::new(move |req: &Request| s.next().unwrap_or_else(|| imds_reply(req, &t, &identities)));
         FakeImds { server: Server::start(None, handler), script, tokens }
     }
 
@@ -106,7 +107,10 @@ fn imds_reply(req: &Request, tokens: &Tokens, ids: &Identities) -> Reply {
     let Some(resource) = req.param("resource") else {
         return imds_error(400, "invalid_request", "Required queryparameter resource not specified");
     };
-    let selectors: Vec<_> = ["client_id", "object_id", "msi_res_id"].iter().filter_map(|k| req.param(k).map(|v| (*k, v))).collect();
+    let selectors: Vec<_> = ["client_id", "object_id", "msi_res_id"]
+        .iter()
+        .filter_map(|k| req.param(k).map(|v| (*k, v)))
+        .collect();
     let found = match selectors.as_slice() {
         [] => ids.system_assigned,
         [("client_id", v)] => ids.user_assigned.iter().any(|u| u.0 == *v),
@@ -156,7 +160,8 @@ impl FakeVault {
         let denied: Arc<Mutex<Vec<String>>> = Default::default();
         let (s, store, deny) = (script.clone(), secrets.clone(), denied.clone());
         let handler: Handler = Arc::new(move |req: &Request| {
-            s.next().unwrap_or_else(|| vault_reply(req, &tokens, &store.lock().unwrap(), &deny.lock().unwrap()))
+            s.next()
+                .unwrap_or_else(|| vault_reply(req, &tokens, &store.lock().unwrap(), &deny.lock().unwrap()))
         });
         FakeVault { server: Server::start(Some(tls), handler), script, secrets, denied, ca_file }
     }
@@ -172,7 +177,11 @@ impl FakeVault {
     pub fn put(&self, name: &str, value: &str) -> String {
         let version = format!("{:032x}", COUNTER.fetch_add(1, Ordering::SeqCst) as u128 * 0x9e3779b97f4a7c15);
         let mut secrets = self.secrets.lock().unwrap();
-        let entry = secrets.entry(name.to_string()).or_insert(StoredSecret { versions: vec![], enabled: true, content_type: None });
+        let entry = secrets.entry(name.to_string()).or_insert(StoredSecret {
+            versions: vec![],
+            enabled: true,
+            content_type: None,
+        });
         entry.versions.push((version.clone(), value.to_string()));
         version
     }
@@ -197,7 +206,12 @@ fn kv_error(status: u16, code: &str, message: &str, inner: Option<&str>) -> Repl
     Reply::json(status, &format!(r#"{{"error":{{"code":"{code}","message":{message}{inner}}}}}"#))
 }
 
-fn vault_reply(req: &Request, tokens: &Tokens, secrets: &BTreeMap<String, StoredSecret>, denied: &[String]) -> Reply {
+fn vault_reply(
+    req: &Request,
+    tokens: &Tokens,
+    secrets: &BTreeMap<String, StoredSecret>,
+    denied: &[String],
+) -> Reply {
     let challenge = format!(
         r#"Bearer authorization="https://login.microsoftonline.com/{TENANT}", resource="https://vault.azure.net""#
     );
@@ -209,16 +223,29 @@ fn vault_reply(req: &Request, tokens: &Tokens, secrets: &BTreeMap<String, Stored
     match tokens.resource_of(token) {
         Some(r) if r == "https://vault.azure.net" => {}
         Some(r) => {
-            return kv_error(401, "Unauthorized", &format!("AKV10022: Invalid audience. Expected https://vault.azure.net, found: {r}."), None)
-                .with_header("WWW-Authenticate", &challenge)
+            return kv_error(
+                401,
+                "Unauthorized",
+                &format!("AKV10022: Invalid audience. Expected https://vault.azure.net, found: {r}."),
+                None,
+            )
+            .with_header("WWW-Authenticate", &challenge)
         }
         None => {
-            return kv_error(401, "Unauthorized", "AKV10032: Invalid issuer.", None).with_header("WWW-Authenticate", &challenge)
+            return kv_error(401, "Unauthorized", "AKV10032: Invalid issuer.", None)
+                .with_header("WWW-Authenticate", &challenge)
         }
     }
     match req.param("api-version") {
         Some("7.4" | "7.5" | "7.6" | "2025-07-01") => {}
-        Some(v) => return kv_error(400, "BadParameter", &format!("The specified version ({v}) is not recognized."), None),
+        Some(v) => {
+            return kv_error(
+                400,
+                "BadParameter",
+                &format!("The specified version ({v}) is not recognized."),
+                None,
+            )
+        }
         None => return kv_error(400, "BadParameter", "The api-version query parameter is missing.", None),
     }
     let segments: Vec<&str> = req.path.trim_end_matches('/').split('/').collect();
@@ -249,7 +276,12 @@ fn vault_reply(req: &Request, tokens: &Tokens, secrets: &BTreeMap<String, Stored
     };
     let Some((ver, value)) = found else { return not_found() };
     if !stored.enabled {
-        return kv_error(403, "Forbidden", "Operation get is not allowed on a disabled secret.", Some("SecretDisabled"));
+        return kv_error(
+            403,
+            "Forbidden",
+            "Operation get is not allowed on a disabled secret.",
+            Some("SecretDisabled"),
+        );
     }
     let host = req.header("host").unwrap_or("127.0.0.1");
     let mut body = serde_json::json!({

@@ -33,13 +33,21 @@ impl Request {
 
 #[derive(Debug, Clone)]
 pub enum Reply {
-    Respond { status: u16, headers: Vec<(String, String)>, body: Vec<u8> },
+    Respond {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
     /// Accept the request and never answer (until the server is dropped).
     Hang,
     /// Close the connection without a response.
     Close,
     /// Promise `Content-Length` bytes, send fewer, close.
-    Truncated { status: u16, body: Vec<u8>, promised: usize },
+    Truncated {
+        status: u16,
+        body: Vec<u8>,
+        promised: usize,
+    },
 }
 
 impl Reply {
@@ -145,7 +153,13 @@ impl Drop for Server {
 trait Stream: Read + Write + Send {}
 impl<T: Read + Write + Send> Stream for T {}
 
-fn serve(tcp: TcpStream, id: usize, tls: Option<Arc<rustls::ServerConfig>>, shared: &Shared, handler: &(dyn Fn(&Request) -> Reply + Send + Sync)) -> io::Result<()> {
+fn serve(
+    tcp: TcpStream,
+    id: usize,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shared: &Shared,
+    handler: &(dyn Fn(&Request) -> Reply + Send + Sync),
+) -> io::Result<()> {
     tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
     let stream: Box<dyn Stream> = match tls {
         Some(config) => {
