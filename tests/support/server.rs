@@ -161,6 +161,8 @@ fn serve(
     handler: &(dyn Fn(&Request) -> Reply + Send + Sync),
 ) -> io::Result<()> {
     tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
+    // Without it, Nagle and delayed ACKs add ~40 ms to small responses.
+    tcp.set_nodelay(true)?;
     let stream: Box<dyn Stream> = match tls {
         Some(config) => {
             let conn = rustls::ServerConnection::new(config).map_err(io::Error::other)?;
@@ -181,8 +183,9 @@ fn serve(
         let out = reader.get_mut();
         match reply {
             Reply::Respond { status, headers, body } => {
-                write_head(out, status, &headers, body.len())?;
-                out.write_all(&body)?;
+                let mut message = head(status, &headers, body.len());
+                message.extend_from_slice(&body);
+                out.write_all(&message)?;
                 out.flush()?;
             }
             Reply::Hang => {
@@ -194,8 +197,9 @@ fn serve(
             }
             Reply::Close => return Ok(()),
             Reply::Truncated { status, body, promised } => {
-                write_head(out, status, &[("Content-Type".into(), "application/json".into())], promised)?;
-                out.write_all(&body)?;
+                let mut message = head(status, &[("Content-Type".into(), "application/json".into())], promised);
+                message.extend_from_slice(&body);
+                out.write_all(&message)?;
                 out.flush()?;
                 return Ok(());
             }
@@ -203,13 +207,13 @@ fn serve(
     }
 }
 
-fn write_head(out: &mut dyn Write, status: u16, headers: &[(String, String)], len: usize) -> io::Result<()> {
+fn head(status: u16, headers: &[(String, String)], len: usize) -> Vec<u8> {
     let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str(&format!("Content-Length: {len}\r\n\r\n"));
-    out.write_all(head.as_bytes())
+    head.into_bytes()
 }
 
 fn reason(status: u16) -> &'static str {
