@@ -197,7 +197,8 @@ fn serve(
             }
             Reply::Close => return Ok(()),
             Reply::Truncated { status, body, promised } => {
-                let mut message = head(status, &[("Content-Type".into(), "application/json".into())], promised);
+                let mut message =
+                    head(status, &[("Content-Type".into(), "application/json".into())], promised);
                 message.extend_from_slice(&body);
                 out.write_all(&message)?;
                 out.flush()?;
