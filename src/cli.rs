@@ -12,7 +12,8 @@ use clap::{ArgAction, Parser};
     version,
     override_usage = "kvinit [OPTIONS] [--] COMMAND [ARG]...",
     after_help = "Environment: KVINIT_VAULT, KVINIT_ENV (VAR=REF items, comma or newline \
-separated), KVINIT_ALLOW_VAULT_HOSTS, KVINIT_TIMEOUT, KVINIT_LOG (or RUST_LOG), AZURE_CLIENT_ID.\n\
+separated), KVINIT_ALLOW_VAULT_HOSTS, KVINIT_TIMEOUT, KVINIT_CLOUD, KVINIT_IDENTITY_SOURCE, \
+KVINIT_LOG (or RUST_LOG), AZURE_CLIENT_ID.\n\
 Variables whose value is an App Service reference, @Microsoft.KeyVault(...), are resolved too.\n\
 Exit codes: 2 usage, 3 no access token, 4 a secret could not be read, 126/127 COMMAND \
 not executable/not found; otherwise COMMAND's own."
@@ -25,6 +26,15 @@ pub struct Args {
     /// Put secret REF (SECRET[/VERSION] or https://HOST/secrets/SECRET[/VERSION]) into variable VAR
     #[arg(long = "env", value_name = "VAR=REF")]
     pub env: Vec<String>,
+
+    /// Azure cloud for bare vault names and Entra ID: public, china, usgov [default: public] [env: KVINIT_CLOUD]
+    #[arg(long, value_name = "CLOUD")]
+    pub cloud: Option<String>,
+
+    /// Where tokens come from: auto, imds, app-service, aci-windows, arc, workload, client-secret,
+    /// cloud-shell, msi-legacy, service-fabric [default: auto] [env: KVINIT_IDENTITY_SOURCE]
+    #[arg(long, value_name = "SOURCE")]
+    pub identity_source: Option<String>,
 
     /// Use the user-assigned identity with this client id [env: AZURE_CLIENT_ID]
     #[arg(long, value_name = "ID", group = "identity")]

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::Args;
-use crate::reference::{self, parse_app_service_reference, RefError, SecretRef, VaultUrl};
+use crate::identity::Kind;
+use crate::reference::{self, parse_app_service_reference, Cloud, RefError, SecretRef, VaultUrl};
 
 /// Long enough to outlast IMDS's documented 70 s "410 Gone" update window
 /// with room for the backoff around it.
@@ -54,6 +55,11 @@ pub struct Plan {
     /// Where each secret goes; `secret` indexes `secrets`.
     pub outputs: Vec<Output>,
     pub user_assigned: Option<UserAssigned>,
+    /// What named the user-assigned identity: a flag or `AZURE_CLIENT_ID`.
+    pub user_assigned_by: &'static str,
+    /// `None`: detect from the environment.
+    pub identity_source: Option<Kind>,
+    pub cloud: Cloud,
     pub timeout: Duration,
     pub check: bool,
     pub command: Vec<OsString>,
@@ -114,6 +120,10 @@ pub enum ConfigError {
     AllowHost(String),
     /// A `--timeout` that is not a positive duration.
     Timeout(String),
+    /// A `--cloud` that is not public, china or usgov.
+    Cloud(String),
+    /// An `--identity-source` that names no known source.
+    IdentitySource(String),
     /// No COMMAND and no `--check`.
     NoCommand,
 }
@@ -136,6 +146,14 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::AllowHost(h) => write!(f, "--allow-vault-host {h:?} is not HOST or HOST:PORT"),
             ConfigError::Timeout(t) => write!(f, "--timeout {t:?} is not a duration like 90s, 500ms or 2m"),
+            ConfigError::Cloud(c) => write!(f, "--cloud {c:?} is not one of public, china, usgov"),
+            ConfigError::IdentitySource(s) => {
+                write!(
+                    f,
+                    "--identity-source {s:?} is not one of auto, {}",
+                    Kind::ALL.map(Kind::name).join(", ")
+                )
+            }
             ConfigError::NoCommand => {
                 write!(f, "no command to run: kvinit [OPTIONS] -- COMMAND [ARG]... (or --check)")
             }
@@ -180,12 +198,21 @@ impl AllowedHost {
 
 impl Plan {
     pub fn new(args: Args, env: Env) -> Result<Plan, ConfigError> {
+        let cloud = match args.cloud.as_deref().or(env.get("KVINIT_CLOUD")) {
+            Some(c) => Cloud::parse(c).ok_or_else(|| ConfigError::Cloud(c.to_string()))?,
+            None => Cloud::Public,
+        };
+        let identity_source = match args.identity_source.as_deref().or(env.get("KVINIT_IDENTITY_SOURCE")) {
+            None => None,
+            Some(s) if s.trim().eq_ignore_ascii_case("auto") => None,
+            Some(s) => Some(Kind::parse(s).ok_or_else(|| ConfigError::IdentitySource(s.to_string()))?),
+        };
         let default_vault = args
             .vault
             .as_deref()
             .or(env.get("KVINIT_VAULT"))
             .map(|v| {
-                VaultUrl::parse(v)
+                VaultUrl::parse(v, cloud)
                     .map_err(|source| ConfigError::Reference { what: format!("--vault {v}"), source })
             })
             .transpose()?;
@@ -228,7 +255,7 @@ impl Plan {
         }
         for (name, value) in env.iter() {
             let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else { continue };
-            let Some(parsed) = parse_app_service_reference(value) else { continue };
+            let Some(parsed) = parse_app_service_reference(value, cloud) else { continue };
             let r = parsed
                 .map_err(|source| ConfigError::Reference { what: format!("variable {name}"), source })?;
             if !requests.iter().any(|(v, _, _)| v == name) {
@@ -241,7 +268,7 @@ impl Plan {
         for (var, r, origin) in requests {
             let resource = match r.vault.known_resource() {
                 Some(resource) => resource,
-                None if allowed.iter().any(|a| a.matches(&r.vault)) => reference::DEFAULT_RESOURCE,
+                None if allowed.iter().any(|a| a.matches(&r.vault)) => cloud.resource(),
                 None => {
                     return Err(ConfigError::ForeignHost {
                         what: format!("secret {} for {var}", r.name),
@@ -263,14 +290,14 @@ impl Plan {
             return Err(ConfigError::NoCommand);
         }
 
-        let user_assigned = if let Some(id) = args.client_id {
-            Some(UserAssigned::ClientId(id))
+        let (user_assigned, user_assigned_by) = if let Some(id) = args.client_id {
+            (Some(UserAssigned::ClientId(id)), "--client-id")
         } else if let Some(id) = args.object_id {
-            Some(UserAssigned::ObjectId(id))
+            (Some(UserAssigned::ObjectId(id)), "--object-id")
         } else if let Some(id) = args.resource_id {
-            Some(UserAssigned::ResourceId(id))
+            (Some(UserAssigned::ResourceId(id)), "--resource-id")
         } else {
-            env.get("AZURE_CLIENT_ID").map(|id| UserAssigned::ClientId(id.to_string()))
+            (env.get("AZURE_CLIENT_ID").map(|id| UserAssigned::ClientId(id.to_string())), "AZURE_CLIENT_ID")
         };
 
         let child_env = env
@@ -283,6 +310,9 @@ impl Plan {
             secrets,
             outputs,
             user_assigned,
+            user_assigned_by,
+            identity_source,
+            cloud,
             timeout,
             check: args.check,
             command: args.command,
@@ -393,6 +423,24 @@ mod tests {
     }
 
     #[test]
+    fn the_cloud_decides_bare_names_and_allowed_hosts_resource() {
+        let p = plan(&["--cloud", "usgov", "--vault", "kv1", "--env", "A=a", "true"], &[]).unwrap();
+        assert_eq!(p.secrets[0].reference.url(), "https://kv1.vault.usgovcloudapi.net/secrets/a");
+        assert_eq!(p.secrets[0].resource, "https://vault.usgovcloudapi.net");
+        let p = plan(
+            &["--allow-vault-host", "127.0.0.1", "--env", "A=https://127.0.0.1/secrets/a", "true"],
+            &[("KVINIT_CLOUD", "china")],
+        )
+        .unwrap();
+        assert_eq!(p.cloud, Cloud::China);
+        assert_eq!(p.secrets[0].resource, "https://vault.azure.cn");
+        let p = plan(&["--identity-source", "ARC", "true"], &[("KVINIT_IDENTITY_SOURCE", "imds")]).unwrap();
+        assert_eq!(p.identity_source, Some(Kind::Arc));
+        let p = plan(&["true"], &[("KVINIT_IDENTITY_SOURCE", "auto")]).unwrap();
+        assert_eq!(p.identity_source, None);
+    }
+
+    #[test]
     fn the_vault_can_come_from_the_environment() {
         let p = plan(&["--env", "A=a", "true"], &[("KVINIT_VAULT", "https://kv9.vault.azure.cn")]).unwrap();
         assert_eq!(p.secrets[0].reference.url(), "https://kv9.vault.azure.cn/secrets/a");
@@ -444,6 +492,9 @@ mod tests {
             (&["--vault", "kv1", "--env", "A=bad_name", "true"], &[], "invalid secret name"),
             (&["--vault", "http://kv1.vault.azure.net", "true"], &[], "must use https"),
             (&["--allow-vault-host", "a b", "true"], &[], "--allow-vault-host"),
+            (&["--cloud", "mars", "true"], &[], "is not one of public, china, usgov"),
+            (&["--identity-source", "magic", "true"], &[], "is not one of auto, imds, app-service"),
+            (&["true"], &[("KVINIT_IDENTITY_SOURCE", "nope")], "--identity-source \"nope\""),
         ];
         for (argv, env, expected) in cases {
             let err = plan(argv, env).unwrap_err();

@@ -2,7 +2,7 @@
 //!
 //! | code | meaning |
 //! |------|---------|
-//! | 2    | usage or configuration error; nothing was fetched |
+//! | 2    | usage or configuration error (identity variables included); nothing was fetched |
 //! | 3    | no access token could be had from the identity source |
 //! | 4    | at least one secret could not be read; the command was not started |
 //! | 126  | the command exists but could not be executed |
@@ -23,6 +23,8 @@ pub enum Error {
     Config(config::ConfigError),
     /// HTTP could not be set up (e.g. an unreadable `SSL_CERT_FILE`).
     Setup(http::SetupError),
+    /// The identity source lacks what it needs, or cannot take the given id.
+    IdentitySetup(identity::SetupError),
     /// The identity source gave no token.
     Identity(identity::Error),
     /// These secrets could not be read (never empty).
@@ -34,7 +36,7 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Config(_) | Error::Setup(_) => EXIT_USAGE,
+            Error::Config(_) | Error::Setup(_) | Error::IdentitySetup(_) => EXIT_USAGE,
             Error::Identity(_) => EXIT_IDENTITY,
             Error::Secrets(_) => EXIT_SECRET,
             Error::Launch(e) => e.exit_code(),
@@ -48,6 +50,7 @@ impl Error {
         match self {
             Error::Config(e) => block(&mut out, e, None),
             Error::Setup(e) => block(&mut out, e, None),
+            Error::IdentitySetup(e) => block(&mut out, e, None),
             Error::Identity(e) => block(&mut out, e, e.hint.as_deref()),
             Error::Secrets(errors) => {
                 for e in errors {

@@ -12,8 +12,52 @@
 
 use std::fmt;
 
-/// Public-cloud vault DNS suffix, used for bare vault names.
-const PUBLIC_VAULT_SUFFIX: &str = "vault.azure.net";
+/// An Azure cloud: where bare vault names live, which resource their tokens
+/// are for, and which Entra ID authority issues tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Cloud {
+    #[default]
+    Public,
+    China,
+    UsGov,
+}
+
+impl Cloud {
+    pub fn parse(name: &str) -> Option<Cloud> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "public" | "azurecloud" | "azurepubliccloud" => Some(Cloud::Public),
+            "china" | "azurechinacloud" => Some(Cloud::China),
+            "usgov" | "azureusgovernment" | "azureusgovernmentcloud" => Some(Cloud::UsGov),
+            _ => None,
+        }
+    }
+
+    pub fn vault_suffix(self) -> &'static str {
+        match self {
+            Cloud::Public => "vault.azure.net",
+            Cloud::China => "vault.azure.cn",
+            Cloud::UsGov => "vault.usgovcloudapi.net",
+        }
+    }
+
+    /// The token resource for this cloud's vaults.
+    pub fn resource(self) -> &'static str {
+        match self {
+            Cloud::Public => "https://vault.azure.net",
+            Cloud::China => "https://vault.azure.cn",
+            Cloud::UsGov => "https://vault.usgovcloudapi.net",
+        }
+    }
+
+    /// The Entra ID authority host, for service principals and workload identity.
+    pub fn authority(self) -> &'static str {
+        match self {
+            Cloud::Public => "https://login.microsoftonline.com/",
+            Cloud::China => "https://login.chinacloudapi.cn/",
+            Cloud::UsGov => "https://login.microsoftonline.us/",
+        }
+    }
+}
 
 /// Key Vault DNS suffixes and the token resource each one belongs to
 /// (azure-reference.md section 5). A token for a resource is only ever sent
@@ -24,9 +68,6 @@ const KNOWN_SUFFIXES: &[(&str, &str)] = &[
     (".vault.usgovcloudapi.net", "https://vault.usgovcloudapi.net"),
     (".managedhsm.azure.net", "https://managedhsm.azure.net"),
 ];
-
-/// The resource used for a host the operator allowed explicitly.
-pub const DEFAULT_RESOURCE: &str = "https://vault.azure.net";
 
 /// Why a vault or secret reference was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,8 +129,8 @@ pub struct VaultUrl {
 }
 
 impl VaultUrl {
-    /// Parses `--vault`: a bare vault name or an https URL with no path.
-    pub fn parse(input: &str) -> Result<VaultUrl, RefError> {
+    /// Parses `--vault`: a bare vault name (in `cloud`) or an https URL with no path.
+    pub fn parse(input: &str, cloud: Cloud) -> Result<VaultUrl, RefError> {
         let input = input.trim();
         if has_scheme(input) {
             let (vault, path) = split_url(input)?;
@@ -101,16 +142,16 @@ impl VaultUrl {
             }
             Ok(vault)
         } else {
-            VaultUrl::from_name(input)
+            VaultUrl::from_name(input, cloud)
         }
     }
 
-    /// `myvault` → `https://myvault.vault.azure.net`.
-    pub fn from_name(name: &str) -> Result<VaultUrl, RefError> {
+    /// `myvault` → `https://myvault.vault.azure.net` (in the public cloud).
+    pub fn from_name(name: &str, cloud: Cloud) -> Result<VaultUrl, RefError> {
         if !is_vault_name(name) {
             return Err(RefError::BadVaultName(name.to_string()));
         }
-        Ok(VaultUrl { host: format!("{}.{PUBLIC_VAULT_SUFFIX}", name.to_ascii_lowercase()), port: None })
+        Ok(VaultUrl { host: format!("{}.{}", name.to_ascii_lowercase(), cloud.vault_suffix()), port: None })
     }
 
     pub fn host(&self) -> &str {
@@ -205,9 +246,10 @@ impl fmt::Display for SecretRef {
     }
 }
 
-/// Recognises an App Service Key Vault reference. Returns `None` when `value`
-/// is not one at all, so ordinary variables pass through untouched.
-pub fn parse_app_service_reference(value: &str) -> Option<Result<SecretRef, RefError>> {
+/// Recognises an App Service Key Vault reference; a `VaultName` is looked up
+/// in `cloud`. Returns `None` when `value` is not a reference at all, so
+/// ordinary variables pass through untouched.
+pub fn parse_app_service_reference(value: &str, cloud: Cloud) -> Option<Result<SecretRef, RefError>> {
     const PREFIX: &str = "@microsoft.keyvault(";
     let trimmed = value.trim();
     let head = trimmed.get(..PREFIX.len())?;
@@ -218,13 +260,13 @@ pub fn parse_app_service_reference(value: &str) -> Option<Result<SecretRef, RefE
     let Some(inner) = trimmed[PREFIX.len()..].strip_suffix(')') else {
         return Some(Err(bad("missing the closing parenthesis")));
     };
-    Some(parse_app_service_inner(inner).map_err(|e| match e {
+    Some(parse_app_service_inner(inner, cloud).map_err(|e| match e {
         RefError::BadAppServiceReference { why, .. } => bad(&why),
         other => bad(&other.to_string()),
     }))
 }
 
-fn parse_app_service_inner(inner: &str) -> Result<SecretRef, RefError> {
+fn parse_app_service_inner(inner: &str, cloud: Cloud) -> Result<SecretRef, RefError> {
     let bad = |why: &str| RefError::BadAppServiceReference { value: String::new(), why: why.to_string() };
     let mut uri = None;
     let mut vault_name = None;
@@ -249,7 +291,7 @@ fn parse_app_service_inner(inner: &str) -> Result<SecretRef, RefError> {
     match (uri, vault_name, secret_name) {
         (Some(uri), None, None) if secret_version.is_none() => SecretRef::parse_url(uri),
         (None, Some(vault), Some(name)) => Ok(SecretRef {
-            vault: VaultUrl::from_name(vault)?,
+            vault: VaultUrl::from_name(vault, cloud)?,
             name: check_name(name)?,
             version: secret_version.map(check_version).transpose()?,
         }),
@@ -349,7 +391,7 @@ mod tests {
     use super::*;
 
     fn vault(s: &str) -> VaultUrl {
-        VaultUrl::parse(s).unwrap()
+        VaultUrl::parse(s, Cloud::Public).unwrap()
     }
 
     #[test]
@@ -369,9 +411,12 @@ mod tests {
     #[test]
     fn bad_vaults_are_refused() {
         for bad in ["ab", "1abc", "abc-", "a--b", "has space", "x".repeat(25).as_str(), ""] {
-            assert!(matches!(VaultUrl::parse(bad), Err(RefError::BadVaultName(_))), "{bad}");
+            assert!(matches!(VaultUrl::parse(bad, Cloud::Public), Err(RefError::BadVaultName(_))), "{bad}");
         }
-        assert!(matches!(VaultUrl::parse("http://x.vault.azure.net"), Err(RefError::NotHttps(_))));
+        assert!(matches!(
+            VaultUrl::parse("http://x.vault.azure.net", Cloud::Public),
+            Err(RefError::NotHttps(_))
+        ));
         for bad in [
             "https://x.vault.azure.net/secrets/a",
             "https://user:pw@x.vault.azure.net",
@@ -381,8 +426,28 @@ mod tests {
             "https://",
             "ftp://x",
         ] {
-            assert!(matches!(VaultUrl::parse(bad), Err(RefError::BadUrl { .. })), "{bad}");
+            assert!(matches!(VaultUrl::parse(bad, Cloud::Public), Err(RefError::BadUrl { .. })), "{bad}");
         }
+    }
+
+    #[test]
+    fn bare_names_resolve_in_the_chosen_cloud() {
+        for (cloud, host) in [
+            (Cloud::Public, "kv1.vault.azure.net"),
+            (Cloud::China, "kv1.vault.azure.cn"),
+            (Cloud::UsGov, "kv1.vault.usgovcloudapi.net"),
+        ] {
+            let v = VaultUrl::parse("kv1", cloud).unwrap();
+            assert_eq!(v.host(), host);
+            assert_eq!(v.known_resource(), Some(cloud.resource()));
+            let r = parse_app_service_reference("@Microsoft.KeyVault(VaultName=kv1;SecretName=s)", cloud);
+            assert_eq!(r.unwrap().unwrap().vault.host(), host);
+        }
+        // A full URL's suffix wins over the cloud.
+        let v = VaultUrl::parse("https://kv1.vault.azure.cn", Cloud::UsGov).unwrap();
+        assert_eq!(v.known_resource(), Some("https://vault.azure.cn"));
+        assert_eq!(Cloud::parse("AzureUSGovernment"), Some(Cloud::UsGov));
+        assert_eq!(Cloud::parse("mars"), None);
     }
 
     #[test]
@@ -463,13 +528,13 @@ mod tests {
             ("@microsoft.keyvault(vaultname=myvault; secretname=mysecret;)", "myvault", "mysecret", None),
         ];
         for (value, vault_name, name, version) in ok {
-            let r = parse_app_service_reference(value).unwrap().unwrap();
+            let r = parse_app_service_reference(value, Cloud::Public).unwrap().unwrap();
             assert_eq!(r.vault.host(), format!("{vault_name}.vault.azure.net"), "{value}");
             assert_eq!(r.name, name, "{value}");
             assert_eq!(r.version.as_deref(), version, "{value}");
         }
         for plain in ["", "hello", "@Microsoft.Other(x)", "Microsoft.KeyVault(VaultName=a;SecretName=b)"] {
-            assert!(parse_app_service_reference(plain).is_none(), "{plain}");
+            assert!(parse_app_service_reference(plain, Cloud::Public).is_none(), "{plain}");
         }
         for bad in [
             "@Microsoft.KeyVault(VaultName=myvault;SecretName=mysecret",
@@ -481,7 +546,7 @@ mod tests {
             "@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/a;SecretVersion=b)",
             "@Microsoft.KeyVault(VaultName=m;SecretName=a)",
         ] {
-            let err = parse_app_service_reference(bad).unwrap().unwrap_err();
+            let err = parse_app_service_reference(bad, Cloud::Public).unwrap().unwrap_err();
             assert!(matches!(err, RefError::BadAppServiceReference { .. }), "{bad}: {err}");
             assert!(err.to_string().contains(bad), "{err}");
         }

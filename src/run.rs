@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::config::{Origin, Plan};
 use crate::error::Error;
-use crate::http::{Client, Proxy, Roots};
+use crate::http::{Client, Roots};
 use crate::identity::{self, TokenSource};
 use crate::retry::Deadline;
 use crate::secret::AccessToken;
@@ -36,10 +36,10 @@ fn read_secrets(plan: &Plan, deadline: Deadline) -> Result<Vec<Fetched>, Error> 
         return Ok(Vec::new());
     }
     let roots = Roots::new(plan.ssl_cert_file.as_deref()).map_err(Error::Setup)?;
-    let source = identity::detect(&plan.env, plan.user_assigned.clone(), Client::new(Proxy::Never, &roots));
+    let (direct, web) = identity::clients(&roots);
+    let source = choose_identity(plan, direct, web.clone())?;
     let tokens = get_tokens(&*source, plan, deadline)?;
-    let client = Client::new(Proxy::FromEnv, &roots);
-    let results = vault::read_all(&client, &plan.secrets, &|resource| &tokens[resource], deadline);
+    let results = vault::read_all(&web, &plan.secrets, &|resource| &tokens[resource], deadline);
 
     let mut fetched = Vec::with_capacity(results.len());
     let mut failed = Vec::new();
@@ -54,6 +54,24 @@ fn read_secrets(plan: &Plan, deadline: Deadline) -> Result<Vec<Fetched>, Error> 
     } else {
         Err(Error::Secrets(failed))
     }
+}
+
+/// The forced source, or the one the environment points to.
+fn choose_identity(plan: &Plan, direct: Client, web: Client) -> Result<Box<dyn TokenSource>, Error> {
+    let (kind, why) = match plan.identity_source {
+        Some(kind) => (kind, "--identity-source".to_string()),
+        None => identity::choose(&plan.env, cfg!(windows)),
+    };
+    log::debug!("identity source: {} ({why})", kind.name());
+    let cx = identity::Context {
+        env: &plan.env,
+        user_assigned: plan.user_assigned.as_ref(),
+        user_assigned_by: plan.user_assigned_by,
+        cloud: plan.cloud,
+        direct,
+        web,
+    };
+    identity::build(kind, &cx).map_err(Error::IdentitySetup)
 }
 
 /// One token per resource, however many secrets and vaults share it.

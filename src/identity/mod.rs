@@ -1,24 +1,31 @@
 //! Where access tokens come from. Each platform's token endpoint is one
-//! `TokenSource` in a file of its own; `detect` picks one from the environment.
+//! `TokenSource` in a file of its own; `choose` picks one from the
+//! environment in the Azure SDKs' order, and `build` checks what it needs.
 
+mod aci_windows;
+mod app_service;
+mod arc;
+mod cloud_shell;
+mod entra;
 mod imds;
+mod msi_legacy;
+mod service_fabric;
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
 use crate::config::{Env, UserAssigned};
-use crate::http::{self, Client};
-use crate::retry::{Deadline, Failure};
+use crate::http::{self, Client, Roots};
+use crate::reference::Cloud;
+use crate::retry::{retry, Attempt, Backoff, Deadline, Failure};
 use crate::secret::{AccessToken, Secret};
-
-pub use imds::Imds;
 
 /// Token bodies are a few KiB; anything far larger is not a token endpoint.
 const TOKEN_BODY_LIMIT: u64 = 64 * 1024;
 
-/// A platform's way of turning its managed identity into access tokens.
+/// A platform's way of turning its identity into access tokens.
 pub trait TokenSource {
     /// A short name for messages, e.g. "IMDS".
     fn name(&self) -> &'static str;
@@ -28,11 +35,264 @@ pub trait TokenSource {
     fn token(&self, resource: &str, deadline: Deadline) -> Result<AccessToken, Error>;
 }
 
-/// Chooses the token source for this environment.
-pub fn detect(env: &Env, user_assigned: Option<UserAssigned>, direct: Client) -> Box<dyn TokenSource> {
-    let imds = Imds::new(direct, env.get("AZURE_POD_IDENTITY_AUTHORITY_HOST"), user_assigned);
-    log::debug!("identity source: IMDS at {} (no platform identity variables set)", imds.endpoint());
-    Box::new(imds)
+/// The token sources kvinit knows, by their `--identity-source` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Imds,
+    AppService,
+    AciWindows,
+    Arc,
+    Workload,
+    ClientSecret,
+    CloudShell,
+    MsiLegacy,
+    ServiceFabric,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 9] = [
+        Kind::Imds,
+        Kind::AppService,
+        Kind::AciWindows,
+        Kind::Arc,
+        Kind::Workload,
+        Kind::ClientSecret,
+        Kind::CloudShell,
+        Kind::MsiLegacy,
+        Kind::ServiceFabric,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Imds => "imds",
+            Kind::AppService => "app-service",
+            Kind::AciWindows => "aci-windows",
+            Kind::Arc => "arc",
+            Kind::Workload => "workload",
+            Kind::ClientSecret => "client-secret",
+            Kind::CloudShell => "cloud-shell",
+            Kind::MsiLegacy => "msi-legacy",
+            Kind::ServiceFabric => "service-fabric",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Kind> {
+        let name = name.trim().to_ascii_lowercase();
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The variables this source cannot work without.
+    fn required(self) -> &'static [&'static str] {
+        match self {
+            Kind::Imds => &[],
+            Kind::AppService | Kind::AciWindows => &["IDENTITY_ENDPOINT", "IDENTITY_HEADER"],
+            Kind::Arc => &["IDENTITY_ENDPOINT"],
+            Kind::Workload => &["AZURE_FEDERATED_TOKEN_FILE", "AZURE_TENANT_ID", "AZURE_CLIENT_ID"],
+            Kind::ClientSecret => &["AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_CLIENT_ID"],
+            Kind::CloudShell => &["MSI_ENDPOINT"],
+            Kind::MsiLegacy => &["MSI_ENDPOINT", "MSI_SECRET"],
+            Kind::ServiceFabric => &["IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT"],
+        }
+    }
+}
+
+/// Picks the source for this environment, as the Azure SDKs do
+/// (azure-reference.md section 1), and says why in variable names only.
+///
+/// `IDENTITY_ENDPOINT` + `IDENTITY_HEADER` mean App Service, Functions,
+/// Container Apps or Automation, or an ACI Windows container. App Service sets
+/// `WEBSITE_SITE_NAME` and Container Apps `CONTAINER_APP_NAME`; ACI sets
+/// neither and has no IMDS on Windows. So: either marker means App Service;
+/// neither, on Windows, means ACI Windows; neither elsewhere means App Service.
+/// Both speak to the same variables and kvinit sends both headers, so a wrong
+/// guess costs a clear error, not a silent success as someone else.
+pub fn choose(env: &Env, windows: bool) -> (Kind, String) {
+    let set = |names: &[&str]| names.iter().all(|n| env.get(n).is_some());
+    let list = |names: &[&str]| names.join(" + ");
+    let by_vars = |kind: Kind| (kind, format!("{} set", list(kind.required())));
+    if set(Kind::ServiceFabric.required()) {
+        return by_vars(Kind::ServiceFabric);
+    }
+    if set(Kind::AppService.required()) {
+        let marker = ["WEBSITE_SITE_NAME", "CONTAINER_APP_NAME"].into_iter().find(|m| env.get(m).is_some());
+        return match (marker, windows) {
+            (Some(m), _) => (Kind::AppService, format!("IDENTITY_ENDPOINT + IDENTITY_HEADER and {m} set")),
+            (None, true) => (
+                Kind::AciWindows,
+                "IDENTITY_ENDPOINT + IDENTITY_HEADER set on Windows, without WEBSITE_SITE_NAME or CONTAINER_APP_NAME"
+                    .to_string(),
+            ),
+            (None, false) => (Kind::AppService, "IDENTITY_ENDPOINT + IDENTITY_HEADER set".to_string()),
+        };
+    }
+    if set(&["IDENTITY_ENDPOINT", "IMDS_ENDPOINT"]) {
+        return (Kind::Arc, "IDENTITY_ENDPOINT + IMDS_ENDPOINT set, IDENTITY_HEADER unset".to_string());
+    }
+    if set(Kind::MsiLegacy.required()) {
+        return by_vars(Kind::MsiLegacy);
+    }
+    if set(Kind::CloudShell.required()) {
+        return (Kind::CloudShell, "MSI_ENDPOINT set, MSI_SECRET unset".to_string());
+    }
+    if set(Kind::ClientSecret.required()) {
+        return by_vars(Kind::ClientSecret);
+    }
+    if set(Kind::Workload.required()) {
+        return by_vars(Kind::Workload);
+    }
+    (Kind::Imds, "no platform identity variables set".to_string())
+}
+
+/// Everything a source needs from outside: the environment, which identity,
+/// which cloud, and HTTP clients.
+pub struct Context<'a> {
+    pub env: &'a Env,
+    pub user_assigned: Option<&'a UserAssigned>,
+    /// What named the user-assigned identity, for messages.
+    pub user_assigned_by: &'static str,
+    pub cloud: Cloud,
+    /// For link-local and platform endpoints: never through a proxy.
+    pub direct: Client,
+    /// For Entra ID: honours HTTPS_PROXY.
+    pub web: Client,
+}
+
+impl Context<'_> {
+    /// A required variable (checked by `build` before any source is made).
+    fn var(&self, name: &str) -> &str {
+        self.env.get(name).unwrap_or_default()
+    }
+
+    fn unsupported(&self, kind: Kind, takes: &'static str) -> SetupError {
+        SetupError::UserAssigned { kind, by: self.user_assigned_by, takes }
+    }
+}
+
+/// Makes the source of `kind`, or says what is missing. No I/O.
+pub fn build(kind: Kind, cx: &Context<'_>) -> Result<Box<dyn TokenSource>, SetupError> {
+    let missing: Vec<_> = kind.required().iter().copied().filter(|v| cx.env.get(v).is_none()).collect();
+    if !missing.is_empty() {
+        return Err(SetupError::Missing { kind, vars: missing });
+    }
+    Ok(match kind {
+        Kind::Imds => Box::new(imds::Imds::new(cx)),
+        Kind::AppService => Box::new(app_service::AppService::new(cx)?),
+        Kind::AciWindows => Box::new(aci_windows::AciWindows::new(cx)?),
+        Kind::Arc => Box::new(arc::Arc::new(cx)?),
+        Kind::Workload => Box::new(entra::Entra::workload(cx)?),
+        Kind::ClientSecret => Box::new(entra::Entra::client_secret(cx)?),
+        Kind::CloudShell => Box::new(cloud_shell::CloudShell::new(cx)?),
+        Kind::MsiLegacy => Box::new(msi_legacy::MsiLegacy::new(cx)?),
+        Kind::ServiceFabric => Box::new(service_fabric::ServiceFabric::new(cx)?),
+    })
+}
+
+/// Roots for the clients a context needs.
+pub fn clients(roots: &Roots) -> (Client, Client) {
+    (Client::new(http::Proxy::Never, roots), Client::new(http::Proxy::FromEnv, roots))
+}
+
+/// Why a source cannot be used as configured (exit code 2, before any request).
+#[derive(Debug)]
+pub enum SetupError {
+    /// A source was forced with `--identity-source` but its variables are unset.
+    Missing { kind: Kind, vars: Vec<&'static str> },
+    /// A user-assigned identity was named for a source that cannot select one
+    /// that way; `takes` says what it can take.
+    UserAssigned { kind: Kind, by: &'static str, takes: &'static str },
+    /// An endpoint variable that is not an http(s) URL, or not https where
+    /// a credential would travel.
+    Endpoint { var: &'static str, value: String, why: &'static str },
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetupError::Missing { kind, vars } => {
+                write!(f, "identity source {} needs {} (unset or empty)", kind.name(), vars.join(", "))
+            }
+            SetupError::UserAssigned { kind, by: "AZURE_CLIENT_ID", takes } => write!(
+                f,
+                "AZURE_CLIENT_ID is set, but identity source {} {takes}; unset AZURE_CLIENT_ID \
+                 rather than have kvinit silently use another identity",
+                kind.name()
+            ),
+            SetupError::UserAssigned { kind, by, takes } => {
+                write!(f, "{by} was given, but identity source {} {takes}", kind.name())
+            }
+            SetupError::Endpoint { var, value, why } => write!(f, "{var}={value:?}: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+/// Checks that an endpoint variable is an http or https URL.
+fn endpoint(var: &'static str, value: &str) -> Result<String, SetupError> {
+    let lower = value.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        Ok(value.to_string())
+    } else {
+        Err(SetupError::Endpoint { var, value: value.to_string(), why: "not an http:// or https:// URL" })
+    }
+}
+
+/// How an endpoint wants to be retried.
+pub(crate) struct Policy {
+    pub retryable: fn(u16) -> bool,
+    pub base: Duration,
+    pub cap: Duration,
+    pub max_retries: u32,
+    /// One attempt may not take the whole deadline.
+    pub attempt_timeout: Duration,
+}
+
+/// The Azure SDKs' default for managed identity endpoints other than IMDS,
+/// and for Entra ID: 429 and 5xx, a few times.
+pub(crate) const DEFAULT_POLICY: Policy = Policy {
+    retryable: |s| s == 429 || (500..=599).contains(&s),
+    base: Duration::from_millis(800),
+    cap: Duration::from_secs(16),
+    max_retries: 5,
+    attempt_timeout: Duration::from_secs(20),
+};
+
+/// Calls `send` (one request, given the time it may take) until it yields a
+/// token or a final error, retrying as `policy` says.
+pub(crate) fn fetch_token(
+    source: &'static str,
+    resource: &str,
+    endpoint: &str,
+    policy: &Policy,
+    deadline: Deadline,
+    mut send: impl FnMut(Duration) -> Result<http::Response, ErrorKind>,
+    hint: impl FnOnce(&ErrorKind) -> Option<String>,
+) -> Result<AccessToken, Error> {
+    let what = format!("{source} token for {resource}");
+    let backoff = Backoff::new(policy.base, policy.cap);
+    let result = retry(&what, deadline, backoff, policy.max_retries, |remaining| {
+        match send(remaining.min(policy.attempt_timeout)) {
+            Ok(r) if r.status == 200 => match parse_token(&r.body) {
+                Ok(token) => Attempt::Done(token),
+                Err(e) => Attempt::Fail(e),
+            },
+            Ok(r) if (policy.retryable)(r.status) => {
+                Attempt::Retry { after: r.retry_after(), error: error_status(&r) }
+            }
+            Ok(r) => Attempt::Fail(error_status(&r)),
+            Err(ErrorKind::Http(e)) if e.is_transient() => {
+                Attempt::Retry { error: ErrorKind::Http(e), after: None }
+            }
+            Err(e) => Attempt::Fail(e),
+        }
+    });
+    result.map_err(|failure| Error::from_failure(source, endpoint, failure, hint))
+}
+
+/// Strips the query string for messages (it may name an identity, nothing
+/// secret, but the endpoint reads better without it).
+fn display_endpoint(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
 }
 
 /// Why no token was had.
@@ -52,11 +312,21 @@ pub struct Error {
 #[derive(Debug)]
 pub enum ErrorKind {
     /// The endpoint answered with an error status.
-    Status { status: u16, error: Option<String>, description: Option<String>, body: String },
+    Status {
+        status: u16,
+        error: Option<String>,
+        description: Option<String>,
+        body: String,
+        /// Entra ID's numeric AADSTS codes, when it sends them.
+        codes: Vec<u64>,
+    },
     /// No usable answer came back.
     Http(http::Error),
     /// A 2xx answer that is not a token response.
     BadResponse(String),
+    /// A local file the source needs could not be used (Arc's key file,
+    /// the federated token file).
+    File(String),
 }
 
 impl Error {
@@ -68,7 +338,7 @@ impl Error {
     ) -> Error {
         Error {
             source_name,
-            endpoint: endpoint.to_string(),
+            endpoint: display_endpoint(endpoint).to_string(),
             hint: hint(&failure.error),
             kind: failure.error,
             attempts: failure.attempts,
@@ -95,7 +365,7 @@ impl std::error::Error for Error {
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ErrorKind::Status { status, error, description, body } => {
+            ErrorKind::Status { status, error, description, body, .. } => {
                 write!(f, "HTTP {status}")?;
                 match (error, description) {
                     (Some(e), Some(d)) => write!(f, " {e}: {d}"),
@@ -107,6 +377,7 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::Http(e) => write!(f, "{e}"),
             ErrorKind::BadResponse(why) => write!(f, "unusable token response: {why}"),
+            ErrorKind::File(why) => f.write_str(why),
         }
     }
 }
@@ -127,7 +398,13 @@ pub(crate) fn error_status(response: &http::Response) -> ErrorKind {
         _ => (None, None),
     };
     let body = if error.is_none() && description.is_none() { response.snippet(200) } else { String::new() };
-    ErrorKind::Status { status: response.status, error, description, body }
+    let codes = json
+        .as_ref()
+        .and_then(|j| j.get("error_codes"))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
+    ErrorKind::Status { status: response.status, error, description, body, codes }
 }
 
 /// Reads a token response, however the source spells its expiry:
@@ -201,6 +478,81 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn detection_follows_the_sdk_order() {
+        let x = "VALUE-9f3";
+        type Case<'a> = (&'a [(&'a str, &'a str)], bool, Kind);
+        let cases: &[Case] = &[
+            (&[], false, Kind::Imds),
+            (&[], true, Kind::Imds),
+            (
+                &[("IDENTITY_ENDPOINT", x), ("IDENTITY_HEADER", x), ("IDENTITY_SERVER_THUMBPRINT", x)],
+                false,
+                Kind::ServiceFabric,
+            ),
+            (&[("IDENTITY_ENDPOINT", x), ("IDENTITY_HEADER", x)], false, Kind::AppService),
+            (&[("IDENTITY_ENDPOINT", x), ("IDENTITY_HEADER", x)], true, Kind::AciWindows),
+            (
+                &[("IDENTITY_ENDPOINT", x), ("IDENTITY_HEADER", x), ("WEBSITE_SITE_NAME", x)],
+                true,
+                Kind::AppService,
+            ),
+            (
+                &[("IDENTITY_ENDPOINT", x), ("IDENTITY_HEADER", x), ("CONTAINER_APP_NAME", x)],
+                true,
+                Kind::AppService,
+            ),
+            (
+                &[("IDENTITY_ENDPOINT", x), ("IDENTITY_HEADER", x), ("IMDS_ENDPOINT", x)],
+                false,
+                Kind::AppService,
+            ),
+            (&[("IDENTITY_ENDPOINT", x), ("IMDS_ENDPOINT", x)], false, Kind::Arc),
+            (&[("IDENTITY_ENDPOINT", x)], false, Kind::Imds),
+            (&[("IDENTITY_ENDPOINT", x), ("IDENTITY_HEADER", "")], false, Kind::Imds),
+            (&[("MSI_ENDPOINT", x), ("MSI_SECRET", x)], false, Kind::MsiLegacy),
+            (&[("MSI_ENDPOINT", x)], false, Kind::CloudShell),
+            (&[("MSI_ENDPOINT", x), ("MSI_SECRET", "")], false, Kind::CloudShell),
+            (
+                &[("AZURE_FEDERATED_TOKEN_FILE", x), ("AZURE_TENANT_ID", x), ("AZURE_CLIENT_ID", x)],
+                false,
+                Kind::Workload,
+            ),
+            (&[("AZURE_FEDERATED_TOKEN_FILE", x), ("AZURE_CLIENT_ID", x)], false, Kind::Imds),
+            (
+                &[("AZURE_CLIENT_SECRET", x), ("AZURE_TENANT_ID", x), ("AZURE_CLIENT_ID", x)],
+                false,
+                Kind::ClientSecret,
+            ),
+            (&[("AZURE_CLIENT_ID", x)], false, Kind::Imds),
+            (
+                &[
+                    ("MSI_ENDPOINT", x),
+                    ("AZURE_FEDERATED_TOKEN_FILE", x),
+                    ("AZURE_TENANT_ID", x),
+                    ("AZURE_CLIENT_ID", x),
+                ],
+                false,
+                Kind::CloudShell,
+            ),
+        ];
+        for (vars, windows, expected) in cases {
+            let env: Env = vars.iter().map(|(k, v)| (*k, *v)).collect();
+            let (kind, why) = choose(&env, *windows);
+            assert_eq!(kind, *expected, "{vars:?} windows={windows}: {why}");
+            assert!(!why.contains(x), "the reason names variables, never values: {why}");
+        }
+    }
+
+    #[test]
+    fn source_names_round_trip() {
+        for kind in Kind::ALL {
+            assert_eq!(Kind::parse(kind.name()), Some(kind));
+        }
+        assert_eq!(Kind::parse("App-Service"), Some(Kind::AppService));
+        assert_eq!(Kind::parse("auto"), None);
+    }
 
     #[test]
     fn expiry_in_every_spelling() {
