@@ -295,3 +295,288 @@ fn vault_reply(
     }
     Reply::json(200, &body.to_string())
 }
+
+/// The other token endpoints, each checking requests the way its real
+/// counterpart does (azure-reference.md sections 3 and 4) and answering in
+/// its own format.
+#[derive(Clone, Debug)]
+pub enum Style {
+    /// App Service / Functions / Container Apps, api-version 2019-08-01.
+    AppService { header: String },
+    /// ACI Windows containers: `secret` header, `principalId`.
+    AciWindows { header: String },
+    /// Azure Arc: 401 challenge naming `key_file`, then Basic auth with its contents.
+    Arc { key_file: std::path::PathBuf, key: String },
+    /// Cloud Shell: POST form.
+    CloudShell,
+    /// 2017-09-01 MSI: `secret` header, `clientid`, date-string expiry.
+    MsiLegacy { secret: String },
+    /// Service Fabric: `secret` header, api-version 2019-07-01-preview.
+    ServiceFabric { header: String },
+    /// Entra ID token endpoint for one tenant and app, accepting either a
+    /// client assertion or a client secret.
+    Entra { tenant: String, client_id: String, assertion: Option<String>, secret: Option<String> },
+}
+
+pub struct FakeTokenEndpoint {
+    pub server: Server,
+    pub script: Script,
+}
+
+impl FakeTokenEndpoint {
+    pub fn start(
+        style: Style,
+        tokens: Tokens,
+        ids: Identities,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Self {
+        let script = Script::default();
+        let s = script.clone();
+        let handler: Handler = Arc::new(move |req: &Request| {
+            s.next().unwrap_or_else(|| token_reply(&style, req, &tokens, &ids))
+        });
+        FakeTokenEndpoint { server: Server::start(tls, handler), script }
+    }
+
+    pub fn url(&self, scheme: &str, path: &str) -> String {
+        format!("{scheme}://127.0.0.1:{}{path}", self.server.port())
+    }
+}
+
+fn find_identity(ids: &Identities, selector: Option<(&str, &str)>) -> bool {
+    match selector {
+        None => ids.system_assigned,
+        Some(("client", v)) => ids.user_assigned.iter().any(|u| u.0 == v),
+        Some(("object", v)) => ids.user_assigned.iter().any(|u| u.1 == v),
+        Some(("resource", v)) => ids.user_assigned.iter().any(|u| u.2.eq_ignore_ascii_case(v)),
+        Some(_) => false,
+    }
+}
+
+fn token_reply(style: &Style, req: &Request, tokens: &Tokens, ids: &Identities) -> Reply {
+    let now = now();
+    let form = super::server::parse_query(&String::from_utf8_lossy(&req.body));
+    let form_get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    match style {
+        Style::AppService { header } => {
+            if req.header("x-identity-header") != Some(header) {
+                return Reply::json(401, r#"{"statusCode":401,"message":"Unauthorized"}"#);
+            }
+            if req.param("api-version") != Some("2019-08-01") {
+                return Reply::json(400, r#"{"statusCode":400,"message":"Invalid api-version"}"#);
+            }
+            let Some(resource) = req.param("resource") else {
+                return Reply::json(400, r#"{"statusCode":400,"message":"resource is required"}"#);
+            };
+            let selectors: Vec<_> = [
+                ("client_id", "client"),
+                ("principal_id", "object"),
+                ("object_id", "object"),
+                ("mi_res_id", "resource"),
+            ]
+            .iter()
+            .filter_map(|(p, k)| req.param(p).map(|v| (*k, v)))
+            .collect();
+            if selectors.len() > 1 || !find_identity(ids, selectors.first().copied()) {
+                // App Service's notorious vague answer for an unknown identity.
+                return Reply::json(
+                    500,
+                    r#"{"statusCode":500,"message":"An unexpected error occured while fetching the AAD Token.","correlationId":"1a2b"}"#,
+                );
+            }
+            let token = tokens.issue(resource);
+            Reply::json(
+                200,
+                &format!(
+                    r#"{{"access_token":"{token}","expires_on":"{}","resource":"{resource}","token_type":"Bearer","client_id":"11111111-0000-0000-0000-000000000000"}}"#,
+                    now + 86_399
+                ),
+            )
+        }
+        Style::AciWindows { header } => {
+            if req.header("secret") != Some(header) {
+                return Reply::text(400, "Bad Request: missing or invalid secret header");
+            }
+            let Some(resource) = req.param("resource") else {
+                return Reply::text(400, "Bad Request: resource");
+            };
+            if !find_identity(ids, req.param("principalId").map(|v| ("object", v))) {
+                return Reply::json(
+                    400,
+                    r#"{"error":"invalid_request","error_description":"Identity not found"}"#,
+                );
+            }
+            let token = tokens.issue(resource);
+            Reply::json(
+                200,
+                &format!(
+                    r#"{{"access_token":"{token}","expires_on":"{}","resource":"{resource}","token_type":"Bearer"}}"#,
+                    now + 3599
+                ),
+            )
+        }
+        Style::Arc { key_file, key } => {
+            if req.header("metadata") != Some("true") {
+                return imds_error(400, "invalid_request", "Required metadata header not specified");
+            }
+            if req.param("api-version") != Some("2020-06-01") {
+                return imds_error(400, "invalid_request", "Invalid api version");
+            }
+            let Some(resource) = req.param("resource") else {
+                return imds_error(400, "invalid_request", "resource required");
+            };
+            match req.header("authorization") {
+                None => Reply::json(
+                    401,
+                    r#"{"error":"unauthorized","error_description":"Authorization header required"}"#,
+                )
+                .with_header("WWW-Authenticate", &format!("Basic realm={}", key_file.display())),
+                Some(a) if a == format!("Basic {key}") => {
+                    let token = tokens.issue(resource);
+                    Reply::json(
+                        200,
+                        &format!(
+                            r#"{{"access_token":"{token}","expires_in":"3599","expires_on":"{}","not_before":"{now}","resource":"{resource}","token_type":"Bearer"}}"#,
+                            now + 3599
+                        ),
+                    )
+                }
+                Some(_) => imds_error(401, "unauthorized", "invalid key"),
+            }
+        }
+        Style::CloudShell => {
+            if req.method != "POST" || req.header("metadata") != Some("true") {
+                return imds_error(400, "invalid_request", "POST with Metadata: true required");
+            }
+            let Some(resource) = form_get("resource") else {
+                return imds_error(400, "invalid_request", "resource required");
+            };
+            let token = tokens.issue(resource);
+            Reply::json(
+                200,
+                &format!(
+                    r#"{{"access_token":"{token}","expires_in":"3599","expires_on":"{}","resource":"{resource}","token_type":"Bearer"}}"#,
+                    now + 3599
+                ),
+            )
+        }
+        Style::MsiLegacy { secret } => {
+            if req.header("secret") != Some(secret) {
+                return Reply::json(
+                    401,
+                    r#"{"error":"unauthorized","error_description":"secret header missing or invalid"}"#,
+                );
+            }
+            if req.param("api-version") != Some("2017-09-01") {
+                return Reply::json(400, r#"{"error":"invalid_request","error_description":"api-version"}"#);
+            }
+            let Some(resource) = req.param("resource") else {
+                return imds_error(400, "invalid_request", "resource required");
+            };
+            if !find_identity(ids, req.param("clientid").map(|v| ("client", v))) {
+                return imds_error(400, "invalid_request", "Identity not found");
+            }
+            let token = tokens.issue(resource);
+            // The legacy format: a US-style date string, 1 hour after a fixed future time.
+            Reply::json(
+                200,
+                &format!(
+                    r#"{{"access_token":"{token}","expires_on":"06/20/2099 02:57:58 +00:00","resource":"{resource}","token_type":"Bearer"}}"#
+                ),
+            )
+        }
+        Style::ServiceFabric { header } => {
+            if req.header("secret") != Some(header) {
+                return Reply::json(
+                    401,
+                    r#"{"error":{"code":"SecretHeaderNotFound","message":"Secret is not found in the request headers."}}"#,
+                );
+            }
+            if req.param("api-version") != Some("2019-07-01-preview") {
+                return Reply::json(
+                    400,
+                    r#"{"error":{"code":"InvalidApiVersion","message":"The api-version is invalid."}}"#,
+                );
+            }
+            let Some(resource) = req.param("resource") else {
+                return Reply::json(400, r#"{"error":{"code":"MissingResource","message":"resource"}}"#);
+            };
+            let token = tokens.issue(resource);
+            Reply::json(
+                200,
+                &format!(
+                    r#"{{"token_type":"Bearer","access_token":"{token}","expires_on":{},"resource":"{resource}"}}"#,
+                    now + 3599
+                ),
+            )
+        }
+        Style::Entra { tenant, client_id, assertion, secret } => {
+            let aad = |status: u16, error: &str, code: u64, text: &str| {
+                Reply::json(
+                    status,
+                    &format!(
+                        r#"{{"error":"{error}","error_description":"AADSTS{code}: {text} Trace ID: 0000","error_codes":[{code}],"timestamp":"2026-11-28 00:00:00Z","trace_id":"0000","correlation_id":"1111"}}"#
+                    ),
+                )
+            };
+            if req.method != "POST" || req.path != format!("/{tenant}/oauth2/v2.0/token") {
+                return aad(400, "invalid_request", 90002, "Tenant not found.");
+            }
+            if form_get("grant_type") != Some("client_credentials") {
+                return aad(
+                    400,
+                    "unsupported_grant_type",
+                    70003,
+                    "The app requested an unsupported grant type.",
+                );
+            }
+            if form_get("client_id") != Some(client_id) {
+                return aad(
+                    400,
+                    "unauthorized_client",
+                    700016,
+                    "Application was not found in the directory.",
+                );
+            }
+            let Some(resource) = form_get("scope").and_then(|s| s.strip_suffix("/.default")) else {
+                return aad(400, "invalid_scope", 1002012, "The provided value for scope is not valid.");
+            };
+            let ok = match (
+                form_get("client_assertion_type"),
+                form_get("client_assertion"),
+                form_get("client_secret"),
+            ) {
+                (Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"), Some(a), None) => {
+                    assertion.as_deref() == Some(a)
+                }
+                (None, None, Some(s)) => secret.as_deref() == Some(s),
+                _ => {
+                    return aad(
+                        400,
+                        "invalid_request",
+                        900144,
+                        "The request body must contain a client credential.",
+                    )
+                }
+            };
+            if !ok {
+                return match assertion {
+                    Some(_) => aad(
+                        400,
+                        "invalid_client",
+                        70021,
+                        "No matching federated identity record found for presented assertion.",
+                    ),
+                    None => aad(401, "invalid_client", 7000215, "Invalid client secret provided."),
+                };
+            }
+            let token = tokens.issue(resource);
+            Reply::json(
+                200,
+                &format!(
+                    r#"{{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"{token}"}}"#
+                ),
+            )
+        }
+    }
+}

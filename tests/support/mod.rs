@@ -1,6 +1,6 @@
 //! Shared test support: fake Azure endpoints on 127.0.0.1 and a runner for
 //! the kvinit binary that prints everything when an assertion fails.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod azure;
 pub mod server;
@@ -11,8 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use azure::{FakeImds, FakeVault, Identities, Tokens};
-#[allow(unused_imports)]
+pub use azure::{FakeImds, FakeTokenEndpoint, FakeVault, Identities, Style, Tokens};
 pub use server::{Reply, Request, Server};
 
 /// A temporary directory removed on drop.
@@ -41,6 +40,13 @@ impl Drop for TempDir {
 
 /// A CA and a server certificate for 127.0.0.1 and localhost signed by it.
 pub fn tls_for_localhost(dir: &Path) -> (Arc<rustls::ServerConfig>, PathBuf) {
+    let (config, ca_file, _) = tls_with_leaf(dir);
+    (config, ca_file)
+}
+
+/// As `tls_for_localhost`, also returning the server certificate's SHA-1
+/// thumbprint (upper-case hex, as Service Fabric gives it).
+pub fn tls_with_leaf(dir: &Path) -> (Arc<rustls::ServerConfig>, PathBuf, String) {
     use rcgen::{
         BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
     };
@@ -65,7 +71,9 @@ pub fn tls_for_localhost(dir: &Path) -> (Arc<rustls::ServerConfig>, PathBuf) {
         .with_no_client_auth()
         .with_single_cert(vec![leaf.der().clone(), ca.der().clone()], key)
         .unwrap();
-    (Arc::new(config), ca_file)
+    let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, leaf.der());
+    let thumbprint: String = sha1.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+    (Arc::new(config), ca_file, thumbprint)
 }
 
 /// One fake VM: IMDS with a system-assigned identity, and one vault.
