@@ -14,8 +14,9 @@ use crate::secret::AccessToken;
 use crate::vault::{self, Fetched};
 use crate::{launch, sink};
 
-/// Runs the plan. Returns the exit code for `--check`; otherwise returns
-/// only on failure, because success replaces this process.
+/// Runs the plan. Returns the exit code: `--check`'s, or on Windows the
+/// command's. On Unix success replaces this process, so it returns only on
+/// failure.
 pub fn run(plan: Plan) -> Result<i32, Error> {
     let started = Instant::now();
     let deadline = Deadline::after(plan.timeout);
@@ -27,7 +28,7 @@ pub fn run(plan: Plan) -> Result<i32, Error> {
         return Ok(0);
     }
     report_success(&plan, started);
-    Err(Error::Launch(launch::exec(&plan.command, env)))
+    launch::run(&plan.command, env).map_err(Error::Launch)
 }
 
 fn read_secrets(plan: &Plan, deadline: Deadline) -> Result<Vec<Fetched>, Error> {

@@ -1,4 +1,9 @@
 //! Starting the real entrypoint. Knows processes, not Azure.
+//!
+//! On Unix the command replaces kvinit (`execvp`), so it becomes PID 1 and
+//! receives signals directly. Windows has no exec: kvinit starts the command,
+//! stays out of its way on Ctrl+C / Ctrl+Break (the console delivers those
+//! to the command itself), waits, and exits with its code.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -35,11 +40,11 @@ impl std::error::Error for Error {
     }
 }
 
-/// Replaces this process with `command`, run with exactly `env`. Returns only
-/// on failure. `command` must not be empty.
-pub fn exec(command: &[OsString], env: Vec<(OsString, OsString)>) -> Error {
-    let source = imp::exec(command, env);
-    Error { program: command[0].clone(), source }
+/// Runs `command` with exactly `env`, in kvinit's place. On Unix this returns
+/// only on failure; on Windows it returns the command's exit code.
+/// `command` must not be empty.
+pub fn run(command: &[OsString], env: Vec<(OsString, OsString)>) -> Result<i32, Error> {
+    imp::run(command, env).map_err(|source| Error { program: command[0].clone(), source })
 }
 
 #[cfg(unix)]
@@ -51,17 +56,60 @@ mod imp {
 
     /// `execvp` semantics: a bare name is looked up in the new environment's
     /// PATH. std also restores SIGPIPE and the signal mask for the program.
-    pub fn exec(command: &[OsString], env: Vec<(OsString, OsString)>) -> io::Error {
-        Command::new(&command[0]).args(&command[1..]).env_clear().envs(env).exec()
+    pub fn run(command: &[OsString], env: Vec<(OsString, OsString)>) -> io::Result<i32> {
+        Err(Command::new(&command[0]).args(&command[1..]).env_clear().envs(env).exec())
     }
 }
 
-#[cfg(not(unix))]
+#[cfg(windows)]
+mod imp {
+    use std::ffi::OsString;
+    use std::io;
+    use std::process::Command;
+
+    const CTRL_C_EVENT: u32 = 0;
+    const CTRL_BREAK_EVENT: u32 = 1;
+
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn SetConsoleCtrlHandler(handler: Option<unsafe extern "system" fn(u32) -> i32>, add: i32) -> i32;
+    }
+
+    /// Ctrl+C and Ctrl+Break reach the command through the shared console;
+    /// kvinit only has to survive them. On close, logoff or shutdown (what
+    /// `docker stop` sends) the handler blocks, so that kvinit is still
+    /// there to exit with the command's code once the command has exited,
+    /// until Windows' own grace period ends both.
+    unsafe extern "system" fn on_console_event(event: u32) -> i32 {
+        if event != CTRL_C_EVENT && event != CTRL_BREAK_EVENT {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            }
+        }
+        1
+    }
+
+    pub fn run(command: &[OsString], env: Vec<(OsString, OsString)>) -> io::Result<i32> {
+        let mut child = Command::new(&command[0]).args(&command[1..]).env_clear().envs(env).spawn()?;
+        // SAFETY: the handler is a plain function with the signature Windows
+        // expects, touching no state of ours; registering it has no other effect.
+        if unsafe { SetConsoleCtrlHandler(Some(on_console_event), 1) } == 0 {
+            log::warn!("cannot install a console handler: {}", io::Error::last_os_error());
+        }
+        let status = child.wait()?;
+        Ok(status.code().unwrap_or(1))
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
 mod imp {
     use std::ffi::OsString;
     use std::io;
 
-    pub fn exec(_command: &[OsString], _env: Vec<(OsString, OsString)>) -> io::Error {
-        io::Error::new(io::ErrorKind::Unsupported, "starting a command is only implemented on Unix so far")
+    pub fn run(_command: &[OsString], _env: Vec<(OsString, OsString)>) -> io::Result<i32> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "starting a command is not supported on this platform",
+        ))
     }
 }

@@ -136,6 +136,21 @@ impl Kvinit {
         Kvinit { cmd }
     }
 
+    /// The Windows build of kvinit at `exe`, run under Wine with a private
+    /// prefix and Wine's own variables passed through.
+    pub fn wine(exe: &Path) -> Kvinit {
+        let mut cmd = Command::new("/usr/lib/wine/wine64");
+        cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        for var in ["WINEPREFIX", "HOME"] {
+            if let Some(v) = std::env::var_os(var) {
+                cmd.env(var, v);
+            }
+        }
+        cmd.env("WINEDEBUG", "-all").env("WINEDLLOVERRIDES", "mscoree,mshtml=");
+        cmd.arg(exe).stdin(Stdio::null());
+        Kvinit { cmd }
+    }
+
     pub fn arg(&mut self, a: impl AsRef<OsStr>) -> &mut Kvinit {
         self.cmd.arg(a);
         self

@@ -1,0 +1,78 @@
+//! The Windows build, run under Wine against the fakes in ACI-Windows mode.
+//! `scripts/windows-check.sh` builds the .exe, sets KVINIT_WINDOWS_EXE and
+//! runs these with `--ignored`; `.ci/run` runs that script.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::{FakeTokenEndpoint, Identities, Kvinit, Style, World};
+
+const HEADER: &str = "aci-secret-header-9a8b";
+
+fn exe() -> PathBuf {
+    let exe =
+        std::env::var_os("KVINIT_WINDOWS_EXE").expect("KVINIT_WINDOWS_EXE: run scripts/windows-check.sh");
+    PathBuf::from(exe)
+}
+
+/// `/tmp/x/ca.pem` → `Z:\tmp\x\ca.pem`, Wine's drive for the Unix root.
+fn windows_path(p: &Path) -> String {
+    format!("Z:{}", p.display().to_string().replace('/', "\\"))
+}
+
+fn aci(w: &World) -> (FakeTokenEndpoint, Kvinit) {
+    let ids = Identities { system_assigned: true, user_assigned: vec![] };
+    let fake =
+        FakeTokenEndpoint::start(Style::AciWindows { header: HEADER.into() }, w.tokens.clone(), ids, None);
+    let mut k = Kvinit::wine(&exe());
+    k.env("IDENTITY_ENDPOINT", fake.url("http", "/metadata/identity/oauth2/token"))
+        .env("IDENTITY_HEADER", HEADER)
+        .env("SSL_CERT_FILE", windows_path(&w.vault.ca_file))
+        .args(["--vault", &w.vault.url(), "--allow-vault-host", &w.vault.host()]);
+    (fake, k)
+}
+
+#[test]
+#[ignore = "needs the Windows build and Wine: scripts/windows-check.sh runs it"]
+fn a_cmd_child_sees_the_secret_and_its_exit_code_comes_back() {
+    let w = World::new();
+    w.vault.put("sample-secret", "hello-from-key-vault");
+    let (fake, mut k) = aci(&w);
+    let run = k
+        .args(["-v", "--env", "SAMPLE=sample-secret", "--", "cmd", "/c"])
+        .arg("echo [%SAMPLE%] [%IDENTITY_HEADER%]& exit 7")
+        .run_for(std::time::Duration::from_secs(120));
+    run.assert_code(7)
+        .assert_stderr_contains(
+            "identity source: aci-windows (IDENTITY_ENDPOINT + IDENTITY_HEADER set on Windows",
+        )
+        .assert_stderr_contains("kvinit: 1 secret from 1 vault in ");
+    assert_eq!(run.stdout().trim(), "[hello-from-key-vault] [%IDENTITY_HEADER%]", "{}", run.stderr());
+    let req = &fake.server.requests()[0];
+    assert_eq!(req.header("secret"), Some(HEADER));
+    assert_eq!(req.param("resource"), Some("https://vault.azure.net"));
+    assert!(w.imds.server.requests().is_empty());
+}
+
+#[test]
+#[ignore = "needs the Windows build and Wine: scripts/windows-check.sh runs it"]
+fn a_missing_secret_never_starts_the_command() {
+    let w = World::new();
+    let (_fake, mut k) = aci(&w);
+    let run = k
+        .args(["--env", "SAMPLE=absent", "--", "cmd", "/c", "echo command-ran"])
+        .run_for(std::time::Duration::from_secs(120));
+    run.assert_code(4).assert_stderr_contains("SecretNotFound").assert_output_lacks("command-ran");
+}
+
+#[test]
+#[ignore = "needs the Windows build and Wine: scripts/windows-check.sh runs it"]
+fn a_missing_command_is_127() {
+    let w = World::new();
+    w.vault.put("s", "v");
+    let (_fake, mut k) = aci(&w);
+    k.args(["--env", "S=s", "--", "no-such-program-kvinit.exe"])
+        .run_for(std::time::Duration::from_secs(120))
+        .assert_code(127);
+}
