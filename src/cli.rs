@@ -36,6 +36,34 @@ pub struct Args {
     #[arg(long, value_name = "SOURCE")]
     pub identity_source: Option<String>,
 
+    /// Write secret REF to file PATH under --dir [env: KVINIT_FILE]
+    #[arg(long = "file", value_name = "PATH=REF")]
+    pub file: Vec<String>,
+
+    /// Directory for --file; must be tmpfs or ramfs [default: /run/secrets] [env: KVINIT_DIR]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<String>,
+
+    /// Mode of secret files, in octal [default: 0400] [env: KVINIT_FILE_MODE]
+    #[arg(long, value_name = "MODE")]
+    pub file_mode: Option<String>,
+
+    /// Owner of secret files [default: --user's, else kvinit's]
+    #[arg(long, value_name = "UID[:GID]")]
+    pub owner: Option<String>,
+
+    /// Let --dir be on a disk-backed filesystem
+    #[arg(long)]
+    pub allow_disk: bool,
+
+    /// Import every enabled secret of --vault (optionally only names starting with PREFIX) as env vars
+    #[arg(long, value_name = "PREFIX", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub all_secrets: Option<String>,
+
+    /// Run COMMAND as this user, after writing files (numeric ids need no /etc/passwd)
+    #[arg(long, value_name = "UID[:GID]|NAME[:GROUP]")]
+    pub user: Option<String>,
+
     /// Use the user-assigned identity with this client id [env: AZURE_CLIENT_ID]
     #[arg(long, value_name = "ID", group = "identity")]
     pub client_id: Option<String>,

@@ -10,7 +10,11 @@ use std::time::Duration;
 
 use crate::cli::Args;
 use crate::identity::Kind;
-use crate::reference::{self, parse_app_service_reference, Cloud, RefError, SecretRef, VaultUrl};
+use crate::reference::{self, parse_app_service_reference, Cloud, Options, RefError, SecretRef, VaultUrl};
+
+/// Docker's and Kubernetes' convention for secret files.
+pub const DEFAULT_DIR: &str = "/run/secrets";
+pub const DEFAULT_FILE_MODE: u32 = 0o400;
 
 /// Long enough to outlast IMDS's documented 70 s "410 Gone" update window
 /// with room for the backoff around it.
@@ -54,6 +58,12 @@ pub struct Plan {
     pub secrets: Vec<PlannedSecret>,
     /// Where each secret goes; `secret` indexes `secrets`.
     pub outputs: Vec<Output>,
+    /// How secret files are written.
+    pub files: Files,
+    /// `--all-secrets`: the vault to list, and the name prefix.
+    pub import: Option<Import>,
+    /// `--user`: who runs the command.
+    pub user: Option<UserSpec>,
     pub user_assigned: Option<UserAssigned>,
     /// What named the user-assigned identity: a flag or `AZURE_CLIENT_ID`.
     pub user_assigned_by: &'static str,
@@ -80,9 +90,56 @@ pub struct PlannedSecret {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
-    pub var: String,
+    pub dest: Dest,
     pub secret: usize,
     pub origin: Origin,
+    pub options: Options,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dest {
+    /// An environment variable of the command.
+    Env(String),
+    /// A file, relative to `Files::dir` (validated: no `..`, not absolute).
+    File(PathBuf),
+}
+
+impl fmt::Display for Dest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dest::Env(var) => write!(f, "env:{var}"),
+            Dest::File(path) => write!(f, "file:{}", path.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Files {
+    pub dir: PathBuf,
+    pub mode: u32,
+    /// `--owner`; `--user`'s ids are used when this is unset.
+    pub owner: Option<(u32, Option<u32>)>,
+    pub allow_disk: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    pub vault: VaultUrl,
+    pub resource: &'static str,
+    pub prefix: String,
+}
+
+/// `--user`: ids, or names to look up in /etc/passwd and /etc/group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSpec {
+    pub user: IdOrName,
+    pub group: Option<IdOrName>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdOrName {
+    Id(u32),
+    Name(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +148,8 @@ pub enum Origin {
     Flag,
     /// An `@Microsoft.KeyVault(...)` value in kvinit's environment.
     AppServiceReference,
+    /// `--all-secrets`.
+    Import,
 }
 
 /// A user-assigned identity, by whichever id the operator had at hand.
@@ -109,6 +168,16 @@ pub enum ConfigError {
     Reference { what: String, source: RefError },
     /// An `--env` / `KVINIT_ENV` item that is not `VAR=REF`.
     EnvItem(String),
+    /// A `--file` path that is absolute, empty, or contains `..`.
+    FilePath(String),
+    /// The same file requested twice.
+    DuplicateFile(String),
+    /// A `--file-mode` that is not octal, or lets others write.
+    FileMode(String),
+    /// An `--owner` or `--user` that is not `ID[:ID]` or `NAME[:GROUP]`.
+    User { flag: &'static str, value: String },
+    /// `--all-secrets` without a default vault.
+    ImportNeedsVault,
     /// A variable name that is not `[A-Za-z_][A-Za-z0-9_]*`.
     VarName(String),
     /// The same variable requested twice by flags.
@@ -132,7 +201,22 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::Reference { what, .. } => write!(f, "{what}"),
-            ConfigError::EnvItem(item) => write!(f, "{item:?} is not VAR=REF"),
+            ConfigError::EnvItem(item) => write!(f, "{item:?} is not VAR=REF (or PATH=REF for --file)"),
+            ConfigError::FilePath(p) => write!(
+                f,
+                "--file path {p:?} must be relative to --dir, without \"..\" (e.g. --file tls/key.pem=REF)"
+            ),
+            ConfigError::DuplicateFile(p) => write!(f, "file {p} is given twice with --file"),
+            ConfigError::FileMode(m) => {
+                write!(
+                    f,
+                    "--file-mode {m:?} is not an octal mode without group/other write (e.g. 0400, 0440)"
+                )
+            }
+            ConfigError::User { flag, value } => {
+                write!(f, "{flag} {value:?} is not UID[:GID] or NAME[:GROUP]")
+            }
+            ConfigError::ImportNeedsVault => write!(f, "--all-secrets needs --vault (or KVINIT_VAULT)"),
             ConfigError::VarName(var) => write!(
                 f,
                 "{var:?} is not a valid variable name (letters, digits and _, not starting with a digit)"
@@ -232,25 +316,47 @@ impl Plan {
             None => DEFAULT_TIMEOUT,
         };
 
-        let mut requests: Vec<(String, SecretRef, Origin)> = Vec::new();
-
+        let mut requests: Vec<(Dest, SecretRef, Options, Origin)> = Vec::new();
+        let taken = |requests: &[(Dest, SecretRef, Options, Origin)], dest: &Dest| {
+            requests.iter().position(|(d, _, _, _)| d == dest)
+        };
         for item in &args.env {
-            let (var, r) = parse_env_item(item, default_vault.as_ref(), "--env")?;
-            if requests.iter().any(|(v, _, _)| *v == var) {
-                return Err(ConfigError::DuplicateVar(var));
+            let (dest, r, o) = parse_item(item, default_vault.as_ref(), "--env", env_dest)?;
+            if taken(&requests, &dest).is_some() {
+                return Err(duplicate(dest));
             }
-            requests.push((var, r, Origin::Flag));
+            requests.push((dest, r, o, Origin::Flag));
         }
         let from_flags = requests.len();
         for item in env.get("KVINIT_ENV").unwrap_or("").split([',', '\n']) {
             if item.trim().is_empty() {
                 continue;
             }
-            let (var, r) = parse_env_item(item, default_vault.as_ref(), "KVINIT_ENV")?;
-            match requests.iter().position(|(v, _, _)| *v == var) {
+            let (dest, r, o) = parse_item(item, default_vault.as_ref(), "KVINIT_ENV", env_dest)?;
+            match taken(&requests, &dest) {
                 Some(i) if i < from_flags => {} // --env wins over KVINIT_ENV
-                Some(_) => return Err(ConfigError::DuplicateVar(var)),
-                None => requests.push((var, r, Origin::Flag)),
+                Some(_) => return Err(duplicate(dest)),
+                None => requests.push((dest, r, o, Origin::Flag)),
+            }
+        }
+        let files_from = requests.len();
+        for item in &args.file {
+            let (dest, r, o) = parse_item(item, default_vault.as_ref(), "--file", file_dest)?;
+            if taken(&requests, &dest).is_some() {
+                return Err(duplicate(dest));
+            }
+            requests.push((dest, r, o, Origin::Flag));
+        }
+        let file_flags_end = requests.len();
+        for item in env.get("KVINIT_FILE").unwrap_or("").split([',', '\n']) {
+            if item.trim().is_empty() {
+                continue;
+            }
+            let (dest, r, o) = parse_item(item, default_vault.as_ref(), "KVINIT_FILE", file_dest)?;
+            match taken(&requests, &dest) {
+                Some(i) if (files_from..file_flags_end).contains(&i) => {} // --file wins over KVINIT_FILE
+                Some(_) => return Err(duplicate(dest)),
+                None => requests.push((dest, r, o, Origin::Flag)),
             }
         }
         for (name, value) in env.iter() {
@@ -258,24 +364,21 @@ impl Plan {
             let Some(parsed) = parse_app_service_reference(value, cloud) else { continue };
             let r = parsed
                 .map_err(|source| ConfigError::Reference { what: format!("variable {name}"), source })?;
-            if !requests.iter().any(|(v, _, _)| v == name) {
-                requests.push((name.to_string(), r, Origin::AppServiceReference));
+            let dest = Dest::Env(name.to_string());
+            if taken(&requests, &dest).is_none() {
+                requests.push((dest, r, Options::default(), Origin::AppServiceReference));
             }
         }
 
+        let resource_of = |vault: &VaultUrl, what: String| match vault.known_resource() {
+            Some(resource) => Ok(resource),
+            None if allowed.iter().any(|a| a.matches(vault)) => Ok(cloud.resource()),
+            None => Err(ConfigError::ForeignHost { what, vault: vault.clone() }),
+        };
         let mut secrets: Vec<PlannedSecret> = Vec::new();
         let mut outputs = Vec::new();
-        for (var, r, origin) in requests {
-            let resource = match r.vault.known_resource() {
-                Some(resource) => resource,
-                None if allowed.iter().any(|a| a.matches(&r.vault)) => cloud.resource(),
-                None => {
-                    return Err(ConfigError::ForeignHost {
-                        what: format!("secret {} for {var}", r.name),
-                        vault: r.vault,
-                    })
-                }
-            };
+        for (dest, r, options, origin) in requests {
+            let resource = resource_of(&r.vault, format!("secret {} for {dest}", r.name))?;
             let secret = match secrets.iter().position(|s| s.reference == r) {
                 Some(i) => i,
                 None => {
@@ -283,8 +386,38 @@ impl Plan {
                     secrets.len() - 1
                 }
             };
-            outputs.push(Output { var, secret, origin });
+            outputs.push(Output { dest, secret, origin, options });
         }
+
+        let import = match &args.all_secrets {
+            None => None,
+            Some(prefix) => {
+                let vault = default_vault.clone().ok_or(ConfigError::ImportNeedsVault)?;
+                let resource = resource_of(&vault, "--all-secrets".to_string())?;
+                Some(Import { vault, resource, prefix: prefix.clone() })
+            }
+        };
+
+        let files = Files {
+            dir: PathBuf::from(args.dir.as_deref().or(env.get("KVINIT_DIR")).unwrap_or(DEFAULT_DIR)),
+            mode: match args.file_mode.as_deref().or(env.get("KVINIT_FILE_MODE")) {
+                Some(m) => parse_mode(m).ok_or_else(|| ConfigError::FileMode(m.to_string()))?,
+                None => DEFAULT_FILE_MODE,
+            },
+            owner: args
+                .owner
+                .as_deref()
+                .map(|o| {
+                    parse_ids(o).ok_or_else(|| ConfigError::User { flag: "--owner", value: o.to_string() })
+                })
+                .transpose()?,
+            allow_disk: args.allow_disk,
+        };
+        let user = args
+            .user
+            .as_deref()
+            .map(|u| parse_user(u).ok_or_else(|| ConfigError::User { flag: "--user", value: u.to_string() }))
+            .transpose()?;
 
         if args.command.is_empty() && !args.check {
             return Err(ConfigError::NoCommand);
@@ -309,6 +442,9 @@ impl Plan {
         Ok(Plan {
             secrets,
             outputs,
+            files,
+            import,
+            user,
             user_assigned,
             user_assigned_by,
             identity_source,
@@ -321,29 +457,86 @@ impl Plan {
             env,
         })
     }
+}
 
-    /// How many distinct vaults the plan reads from.
-    pub fn vault_count(&self) -> usize {
-        let mut vaults: Vec<_> = self.secrets.iter().map(|s| &s.reference.vault).collect();
-        vaults.sort();
-        vaults.dedup();
-        vaults.len()
+fn duplicate(dest: Dest) -> ConfigError {
+    match dest {
+        Dest::Env(var) => ConfigError::DuplicateVar(var),
+        Dest::File(path) => ConfigError::DuplicateFile(path.display().to_string()),
     }
 }
 
-fn parse_env_item(
+fn env_dest(var: &str) -> Result<Dest, ConfigError> {
+    if is_var_name(var) {
+        Ok(Dest::Env(var.to_string()))
+    } else {
+        Err(ConfigError::VarName(var.to_string()))
+    }
+}
+
+/// A relative path of normal components: no root, no `..`, no `.` games.
+fn file_dest(path: &str) -> Result<Dest, ConfigError> {
+    use std::path::Component;
+    let p = PathBuf::from(path);
+    let normal = !path.is_empty()
+        && !path.ends_with('/')
+        && p.components().all(|c| matches!(c, Component::Normal(_)))
+        && !path.split('/').any(|part| part == "..");
+    if normal {
+        Ok(Dest::File(p))
+    } else {
+        Err(ConfigError::FilePath(path.to_string()))
+    }
+}
+
+/// `DEST=REF[?options]`, with DEST checked by `dest`.
+fn parse_item(
     item: &str,
     default_vault: Option<&VaultUrl>,
     flag: &str,
-) -> Result<(String, SecretRef), ConfigError> {
-    let (var, r) = item.trim().split_once('=').ok_or_else(|| ConfigError::EnvItem(item.to_string()))?;
-    let var = var.trim();
-    if !is_var_name(var) {
-        return Err(ConfigError::VarName(var.to_string()));
+    dest: fn(&str) -> Result<Dest, ConfigError>,
+) -> Result<(Dest, SecretRef, Options), ConfigError> {
+    let (name, r) = item.trim().split_once('=').ok_or_else(|| ConfigError::EnvItem(item.to_string()))?;
+    let dest = dest(name.trim())?;
+    let what = || format!("{flag} {}={}", name.trim(), r.trim());
+    let (r_text, options) =
+        Options::split(r.trim()).map_err(|source| ConfigError::Reference { what: what(), source })?;
+    let r = SecretRef::parse(r_text, default_vault)
+        .map_err(|source| ConfigError::Reference { what: what(), source })?;
+    Ok((dest, r, options))
+}
+
+/// Octal, at most 0o7777, and never writable by group or others.
+fn parse_mode(s: &str) -> Option<u32> {
+    let s = s.trim();
+    let mode = u32::from_str_radix(s.strip_prefix("0o").unwrap_or(s), 8).ok()?;
+    (mode <= 0o7777 && mode & 0o022 == 0).then_some(mode)
+}
+
+/// `UID` or `UID:GID`, numeric.
+fn parse_ids(s: &str) -> Option<(u32, Option<u32>)> {
+    match s.split_once(':') {
+        Some((u, g)) => Some((u.parse().ok()?, Some(g.parse().ok()?))),
+        None => Some((s.parse().ok()?, None)),
     }
-    let r = SecretRef::parse(r, default_vault)
-        .map_err(|source| ConfigError::Reference { what: format!("{flag} {var}={}", r.trim()), source })?;
-    Ok((var.to_string(), r))
+}
+
+fn parse_user(s: &str) -> Option<UserSpec> {
+    let id_or_name = |p: &str| -> Option<IdOrName> {
+        if p.is_empty() {
+            None
+        } else if let Ok(id) = p.parse() {
+            Some(IdOrName::Id(id))
+        } else if p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'$')) {
+            Some(IdOrName::Name(p.to_string()))
+        } else {
+            None
+        }
+    };
+    match s.split_once(':') {
+        Some((u, g)) => Some(UserSpec { user: id_or_name(u)?, group: Some(id_or_name(g)?) }),
+        None => Some(UserSpec { user: id_or_name(s)?, group: None }),
+    }
 }
 
 fn is_var_name(s: &str) -> bool {
@@ -379,7 +572,10 @@ mod tests {
     }
 
     fn vars(p: &Plan) -> Vec<(String, String, Origin)> {
-        p.outputs.iter().map(|o| (o.var.clone(), p.secrets[o.secret].reference.url(), o.origin)).collect()
+        p.outputs
+            .iter()
+            .map(|o| (o.dest.to_string(), p.secrets[o.secret].reference.url(), o.origin))
+            .collect()
     }
 
     #[test]
@@ -412,13 +608,12 @@ mod tests {
         assert_eq!(
             vars(&p),
             vec![
-                ("A".into(), "https://kv1.vault.azure.net/secrets/a".into(), Origin::Flag),
-                ("B".into(), "https://kv2.vault.azure.net/secrets/b/v1".into(), Origin::Flag),
-                ("C".into(), "https://kv1.vault.azure.net/secrets/c".into(), Origin::Flag),
-                ("D".into(), "https://kv1.vault.azure.net/secrets/d/v2".into(), Origin::Flag),
+                ("env:A".into(), "https://kv1.vault.azure.net/secrets/a".into(), Origin::Flag),
+                ("env:B".into(), "https://kv2.vault.azure.net/secrets/b/v1".into(), Origin::Flag),
+                ("env:C".into(), "https://kv1.vault.azure.net/secrets/c".into(), Origin::Flag),
+                ("env:D".into(), "https://kv1.vault.azure.net/secrets/d/v2".into(), Origin::Flag),
             ]
         );
-        assert_eq!(p.vault_count(), 2);
         assert_eq!(p.timeout, DEFAULT_TIMEOUT);
     }
 
@@ -461,8 +656,12 @@ mod tests {
         assert_eq!(
             vars(&p),
             vec![
-                ("OVERRIDE".into(), "https://kv1.vault.azure.net/secrets/o".into(), Origin::Flag),
-                ("DB".into(), "https://kv3.vault.azure.net/secrets/db".into(), Origin::AppServiceReference),
+                ("env:OVERRIDE".into(), "https://kv1.vault.azure.net/secrets/o".into(), Origin::Flag),
+                (
+                    "env:DB".into(),
+                    "https://kv3.vault.azure.net/secrets/db".into(),
+                    Origin::AppServiceReference
+                ),
             ]
         );
         let err = plan(&["true"], &[("X", "@Microsoft.KeyVault(VaultName=kv3)")]).unwrap_err();

@@ -4,18 +4,21 @@
 //! |------|---------|
 //! | 2    | usage or configuration error (identity variables included); nothing was fetched |
 //! | 3    | no access token could be had from the identity source |
-//! | 4    | at least one secret could not be read; the command was not started |
+//! | 4    | at least one secret could not be read or rendered; the command was not started |
+//! | 5    | secret files could not be written, or `--user` could not be switched to |
 //! | 126  | the command exists but could not be executed |
 //! | 127  | the command was not found |
 
 use std::error::Error as StdError;
 use std::fmt::Write;
 
-use crate::{config, http, identity, launch, vault};
+use crate::reference::SecretRef;
+use crate::{config, http, identity, launch, sink, transform, vault};
 
 pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_IDENTITY: i32 = 3;
 pub const EXIT_SECRET: i32 = 4;
+pub const EXIT_OUTPUT: i32 = 5;
 
 #[derive(Debug)]
 pub enum Error {
@@ -27,8 +30,13 @@ pub enum Error {
     IdentitySetup(identity::SetupError),
     /// The identity source gave no token.
     Identity(identity::Error),
-    /// These secrets could not be read (never empty).
-    Secrets(Vec<vault::Error>),
+    /// These secrets could not be read, or their options not applied (never
+    /// both empty).
+    Unreadable { reads: Vec<vault::Error>, renders: Vec<RenderError> },
+    /// A secret file could not be written.
+    File(sink::file::Error),
+    /// `--user` could not be resolved or switched to.
+    User(launch::user::Error),
     /// The command could not be executed.
     Launch(launch::Error),
 }
@@ -38,7 +46,10 @@ impl Error {
         match self {
             Error::Config(_) | Error::Setup(_) | Error::IdentitySetup(_) => EXIT_USAGE,
             Error::Identity(_) => EXIT_IDENTITY,
-            Error::Secrets(_) => EXIT_SECRET,
+            Error::Unreadable { .. } => EXIT_SECRET,
+            Error::File(_) => EXIT_OUTPUT,
+            Error::User(launch::user::Error::Unknown { .. }) => EXIT_USAGE,
+            Error::User(_) => EXIT_OUTPUT,
             Error::Launch(e) => e.exit_code(),
         }
     }
@@ -52,11 +63,14 @@ impl Error {
             Error::Setup(e) => block(&mut out, e, None),
             Error::IdentitySetup(e) => block(&mut out, e, None),
             Error::Identity(e) => block(&mut out, e, e.hint.as_deref()),
-            Error::Secrets(errors) => {
-                for e in errors {
+            Error::Unreadable { reads, renders } => {
+                for e in reads {
                     block(&mut out, e, e.hint().as_deref());
                 }
-                let n = errors.len();
+                for e in renders {
+                    block(&mut out, e, None);
+                }
+                let n = reads.len() + renders.len();
                 let _ = writeln!(
                     out,
                     "kvinit: {n} secret{} could not be read; not starting the command",
@@ -64,8 +78,30 @@ impl Error {
                 );
             }
             Error::Launch(e) => block(&mut out, e, None),
+            Error::File(e) => block(&mut out, e, None),
+            Error::User(e) => block(&mut out, e, None),
         }
         out
+    }
+}
+
+/// A secret was read, but an option (`json=`, `base64`) could not be applied.
+#[derive(Debug)]
+pub struct RenderError {
+    pub dest: String,
+    pub secret: SecretRef,
+    pub source: transform::Error,
+}
+
+impl std::fmt::Display for RenderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "preparing secret {} from vault {} for {}", self.secret, self.secret.vault, self.dest)
+    }
+}
+
+impl StdError for RenderError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&self.source)
     }
 }
 

@@ -15,6 +15,7 @@ mod retry;
 mod run;
 mod secret;
 mod sink;
+mod transform;
 mod vault;
 
 use std::io::Write;

@@ -5,6 +5,7 @@
 //! vault     = NAME | https://HOST[:PORT][/]
 //! reference = SECRET[/VERSION]                          (in the default vault)
 //!           | https://HOST[:PORT]/secrets/SECRET[/VERSION][/]
+//! options   = REF?OPTION[&OPTION]...    OPTION = json=/POINTER | base64 | optional
 //! app-service reference (a value in kvinit's environment)
 //!           = @Microsoft.KeyVault(SecretUri=<reference URL>)
 //!           | @Microsoft.KeyVault(VaultName=NAME;SecretName=SECRET[;SecretVersion=VERSION])
@@ -89,6 +90,8 @@ pub enum RefError {
     /// An `@Microsoft.KeyVault(...)` value that does not follow App Service's
     /// documented forms.
     BadAppServiceReference { value: String, why: String },
+    /// A `?option` kvinit does not know, or one given a bad value.
+    BadOption { option: String, why: &'static str },
 }
 
 impl fmt::Display for RefError {
@@ -115,6 +118,10 @@ impl fmt::Display for RefError {
             RefError::BadAppServiceReference { value, why } => {
                 write!(f, "invalid Key Vault reference {value:?}: {why}")
             }
+            RefError::BadOption { option, why } => write!(
+                f,
+                "reference option {option:?}: {why}; the options are json=/POINTER, base64 and optional"
+            ),
         }
     }
 }
@@ -243,6 +250,42 @@ impl fmt::Display for SecretRef {
             write!(f, "/{v}")?;
         }
         Ok(())
+    }
+}
+
+/// What to do with a secret's value on its way out, from `REF?options`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// An RFC 6901 pointer into the value, parsed as JSON.
+    pub json: Option<String>,
+    /// Decode the value (after `json`) from base64, standard or URL-safe.
+    pub base64: bool,
+    /// A missing (404) or disabled secret is skipped with a warning.
+    pub optional: bool,
+}
+
+impl Options {
+    /// Splits `REF?opt&opt=value` into the reference and its options.
+    pub fn split(input: &str) -> Result<(&str, Options), RefError> {
+        let Some((reference, options)) = input.split_once('?') else {
+            return Ok((input, Options::default()));
+        };
+        let mut out = Options::default();
+        for option in options.split('&') {
+            let bad = |why| RefError::BadOption { option: option.to_string(), why };
+            match option.split_once('=') {
+                Some(("json", pointer)) if pointer.is_empty() || pointer.starts_with('/') => {
+                    if out.json.replace(pointer.to_string()).is_some() {
+                        return Err(bad("given twice"));
+                    }
+                }
+                Some(("json", _)) => return Err(bad("a JSON pointer starts with / (e.g. json=/password)")),
+                None if option == "base64" => out.base64 = true,
+                None if option == "optional" => out.optional = true,
+                _ => return Err(bad("unknown option")),
+            }
+        }
+        Ok((reference, out))
     }
 }
 
@@ -515,6 +558,20 @@ mod tests {
             SecretRef::parse("http://kv.vault.azure.net/secrets/a", None),
             Err(RefError::NotHttps(_))
         ));
+    }
+
+    #[test]
+    fn options() {
+        let (r, o) = Options::split("db?json=/password&base64&optional").unwrap();
+        assert_eq!(r, "db");
+        assert_eq!(o, Options { json: Some("/password".into()), base64: true, optional: true });
+        let (r, o) = Options::split("https://kv.vault.azure.net/secrets/a/v1?json=").unwrap();
+        assert_eq!((r, o.json.as_deref()), ("https://kv.vault.azure.net/secrets/a/v1", Some("")));
+        assert_eq!(Options::split("db").unwrap().1, Options::default());
+        for bad in ["db?color=red", "db?json=password", "db?json=/a&json=/b", "db?", "db?base64=yes"] {
+            let e = Options::split(bad).unwrap_err().to_string();
+            assert!(e.contains("the options are json=/POINTER, base64 and optional"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -1,18 +1,20 @@
-//! The job, step by step: read the secrets, build the environment, then
-//! check or launch.
+//! The job, step by step: resolve the user, prepare the secrets directory,
+//! read the secrets, render and write them, then check or launch.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::io::Write;
 use std::time::Instant;
 
-use crate::config::{Origin, Plan};
-use crate::error::Error;
+use crate::config::{Dest, Origin, Output, Plan, PlannedSecret};
+use crate::error::{Error, RenderError};
 use crate::http::{Client, Roots};
 use crate::identity::{self, TokenSource};
+use crate::launch::{self, user};
 use crate::retry::Deadline;
-use crate::secret::AccessToken;
+use crate::secret::{AccessToken, SecretBytes};
 use crate::vault::{self, Fetched};
-use crate::{launch, sink};
+use crate::{sink, transform};
 
 /// Runs the plan. Returns the exit code: `--check`'s, or on Windows the
 /// command's. On Unix success replaces this process, so it returns only on
@@ -20,40 +22,112 @@ use crate::{launch, sink};
 pub fn run(plan: Plan) -> Result<i32, Error> {
     let started = Instant::now();
     let deadline = Deadline::after(plan.timeout);
-    let fetched = read_secrets(&plan, deadline)?;
-    let values: Vec<_> = fetched.iter().map(|f| &f.value).collect();
-    let env = sink::env::build(plan.child_env.clone(), &plan.outputs, &values);
+    let ids = plan.user.as_ref().map(user::resolve).transpose().map_err(Error::User)?;
+    if has_files(&plan.outputs) {
+        sink::file::prepare_dir(&plan.files).map_err(Error::File)?;
+    }
+    let (secrets, outputs, fetched) = read_secrets(&plan, deadline)?;
+    let rendered = match render(&secrets, &outputs, &fetched) {
+        Ok(rendered) => rendered,
+        Err((reads, renders)) => return Err(unreadable(fetched, &reads, renders)),
+    };
     if plan.check {
-        print_check(&plan, &fetched);
+        print_check(&secrets, &rendered);
         return Ok(0);
     }
-    report_success(&plan, started);
+    write_files(&plan, ids.as_ref(), &rendered)?;
+    let env = child_env(&plan, ids.as_ref(), &rendered);
+    if let Some(ids) = &ids {
+        user::switch(ids).map_err(Error::User)?;
+    }
+    report_success(&plan, &secrets, &rendered, started);
     launch::run(&plan.command, env).map_err(Error::Launch)
 }
 
-fn read_secrets(plan: &Plan, deadline: Deadline) -> Result<Vec<Fetched>, Error> {
-    if plan.secrets.is_empty() {
-        log::warn!("no secrets requested (no --env, KVINIT_ENV or Key Vault references)");
-        return Ok(Vec::new());
+fn has_files(outputs: &[Output]) -> bool {
+    outputs.iter().any(|o| matches!(o.dest, Dest::File(_)))
+}
+
+/// What was asked for (imports included), and what each read came to.
+type Reads = (Vec<PlannedSecret>, Vec<Output>, Vec<Result<Fetched, vault::Error>>);
+
+/// Reads every planned secret, and with `--all-secrets` every enabled
+/// secret of the vault not already requested. Fails closed: any failure
+/// that `?optional` does not excuse stops here.
+fn read_secrets(plan: &Plan, deadline: Deadline) -> Result<Reads, Error> {
+    let mut secrets = plan.secrets.clone();
+    let mut outputs = plan.outputs.clone();
+    if secrets.is_empty() && plan.import.is_none() {
+        log::warn!(
+            "no secrets requested (no --env, --file, --all-secrets, KVINIT_ENV or Key Vault references)"
+        );
+        return Ok((secrets, outputs, Vec::new()));
     }
     let roots = Roots::new(plan.ssl_cert_file.as_deref()).map_err(Error::Setup)?;
     let (direct, web) = identity::clients(&roots);
     let source = choose_identity(plan, direct, web.clone())?;
-    let tokens = get_tokens(&*source, plan, deadline)?;
-    let results = vault::read_all(&web, &plan.secrets, &|resource| &tokens[resource], deadline);
-
-    let mut fetched = Vec::with_capacity(results.len());
-    let mut failed = Vec::new();
-    for result in results {
-        match result {
-            Ok(f) => fetched.push(f),
-            Err(e) => failed.push(e),
-        }
+    let mut resources: Vec<&'static str> = secrets.iter().map(|s| s.resource).collect();
+    resources.extend(plan.import.as_ref().map(|i| i.resource));
+    let tokens = get_tokens(&*source, &resources, deadline)?;
+    if let Some(import) = &plan.import {
+        let listed = vault::list(&web, &import.vault, &tokens[import.resource], deadline)
+            .map_err(|e| Error::Unreadable { reads: vec![e], renders: Vec::new() })?;
+        plan_import(import, listed, &mut secrets, &mut outputs);
     }
-    if failed.is_empty() {
-        Ok(fetched)
-    } else {
-        Err(Error::Secrets(failed))
+    let results = vault::read_all(&web, &secrets, &|resource| &tokens[resource], deadline);
+    Ok((secrets, outputs, results))
+}
+
+/// Adds the imported secrets as environment outputs. The name becomes the
+/// variable: prefix stripped, upper-cased, `-` as `_`. Explicit outputs win;
+/// names that are not valid variables, or that two secrets map to, are
+/// skipped with a warning.
+fn plan_import(
+    import: &crate::config::Import,
+    listed: Vec<vault::Listed>,
+    secrets: &mut Vec<PlannedSecret>,
+    outputs: &mut Vec<Output>,
+) {
+    let mut by_var: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for item in listed.into_iter().filter(|i| i.enabled && !i.managed) {
+        let Some(rest) = item.name.strip_prefix(import.prefix.as_str()) else { continue };
+        let var = rest.to_ascii_uppercase().replace('-', "_");
+        by_var.entry(var).or_default().push(item.name);
+    }
+    for (var, names) in by_var {
+        let valid = var.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+        if !valid {
+            log::warn!(
+                "--all-secrets: skipping {} (\"{var}\" is not a valid variable name)",
+                names.join(", ")
+            );
+            continue;
+        }
+        if names.len() > 1 {
+            log::warn!("--all-secrets: skipping {}: they all map to {var}", names.join(", "));
+            continue;
+        }
+        if outputs.iter().any(|o| o.dest == Dest::Env(var.clone())) {
+            continue;
+        }
+        let reference = crate::reference::SecretRef {
+            vault: import.vault.clone(),
+            name: names[0].clone(),
+            version: None,
+        };
+        let secret = match secrets.iter().position(|s| s.reference == reference) {
+            Some(i) => i,
+            None => {
+                secrets.push(PlannedSecret { reference, resource: import.resource });
+                secrets.len() - 1
+            }
+        };
+        outputs.push(Output {
+            dest: Dest::Env(var),
+            secret,
+            origin: Origin::Import,
+            options: Default::default(),
+        });
     }
 }
 
@@ -78,22 +152,20 @@ fn choose_identity(plan: &Plan, direct: Client, web: Client) -> Result<Box<dyn T
 /// One token per resource, however many secrets and vaults share it.
 fn get_tokens(
     source: &dyn TokenSource,
-    plan: &Plan,
+    resources: &[&'static str],
     deadline: Deadline,
 ) -> Result<BTreeMap<&'static str, AccessToken>, Error> {
     let mut tokens = BTreeMap::new();
-    for secret in &plan.secrets {
-        if !tokens.contains_key(secret.resource) {
-            let token = source.token(secret.resource, deadline).map_err(Error::Identity)?;
+    for &resource in resources {
+        if !tokens.contains_key(resource) {
+            let token = source.token(resource, deadline).map_err(Error::Identity)?;
             match token.expires_on.and_then(|t| t.checked_sub(unix_now())) {
-                Some(left) => log::debug!(
-                    "got a token for {} from {}, valid for {left} s",
-                    secret.resource,
-                    source.name()
-                ),
-                None => log::debug!("got a token for {} from {}", secret.resource, source.name()),
+                Some(left) => {
+                    log::debug!("got a token for {resource} from {}, valid for {left} s", source.name())
+                }
+                None => log::debug!("got a token for {resource} from {}", source.name()),
             }
-            tokens.insert(secret.resource, token);
+            tokens.insert(resource, token);
         }
     }
     Ok(tokens)
@@ -103,36 +175,162 @@ fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-fn print_check(plan: &Plan, fetched: &[Fetched]) {
+/// One output's final value, or `None` when an optional secret is missing.
+struct Rendered<'a> {
+    output: &'a Output,
+    fetched: Option<&'a Fetched>,
+    value: Option<SecretBytes>,
+}
+
+/// Applies each output's options to its secret. Every failure is collected
+/// (each unreadable secret once, by index), so one run reports them all.
+fn render<'a>(
+    secrets: &[PlannedSecret],
+    outputs: &'a [Output],
+    fetched: &'a [Result<Fetched, vault::Error>],
+) -> Result<Vec<Rendered<'a>>, (Vec<usize>, Vec<RenderError>)> {
+    let mut rendered = Vec::with_capacity(outputs.len());
+    let mut failed_reads: Vec<usize> = Vec::new();
+    let mut failed_renders = Vec::new();
+    for output in outputs {
+        match &fetched[output.secret] {
+            Ok(f) => {
+                match transform::apply(&f.value, &output.options).and_then(|v| checked_for(&output.dest, v)) {
+                    Ok(value) => rendered.push(Rendered { output, fetched: Some(f), value: Some(value) }),
+                    Err(source) => failed_renders.push(RenderError {
+                        dest: output.dest.to_string(),
+                        secret: secrets[output.secret].reference.clone(),
+                        source,
+                    }),
+                }
+            }
+            Err(e) if output.options.optional && e.is_missing() => {
+                log::warn!(
+                    "{}: {} is missing; skipped (optional)",
+                    output.dest,
+                    secrets[output.secret].reference
+                );
+                rendered.push(Rendered { output, fetched: None, value: None });
+            }
+            Err(_) if failed_reads.contains(&output.secret) => {}
+            Err(_) => failed_reads.push(output.secret),
+        }
+    }
+    if failed_reads.is_empty() && failed_renders.is_empty() {
+        Ok(rendered)
+    } else {
+        Err((failed_reads, failed_renders))
+    }
+}
+
+fn unreadable(
+    fetched: Vec<Result<Fetched, vault::Error>>,
+    reads: &[usize],
+    renders: Vec<RenderError>,
+) -> Error {
+    let reads = fetched
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| reads.contains(i))
+        .filter_map(|(_, r)| r.err())
+        .collect();
+    Error::Unreadable { reads, renders }
+}
+
+/// Environment values cannot hold NUL (nor, on Windows, non-UTF-8).
+fn checked_for(dest: &Dest, value: SecretBytes) -> Result<SecretBytes, transform::Error> {
+    match dest {
+        Dest::Env(_) if sink::env::to_os(&value).is_none() => Err(transform::Error::NotEnvSafe),
+        _ => Ok(value),
+    }
+}
+
+fn write_files(plan: &Plan, ids: Option<&user::Ids>, rendered: &[Rendered<'_>]) -> Result<(), Error> {
+    let owner = match (plan.files.owner, ids) {
+        (Some((uid, gid)), _) => Some((uid, gid.unwrap_or(uid))),
+        (None, Some(ids)) => Some((ids.uid, ids.gid)),
+        (None, None) => None,
+    };
+    for r in rendered {
+        if let (Dest::File(path), Some(value)) = (&r.output.dest, &r.value) {
+            sink::file::write(&plan.files, owner, path, value).map_err(Error::File)?;
+        }
+    }
+    Ok(())
+}
+
+fn child_env(plan: &Plan, ids: Option<&user::Ids>, rendered: &[Rendered<'_>]) -> Vec<(OsString, OsString)> {
+    let mut items: Vec<(&str, OsString)> = rendered
+        .iter()
+        .filter_map(|r| match (&r.output.dest, &r.value) {
+            (Dest::Env(var), Some(value)) => sink::env::to_os(value).map(|v| (var.as_str(), v)),
+            _ => None,
+        })
+        .collect();
+    if let Some(home) = ids.and_then(|ids| ids.home.as_ref()) {
+        items.push(("HOME", home.clone().into_os_string()));
+    }
+    let mut base = plan.child_env.clone();
+    // An optional secret that is missing leaves its variable unset, even if
+    // kvinit's environment held an App Service reference for it.
+    base.retain(|(k, _)| {
+        !rendered
+            .iter()
+            .any(|r| r.value.is_none() && matches!(&r.output.dest, Dest::Env(v) if k == v.as_str()))
+    });
+    sink::env::build(base, &items)
+}
+
+fn print_check(secrets: &[PlannedSecret], rendered: &[Rendered<'_>]) {
     let mut out = std::io::stdout().lock();
-    for output in &plan.outputs {
-        let f = &fetched[output.secret];
-        let r = &plan.secrets[output.secret].reference;
-        let origin = match output.origin {
-            Origin::Flag => "--env",
+    for r in rendered {
+        let reference = &secrets[r.output.secret].reference;
+        let origin = match r.output.origin {
+            Origin::Flag => "flag",
             Origin::AppServiceReference => "reference",
+            Origin::Import => "all-secrets",
+        };
+        let Some(f) = r.fetched else {
+            let _ = writeln!(
+                out,
+                "{} secret={} missing (optional) vault={}",
+                r.output.dest, reference.name, reference.vault
+            );
+            continue;
         };
         let content_type = f.content_type.as_deref().map(|t| format!(" type={t}")).unwrap_or_default();
         let _ = writeln!(
             out,
-            "env:{} secret={} version={} vault={} from={origin}{content_type}",
-            output.var,
-            r.name,
+            "{} secret={} version={} vault={} from={origin}{content_type}",
+            r.output.dest,
+            reference.name,
             f.version(),
-            r.vault
+            reference.vault
         );
     }
 }
 
-fn report_success(plan: &Plan, started: Instant) {
-    let (n, v) = (plan.secrets.len(), plan.vault_count());
-    if n > 0 {
-        log::info!(
-            "{n} secret{} from {v} vault{} in {} ms; starting {}",
-            if n == 1 { "" } else { "s" },
-            if v == 1 { "" } else { "s" },
-            started.elapsed().as_millis(),
-            plan.command[0].to_string_lossy()
-        );
+fn report_success(plan: &Plan, secrets: &[PlannedSecret], rendered: &[Rendered<'_>], started: Instant) {
+    let n = secrets.len();
+    if n == 0 {
+        return;
     }
+    let mut vaults: Vec<_> = secrets.iter().map(|s| &s.reference.vault).collect();
+    vaults.sort();
+    vaults.dedup();
+    let v = vaults.len();
+    let files =
+        rendered.iter().filter(|r| matches!(r.output.dest, Dest::File(_)) && r.value.is_some()).count();
+    let files = if files > 0 {
+        format!(", {files} file{}", if files == 1 { "" } else { "s" })
+    } else {
+        String::new()
+    };
+    log::info!(
+        "{n} secret{} from {v} vault{}{files} in {} ms; starting {}",
+        if n == 1 { "" } else { "s" },
+        if v == 1 { "" } else { "s" },
+        started.elapsed().as_millis(),
+        plan.command[0].to_string_lossy()
+    );
 }

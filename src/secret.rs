@@ -49,6 +49,37 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Secret bytes that need not be text: a decoded value, a file's contents.
+pub struct SecretBytes(Vec<u8>);
+
+impl SecretBytes {
+    pub fn new(bytes: Vec<u8>) -> SecretBytes {
+        SecretBytes(bytes)
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for SecretBytes {
+    fn drop(&mut self) {
+        wipe(std::mem::take(&mut self.0));
+    }
+}
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretBytes(<redacted>)")
+    }
+}
+
+impl PartialEq for SecretBytes {
+    fn eq(&self, other: &SecretBytes) -> bool {
+        self.0 == other.0
+    }
+}
+
 /// A bearer token for one resource (e.g. `https://vault.azure.net`).
 #[derive(Debug)]
 pub struct AccessToken {

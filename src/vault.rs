@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::config::PlannedSecret;
 use crate::http::{self, Client};
-use crate::reference::SecretRef;
+use crate::reference::{SecretRef, VaultUrl};
 use crate::retry::{retry, Attempt, Backoff, Deadline, Failure};
 use crate::secret::{AccessToken, Secret};
 
@@ -120,7 +120,89 @@ pub fn read(
             }
         });
     crate::secret::wipe(authorization.into_bytes());
-    result.map_err(|Failure { error, attempts }| Error { secret: secret.clone(), kind: error, attempts })
+    result.map_err(|Failure { error, attempts }| Error {
+        target: Target::Secret(secret.clone()),
+        kind: error,
+        attempts,
+    })
+}
+
+/// A secret as the list API shows it: no value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    pub enabled: bool,
+    /// Backs a Key Vault certificate.
+    pub managed: bool,
+}
+
+/// Lists every secret of `vault`, following `nextLink` from page to page.
+/// A `nextLink` to any other host is refused: the token must not follow it.
+pub fn list(
+    client: &Client,
+    vault: &VaultUrl,
+    token: &AccessToken,
+    deadline: Deadline,
+) -> Result<Vec<Listed>, Error> {
+    let authorization = format!("Bearer {}", token.token.expose());
+    let fail = |kind, attempts| Error { target: Target::List(vault.clone()), kind, attempts };
+    let first = format!("{vault}/secrets?api-version={API_VERSION}&maxresults=25");
+    let prefix = format!("{vault}/");
+    let mut next = Some(first);
+    let mut listed = Vec::new();
+    let mut pages = 0;
+    while let Some(url) = next.take() {
+        if !url.starts_with(&prefix) {
+            return Err(fail(ErrorKind::BadResponse(format!("nextLink leads away from {vault}")), 1));
+        }
+        pages += 1;
+        if pages > 1000 {
+            return Err(fail(ErrorKind::BadResponse("more than 1000 pages of secrets".into()), 1));
+        }
+        let what = format!("listing secrets of {vault}");
+        let backoff = Backoff::new(BACKOFF_BASE, BACKOFF_CAP);
+        let page = retry(&what, deadline, backoff, MAX_RETRIES_THROTTLED, |remaining| {
+            let request = http::Request {
+                url: &url,
+                query: &[],
+                headers: &[("Authorization", &authorization), ("Accept", "application/json")],
+                form: None,
+                timeout: remaining.min(ATTEMPT_TIMEOUT),
+                body_limit: BODY_LIMIT,
+            };
+            match client.send(&request) {
+                Ok(r) if r.status == 200 => Attempt::Done(parse_page(&r.body)),
+                Ok(r) if r.status == 429 || r.status >= 500 => {
+                    Attempt::Retry { after: r.retry_after(), error: status_error(&r) }
+                }
+                Ok(r) => Attempt::Fail(status_error(&r)),
+                Err(e) if e.is_transient() => Attempt::Retry { error: ErrorKind::Http(e), after: None },
+                Err(e) => Attempt::Fail(ErrorKind::Http(e)),
+            }
+        });
+        let (items, link) = page.map_err(|f| fail(f.error, f.attempts))?.map_err(|kind| fail(kind, 1))?;
+        listed.extend(items);
+        next = link;
+    }
+    crate::secret::wipe(authorization.into_bytes());
+    Ok(listed)
+}
+
+fn parse_page(body: &[u8]) -> Result<(Vec<Listed>, Option<String>), ErrorKind> {
+    let bad = |why: &str| ErrorKind::BadResponse(why.to_string());
+    let json: Value = serde_json::from_slice(body).map_err(|_| bad("the list is not JSON"))?;
+    let items =
+        json.get("value").and_then(Value::as_array).ok_or_else(|| bad("the list has no value array"))?;
+    let mut listed = Vec::with_capacity(items.len());
+    for item in items {
+        let id = item.get("id").and_then(Value::as_str).ok_or_else(|| bad("a listed secret has no id"))?;
+        let name = id.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string();
+        let enabled = item.pointer("/attributes/enabled").and_then(Value::as_bool).unwrap_or(true);
+        let managed = item.get("managed").and_then(Value::as_bool).unwrap_or(false);
+        listed.push(Listed { name, enabled, managed });
+    }
+    let next = json.get("nextLink").and_then(Value::as_str).filter(|l| !l.is_empty()).map(str::to_string);
+    Ok((listed, next))
 }
 
 fn parse_secret(body: &[u8]) -> Result<Fetched, ErrorKind> {
@@ -160,12 +242,19 @@ fn challenge_authority(challenge: &str) -> Option<String> {
     Some(rest[..end].to_string()).filter(|a| !a.is_empty())
 }
 
-/// Why one secret could not be read.
+/// Why one secret could not be read, or a vault not listed.
 #[derive(Debug)]
 pub struct Error {
-    pub secret: SecretRef,
+    pub target: Target,
     pub kind: ErrorKind,
     pub attempts: u32,
+}
+
+#[derive(Debug, Clone)]
+pub enum Target {
+    Secret(SecretRef),
+    /// `--all-secrets` listing.
+    List(VaultUrl),
 }
 
 #[derive(Debug)]
@@ -187,9 +276,21 @@ pub enum ErrorKind {
 }
 
 impl Error {
+    /// A 404, or a disabled secret: what `?optional` tolerates.
+    pub fn is_missing(&self) -> bool {
+        match &self.kind {
+            ErrorKind::Status { status: 404, .. } => true,
+            ErrorKind::Status { status: 403, inner: Some(code), .. } => code == "SecretDisabled",
+            _ => false,
+        }
+    }
+
     /// What the operator can do about it, where we can tell.
     pub fn hint(&self) -> Option<String> {
-        let vault = &self.secret.vault;
+        let (vault, secret_name, version) = match &self.target {
+            Target::Secret(s) => (&s.vault, s.name.as_str(), s.version.is_some()),
+            Target::List(v) => (v, "", false),
+        };
         let name = vault.host().split('.').next().unwrap_or("VAULT");
         Some(match &self.kind {
             ErrorKind::Status { status: 401, authority: Some(authority), .. } => format!(
@@ -204,7 +305,7 @@ impl Error {
                  --name {name} --query id -o tsv)"
             ),
             ErrorKind::Status { status: 403, inner: Some(code), .. } if code == "SecretDisabled" => {
-                format!("enable the secret: az keyvault secret set-attributes --vault-name {name} --name {} --enabled true", self.secret.name)
+                format!("enable the secret: az keyvault secret set-attributes --vault-name {name} --name {secret_name} --enabled true")
             }
             ErrorKind::Status { status: 403, .. } => format!(
                 "give the identity \"get\" permission on secrets: az keyvault set-policy --name {name} \
@@ -212,9 +313,8 @@ impl Error {
                  \"Key Vault Secrets User\" role); a vault firewall can also refuse"
             ),
             ErrorKind::Status { status: 404, .. } => format!(
-                "check the name{}: az keyvault secret show --vault-name {name} --name {}",
-                if self.secret.version.is_some() { " and version" } else { "" },
-                self.secret.name
+                "check the name{}: az keyvault secret show --vault-name {name} --name {secret_name}",
+                if version { " and version" } else { "" },
             ),
             ErrorKind::Status { status: 429, .. } => {
                 "Key Vault kept throttling within --timeout: raise --timeout, or stagger start-ups".to_string()
@@ -232,7 +332,10 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "reading secret {} from vault {}", self.secret, self.secret.vault)?;
+        match &self.target {
+            Target::Secret(s) => write!(f, "reading secret {s} from vault {}", s.vault)?,
+            Target::List(v) => write!(f, "listing the secrets of vault {v}")?,
+        }
         if self.attempts > 1 {
             write!(f, " after {} attempts", self.attempts)?;
         }
@@ -313,12 +416,31 @@ mod tests {
             "Key Vault answered 403 Forbidden (ForbiddenByRbac): Caller is not authorized"
         );
         let e = Error {
-            secret: SecretRef::parse_url("https://kv.vault.azure.net/secrets/db").unwrap(),
+            target: Target::Secret(SecretRef::parse_url("https://kv.vault.azure.net/secrets/db").unwrap()),
             kind,
             attempts: 1,
         };
         assert!(e.hint().unwrap().contains("Key Vault Secrets User"));
         assert_eq!(e.to_string(), "reading secret db from vault https://kv.vault.azure.net");
+    }
+
+    #[test]
+    fn list_pages() {
+        let body =
+            br#"{"value":[{"id":"https://kv.vault.azure.net/secrets/db-pass","attributes":{"enabled":true}},
+            {"id":"https://kv.vault.azure.net/secrets/old","attributes":{"enabled":false}},
+            {"id":"https://kv.vault.azure.net/secrets/tls","managed":true}],
+            "nextLink":"https://kv.vault.azure.net/secrets?api-version=7.4&$skiptoken=abc"}"#;
+        let (items, next) = parse_page(body).unwrap();
+        assert_eq!(items.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["db-pass", "old", "tls"]);
+        assert_eq!(
+            items.iter().map(|i| (i.enabled, i.managed)).collect::<Vec<_>>(),
+            [(true, false), (false, false), (true, true)]
+        );
+        assert!(next.unwrap().contains("skiptoken"));
+        let (_, next) = parse_page(br#"{"value":[],"nextLink":null}"#).unwrap();
+        assert_eq!(next, None);
+        assert!(parse_page(b"{}").is_err());
     }
 
     #[test]

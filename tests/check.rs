@@ -22,7 +22,7 @@ fn check_lists_every_secret_without_values() {
     let url = w.vault.url();
     run.assert_success()
         .assert_stdout(&format!(
-            "env:DB_PASSWORD secret=db-password version={v1} vault={url} from=--env\n\
+            "env:DB_PASSWORD secret=db-password version={v1} vault={url} from=flag\n\
              env:TLS_CERT secret=tls-cert version={v2} vault={url} from=reference type=application/x-pem-file\n"
         ))
         .assert_output_lacks("value-one-xyz")

@@ -85,7 +85,7 @@ fn a_lookalike_host_in_an_app_setting_gets_no_token() {
     k.env("AZURE_POD_IDENTITY_AUTHORITY_HOST", w.imds.authority_host())
         .env("X", "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net.attacker.example/secrets/s)")
         .args(["--", "true"]);
-    k.run().assert_code(2).assert_stderr_contains("for X: refusing to send a Key Vault token");
+    k.run().assert_code(2).assert_stderr_contains("for env:X: refusing to send a Key Vault token");
     assert!(w.imds.server.requests().is_empty());
 }
 

@@ -5,6 +5,8 @@
 //! stays out of its way on Ctrl+C / Ctrl+Break (the console delivers those
 //! to the command itself), waits, and exits with its code.
 
+pub mod user;
+
 use std::ffi::OsString;
 use std::fmt;
 use std::io;

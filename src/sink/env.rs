@@ -3,43 +3,55 @@
 
 use std::ffi::OsString;
 
-use crate::config::Output;
-use crate::secret::Secret;
+use crate::secret::SecretBytes;
 
-/// Lays each output over `base`: a variable that exists (an App Service
-/// reference, say) is replaced in place, a new one is appended.
-pub fn build(
-    mut base: Vec<(OsString, OsString)>,
-    outputs: &[Output],
-    values: &[&Secret],
-) -> Vec<(OsString, OsString)> {
-    for output in outputs {
-        let value = OsString::from(values[output.secret].expose());
-        match base.iter_mut().find(|(k, _)| k == output.var.as_str()) {
-            Some((_, v)) => *v = value,
-            None => base.push((OsString::from(&output.var), value)),
+/// Lays each `(variable, value)` over `base`: a variable that exists (an App
+/// Service reference, say) is replaced in place, a new one is appended.
+pub fn build(mut base: Vec<(OsString, OsString)>, items: &[(&str, OsString)]) -> Vec<(OsString, OsString)> {
+    for (var, value) in items {
+        match base.iter_mut().find(|(k, _)| k == var) {
+            Some((_, v)) => *v = value.clone(),
+            None => base.push((OsString::from(var), value.clone())),
         }
     }
     base
 }
 
+/// A value as an environment string, or `None` if it cannot be one: it
+/// holds a NUL byte, or (on Windows) it is not UTF-8.
+pub fn to_os(value: &SecretBytes) -> Option<OsString> {
+    let bytes = value.expose();
+    if bytes.contains(&0) {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        Some(std::os::unix::ffi::OsStringExt::from_vec(bytes.to_vec()))
+    }
+    #[cfg(not(unix))]
+    {
+        std::str::from_utf8(bytes).ok().map(OsString::from)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Origin;
 
     #[test]
     fn outputs_replace_and_extend_the_base() {
         let base = vec![("PATH".into(), "/bin".into()), ("DB".into(), "@Microsoft.KeyVault(...)".into())];
-        let outputs = [
-            Output { var: "DB".into(), secret: 0, origin: Origin::AppServiceReference },
-            Output { var: "API".into(), secret: 1, origin: Origin::Flag },
-            Output { var: "API2".into(), secret: 1, origin: Origin::Flag },
-        ];
-        let (a, b) = (Secret::new("one".into()), Secret::new("two".into()));
-        let env = build(base, &outputs, &[&a, &b]);
+        let items = [("DB", OsString::from("one")), ("API", "two".into()), ("API2", "two".into())];
+        let env = build(base, &items);
         let env: Vec<(&str, &str)> =
             env.iter().map(|(k, v)| (k.to_str().unwrap(), v.to_str().unwrap())).collect();
         assert_eq!(env, vec![("PATH", "/bin"), ("DB", "one"), ("API", "two"), ("API2", "two")]);
+    }
+
+    #[test]
+    fn nul_bytes_cannot_be_environment_values() {
+        #[cfg(unix)]
+        assert_eq!(to_os(&SecretBytes::new(b"ok\xff".to_vec())).map(|o| o.len()), Some(3));
+        assert!(to_os(&SecretBytes::new(b"a\0b".to_vec())).is_none());
     }
 }

@@ -1,3 +1,4 @@
 //! Where secrets go once read.
 
 pub mod env;
+pub mod file;
