@@ -94,6 +94,9 @@ pub fn write(
             Err(e) => return Err(io_error("inspecting", &dir)(e)),
         }
     }
+    if fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Error::Symlink(target));
+    }
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let temp = parent.join(format!(

@@ -132,6 +132,36 @@ fn imds_reply(req: &Request, tokens: &Tokens, ids: &Identities) -> Reply {
     )
 }
 
+/// `GET /secrets?maxresults=N[&$skiptoken=K]`: a page of ids and
+/// attributes (never values), and a `nextLink` while more remain.
+fn list_page(req: &Request, host: &str, secrets: &BTreeMap<String, StoredSecret>) -> Reply {
+    let page_size: usize = req.param("maxresults").and_then(|m| m.parse().ok()).unwrap_or(25).clamp(1, 25);
+    let skip: usize = req.param("$skiptoken").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let items: Vec<_> = secrets
+        .iter()
+        .skip(skip)
+        .take(page_size)
+        .map(|(name, s)| {
+            let mut item = serde_json::json!({
+                "id": format!("https://{host}/secrets/{name}"),
+                "attributes": {"enabled": s.enabled, "created": 1_700_000_000, "updated": 1_700_000_000},
+                "tags": {}
+            });
+            if let Some(ct) = &s.content_type {
+                item["contentType"] = ct.clone().into();
+            }
+            if s.content_type.as_deref() == Some("application/x-pkcs12") {
+                item["managed"] = true.into();
+            }
+            item
+        })
+        .collect();
+    let next = (skip + page_size < secrets.len()).then(|| {
+        format!("https://{host}/secrets?api-version=7.4&maxresults={page_size}&$skiptoken={}", skip + page_size)
+    });
+    Reply::json(200, &serde_json::json!({ "value": items, "nextLink": next }).to_string())
+}
+
 /// One secret in the fake vault.
 #[derive(Clone, Debug)]
 pub struct StoredSecret {
@@ -184,6 +214,15 @@ impl FakeVault {
         });
         entry.versions.push((version.clone(), value.to_string()));
         version
+    }
+
+    pub fn set_content_type(&self, name: &str, content_type: &str) {
+        self.secrets.lock().unwrap().get_mut(name).unwrap().content_type = Some(content_type.to_string());
+    }
+
+    /// Requests for pages of the list API.
+    pub fn list_requests(&self) -> Vec<Request> {
+        self.server.requests().into_iter().filter(|r| r.path == "/secrets").collect()
     }
 
     pub fn disable(&self, name: &str) {
@@ -248,6 +287,10 @@ fn vault_reply(
         }
         None => return kv_error(400, "BadParameter", "The api-version query parameter is missing.", None),
     }
+    let host = req.header("host").unwrap_or("127.0.0.1");
+    if req.path.trim_end_matches('/') == "/secrets" {
+        return list_page(req, host, secrets);
+    }
     let segments: Vec<&str> = req.path.trim_end_matches('/').split('/').collect();
     let (name, version) = match segments.as_slice() {
         ["", "secrets", name] => (*name, None),
@@ -283,7 +326,6 @@ fn vault_reply(
             Some("SecretDisabled"),
         );
     }
-    let host = req.header("host").unwrap_or("127.0.0.1");
     let mut body = serde_json::json!({
         "value": value,
         "id": format!("https://{host}/secrets/{name}/{ver}"),
