@@ -23,8 +23,9 @@ pub fn run(plan: Plan) -> Result<i32, Error> {
     let started = Instant::now();
     let deadline = Deadline::after(plan.timeout);
     let ids = plan.user.as_ref().map(user::resolve).transpose().map_err(Error::User)?;
+    let owner = file_owner(&plan, ids.as_ref());
     if has_files(&plan.outputs) {
-        sink::file::prepare_dir(&plan.files).map_err(Error::File)?;
+        sink::file::prepare_dir(&plan.files, owner).map_err(Error::File)?;
     }
     let (secrets, outputs, fetched) = read_secrets(&plan, deadline)?;
     let rendered = match render(&secrets, &outputs, &fetched) {
@@ -35,7 +36,7 @@ pub fn run(plan: Plan) -> Result<i32, Error> {
         print_check(&secrets, &rendered);
         return Ok(0);
     }
-    write_files(&plan, ids.as_ref(), &rendered)?;
+    write_files(&plan, owner, &rendered)?;
     let env = child_env(&plan, ids.as_ref(), &rendered);
     if let Some(ids) = &ids {
         user::switch(ids).map_err(Error::User)?;
@@ -245,12 +246,16 @@ fn checked_for(dest: &Dest, value: SecretBytes) -> Result<SecretBytes, transform
     }
 }
 
-fn write_files(plan: &Plan, ids: Option<&user::Ids>, rendered: &[Rendered<'_>]) -> Result<(), Error> {
-    let owner = match (plan.files.owner, ids) {
+/// `--owner`, else `--user`'s ids, else kvinit's own (no chown).
+fn file_owner(plan: &Plan, ids: Option<&user::Ids>) -> Option<(u32, u32)> {
+    match (plan.files.owner, ids) {
         (Some((uid, gid)), _) => Some((uid, gid.unwrap_or(uid))),
         (None, Some(ids)) => Some((ids.uid, ids.gid)),
         (None, None) => None,
-    };
+    }
+}
+
+fn write_files(plan: &Plan, owner: Option<(u32, u32)>, rendered: &[Rendered<'_>]) -> Result<(), Error> {
     for r in rendered {
         if let (Dest::File(path), Some(value)) = (&r.output.dest, &r.value) {
             sink::file::write(&plan.files, owner, path, value).map_err(Error::File)?;

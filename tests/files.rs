@@ -31,7 +31,8 @@ fn mode(p: &Path) -> u32 {
 }
 
 fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<_> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     names
 }
@@ -43,7 +44,14 @@ fn files_are_written_with_content_mode_and_owner() {
     let shm = Shm::new();
     let dir = shm.0.join("secrets");
     w.kvinit()
-        .args(["--dir", dir.to_str().unwrap(), "--file", "db/password=db-password", "--file", "flat=db-password"])
+        .args([
+            "--dir",
+            dir.to_str().unwrap(),
+            "--file",
+            "db/password=db-password",
+            "--file",
+            "flat=db-password",
+        ])
         .args(["--", "sh", "-c", "cat \"$0/db/password\"", dir.to_str().unwrap()])
         .run()
         .assert_success()
@@ -61,15 +69,41 @@ fn mode_and_owner_can_be_chosen() {
     let w = World::new();
     w.vault.put("s", "v");
     let shm = Shm::new();
+    let dir = shm.0.join("made");
     w.kvinit()
-        .args(["--dir", shm.0.to_str().unwrap(), "--file", "s=s", "--file-mode", "0440", "--owner", "1234:5678", "--", "true"])
+        .args([
+            "--dir",
+            dir.to_str().unwrap(),
+            "--file",
+            "sub/s=s",
+            "--file-mode",
+            "0440",
+            "--owner",
+            "1234:5678",
+            "--",
+            "true",
+        ])
         .run()
         .assert_success();
-    let meta = std::fs::metadata(shm.0.join("s")).unwrap();
+    let meta = std::fs::metadata(dir.join("sub/s")).unwrap();
     assert_eq!((meta.mode() & 0o7777, meta.uid(), meta.gid()), (0o440, 1234, 5678));
+    for created in [&dir, &dir.join("sub")] {
+        let meta = std::fs::metadata(created).unwrap();
+        assert_eq!(
+            (meta.mode() & 0o7777, meta.uid(), meta.gid()),
+            (0o700, 1234, 5678),
+            "{}",
+            created.display()
+        );
+    }
+    assert_eq!(std::fs::metadata(&shm.0).unwrap().uid(), 0, "an existing directory keeps its owner");
 
     for bad in ["0666", "0622", "rw", "99999"] {
-        w.kvinit().args(["--dir", shm.0.to_str().unwrap(), "--file", "s=s", "--file-mode", bad, "--", "true"]).run().assert_code(2);
+        let run = w
+            .kvinit()
+            .args(["--dir", shm.0.to_str().unwrap(), "--file", "s=s", "--file-mode", bad, "--", "true"])
+            .run();
+        run.assert_code(2);
     }
 }
 
@@ -102,7 +136,10 @@ fn a_disk_directory_is_refused_before_anything_happens() {
     assert!(!dir.exists() && !dir.parent().unwrap().exists(), "nothing may be created");
     assert!(w.imds.server.requests().is_empty(), "refused before any network traffic");
 
-    w.kvinit().args(["--dir", dir.to_str().unwrap(), "--allow-disk", "--file", "s=s", "--", "true"]).run().assert_success();
+    w.kvinit()
+        .args(["--dir", dir.to_str().unwrap(), "--allow-disk", "--file", "s=s", "--", "true"])
+        .run()
+        .assert_success();
     assert_eq!(std::fs::read(dir.join("s")).unwrap(), b"v");
 }
 
@@ -112,7 +149,10 @@ fn paths_that_escape_the_directory_are_refused() {
     w.vault.put("s", "v");
     let shm = Shm::new();
     for bad in ["../s", "a/../../s", "/etc/s", "", "dir/", "./s"] {
-        let run = w.kvinit().args(["--dir", shm.0.to_str().unwrap(), "--file", &format!("{bad}=s"), "--", "true"]).run();
+        let run = w
+            .kvinit()
+            .args(["--dir", shm.0.to_str().unwrap(), "--file", &format!("{bad}=s"), "--", "true"])
+            .run();
         run.assert_code(2).assert_stderr_contains("must be relative to --dir");
     }
     assert!(w.imds.server.requests().is_empty());
@@ -131,8 +171,14 @@ fn symlinks_are_never_written_through() {
     std::os::unix::fs::symlink(&target, shm.0.join("name")).unwrap();
 
     for (file, what) in [("link/s", "link"), ("name", "name")] {
-        let run = w.kvinit().args(["--dir", shm.0.to_str().unwrap(), "--file", &format!("{file}=s"), "--", "true"]).run();
-        run.assert_code(5).assert_stderr_contains(&format!("refusing to write through the symlink {}", shm.0.join(what).display()));
+        let run = w
+            .kvinit()
+            .args(["--dir", shm.0.to_str().unwrap(), "--file", &format!("{file}=s"), "--", "true"])
+            .run();
+        run.assert_code(5).assert_stderr_contains(&format!(
+            "refusing to write through the symlink {}",
+            shm.0.join(what).display()
+        ));
     }
     assert_eq!(listing(&outside), ["target"]);
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
@@ -148,11 +194,22 @@ fn a_pfx_secret_becomes_binary_with_base64() {
     w.vault.put("pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
     let shm = Shm::new();
     w.kvinit()
-        .args(["--dir", shm.0.to_str().unwrap(), "--file", "tls.pfx=tls?base64", "--file", "tls.pem=pem", "--", "true"])
+        .args([
+            "--dir",
+            shm.0.to_str().unwrap(),
+            "--file",
+            "tls.pfx=tls?base64",
+            "--file",
+            "tls.pem=pem",
+            "--",
+            "true",
+        ])
         .run()
         .assert_success();
     assert_eq!(std::fs::read(shm.0.join("tls.pfx")).unwrap(), pfx);
-    assert!(std::fs::read_to_string(shm.0.join("tls.pem")).unwrap().starts_with("-----BEGIN CERTIFICATE-----\n"));
+    assert!(std::fs::read_to_string(shm.0.join("tls.pem"))
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----\n"));
 }
 
 fn base64(bytes: &[u8]) -> String {

@@ -55,21 +55,26 @@ fn io_error(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Error {
 }
 
 /// Checks that `files.dir` (or, if it does not exist yet, its nearest
-/// existing ancestor) is on tmpfs or ramfs, then creates it 0700. Nothing is
-/// written if the check fails.
-pub fn prepare_dir(files: &Files) -> Result<(), Error> {
+/// existing ancestor) is on tmpfs or ramfs, then creates what is missing of
+/// it, 0700 and owned by `owner`, so that the command's user can read its
+/// files. Nothing is created if the check fails.
+pub fn prepare_dir(files: &Files, owner: Option<(u32, u32)>) -> Result<(), Error> {
+    let mut missing = Vec::new();
     let mut probe = files.dir.as_path();
     while !probe.exists() {
+        missing.push(probe);
         probe = probe.parent().unwrap_or(Path::new("/"));
     }
     if !files.allow_disk {
-        if let Some(fs) =
-            imp::disk_filesystem(probe).map_err(io_error("checking the filesystem of", probe))?
-        {
+        let fs = imp::disk_filesystem(probe).map_err(io_error("checking the filesystem of", probe))?;
+        if let Some(fs) = fs {
             return Err(Error::NotInMemory { dir: files.dir.clone(), fs });
         }
     }
-    imp::create_dir(&files.dir)
+    for dir in missing.into_iter().rev() {
+        imp::create_dir(dir, owner)?;
+    }
+    Ok(())
 }
 
 /// Writes each file under `files.dir`: a temporary name opened with
@@ -90,7 +95,7 @@ pub fn write(
         match fs::symlink_metadata(&dir) {
             Ok(m) if m.file_type().is_symlink() => return Err(Error::Symlink(dir)),
             Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => imp::create_dir(&dir)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => imp::create_dir(&dir, owner)?,
             Err(e) => return Err(io_error("inspecting", &dir)(e)),
         }
     }
@@ -145,11 +150,15 @@ mod imp {
         }
     }
 
-    pub fn create_dir(dir: &Path) -> Result<(), Error> {
-        match std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(io_error("creating the directory", dir)(e)),
+    /// One directory, 0700, whose parent exists.
+    pub fn create_dir(dir: &Path, owner: Option<(u32, u32)>) -> Result<(), Error> {
+        let made = std::fs::DirBuilder::new().mode(0o700).create(dir);
+        made.map_err(io_error("creating the directory", dir))?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(dir, Some(uid), Some(gid))
+                .map_err(io_error("changing the owner of", dir))?;
         }
+        Ok(())
     }
 
     pub fn create_new(path: &Path) -> io::Result<File> {
@@ -185,7 +194,7 @@ mod imp {
         Err(io::Error::new(io::ErrorKind::Unsupported, "no statfs here"))
     }
 
-    pub fn create_dir(_dir: &Path) -> Result<(), Error> {
+    pub fn create_dir(_dir: &Path, _owner: Option<(u32, u32)>) -> Result<(), Error> {
         Err(Error::Unsupported)
     }
 

@@ -157,7 +157,10 @@ fn list_page(req: &Request, host: &str, secrets: &BTreeMap<String, StoredSecret>
         })
         .collect();
     let next = (skip + page_size < secrets.len()).then(|| {
-        format!("https://{host}/secrets?api-version=7.4&maxresults={page_size}&$skiptoken={}", skip + page_size)
+        format!(
+            "https://{host}/secrets?api-version=7.4&maxresults={page_size}&$skiptoken={}",
+            skip + page_size
+        )
     });
     Reply::json(200, &serde_json::json!({ "value": items, "nextLink": next }).to_string())
 }

@@ -1,0 +1,98 @@
+//! --all-secrets: every enabled secret of the vault, across list pages.
+
+mod support;
+
+use support::{Reply, World};
+
+#[test]
+fn every_enabled_secret_across_pages_becomes_a_variable() {
+    let w = World::new();
+    for i in 0..60 {
+        w.vault.put(&format!("app-setting-{i:02}"), &format!("value-{i}"));
+    }
+    w.vault.put("db-password", "pw");
+    w.vault.put("retired", "old");
+    w.vault.disable("retired");
+    w.vault.put("tls-cert", "MIIpfx");
+    w.vault.set_content_type("tls-cert", "application/x-pkcs12");
+    let run = w
+        .kvinit()
+        .args([
+            "--all-secrets",
+            "--",
+            "sh",
+            "-c",
+            "echo $APP_SETTING_00 $APP_SETTING_59 $DB_PASSWORD ${RETIRED-unset} ${TLS_CERT-unset}",
+        ])
+        .run();
+    run.assert_success()
+        .assert_stdout("value-0 value-59 pw unset unset\n")
+        .assert_stderr_contains("61 secrets from 1 vault");
+    assert_eq!(w.vault.list_requests().len(), 3, "63 secrets at 25 a page");
+}
+
+#[test]
+fn a_prefix_selects_and_is_stripped_and_explicit_entries_win() {
+    let w = World::new();
+    w.vault.put("myapp-db-url", "postgres://db");
+    w.vault.put("myapp-api-key", "from-import");
+    w.vault.put("override", "from-flag");
+    w.vault.put("other-app-key", "not-mine");
+    w.kvinit()
+        .args(["--all-secrets=myapp-", "--env", "API_KEY=override"])
+        .args(["--", "sh", "-c", "echo $DB_URL $API_KEY ${OTHER_APP_KEY-unset}"])
+        .run()
+        .assert_success()
+        .assert_stdout("postgres://db from-flag unset\n");
+}
+
+#[test]
+fn invalid_and_colliding_names_are_reported_and_skipped() {
+    let w = World::new();
+    w.vault.put("1password", "a");
+    w.vault.put("db-pass", "b");
+    w.vault.put("DB-PASS", "c");
+    w.vault.put("fine", "d");
+    w.kvinit()
+        .args(["--all-secrets", "--", "sh", "-c", "echo ${DB_PASS-unset} $FINE"])
+        .run()
+        .assert_success()
+        .assert_stdout("unset d\n")
+        .assert_stderr_contains("skipping 1password (\"1PASSWORD\" is not a valid variable name)")
+        .assert_stderr_contains("skipping DB-PASS, db-pass: they all map to DB_PASS");
+}
+
+#[test]
+fn a_next_link_to_another_host_is_refused() {
+    let w = World::new();
+    w.vault.put("a", "1");
+    w.vault.script.push(Reply::json(
+        200,
+        r#"{"value":[{"id":"https://127.0.0.1/secrets/a","attributes":{"enabled":true}}],"nextLink":"https://attacker.example/secrets?$skiptoken=1"}"#,
+    ));
+    w.kvinit()
+        .args(["--all-secrets", "--", "true"])
+        .run()
+        .assert_code(4)
+        .assert_stderr_contains("error: listing the secrets of vault")
+        .assert_stderr_contains("nextLink leads away from");
+}
+
+#[test]
+fn listing_needs_a_vault_and_permission() {
+    let w = World::new();
+    support::Kvinit::new()
+        .args(["--all-secrets", "--", "true"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("--all-secrets needs --vault");
+    w.vault.script.push(Reply::json(
+        403,
+        r#"{"error":{"code":"Forbidden","message":"Caller is not authorized to perform action on resource.","innererror":{"code":"ForbiddenByRbac"}}}"#,
+    ));
+    w.kvinit()
+        .args(["--all-secrets", "--", "true"])
+        .run()
+        .assert_code(4)
+        .assert_stderr_contains("Key Vault Secrets User");
+}

@@ -1,0 +1,81 @@
+//! --user: files owned by the user, then groups, gid, uid dropped before exec.
+//! These run as root, as CI does.
+
+mod support;
+
+use std::os::unix::fs::MetadataExt;
+
+use support::World;
+
+fn shm_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(format!("/dev/shm/kvinit-user-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn numeric_ids_need_no_passwd_entry() {
+    assert_eq!(nix_uid(), 0, "this test needs root, as in CI");
+    let w = World::new();
+    w.vault.put("s", "v");
+    let dir = shm_dir("numeric");
+    w.kvinit()
+        .args(["--dir", dir.to_str().unwrap(), "--file", "s=s", "--user", "4321:8765", "--env", "S=s"])
+        .args(["--", "sh", "-c", "echo $(id -u) $(id -g) $(id -G) $S; cat \"$0/s\"", dir.to_str().unwrap()])
+        .run()
+        .assert_success()
+        .assert_stdout("4321 8765 8765 v\nv");
+    let meta = std::fs::metadata(dir.join("s")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (4321, 8765), "files belong to the user");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_name_from_etc_passwd() {
+    let w = World::new();
+    w.vault.put("s", "v");
+    // Debian's nobody: uid 65534, group nogroup 65534, home /nonexistent.
+    w.kvinit()
+        .args(["--user", "nobody", "--env", "S=s", "--", "sh", "-c", "echo $(id -u) $(id -g) $HOME"])
+        .run()
+        .assert_success()
+        .assert_stdout("65534 65534 /nonexistent\n");
+}
+
+#[test]
+fn an_unknown_user_is_a_usage_error_before_any_request() {
+    let w = World::new();
+    w.kvinit()
+        .args(["--user", "no-such-user-kvinit", "--env", "S=s", "--", "true"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("--user: no user named \"no-such-user-kvinit\"");
+    assert!(w.imds.server.requests().is_empty());
+    w.kvinit()
+        .args(["--user", "a b", "--", "true"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("is not UID[:GID] or NAME[:GROUP]");
+}
+
+#[test]
+fn without_root_the_switch_fails_closed() {
+    let w = World::new();
+    w.vault.put("s", "v");
+    let (cmd, marker) = support::tripwire(&w.dir);
+    // Start kvinit as an unprivileged user (through itself), then ask for another.
+    let run = w
+        .kvinit()
+        .args(["--user", "4321", "--env", "S=s", "--"])
+        .arg(env!("CARGO_BIN_EXE_kvinit"))
+        .args(["--user", "1111", "--vault", &w.vault.url(), "--"])
+        .args(&cmd)
+        .run();
+    run.assert_code(5)
+        .assert_stderr_contains("--user: setgroups failed (kvinit must start as root to switch user)");
+    assert!(!marker.exists());
+}
+
+fn nix_uid() -> u32 {
+    std::fs::metadata("/proc/self").unwrap().uid()
+}
