@@ -64,6 +64,26 @@ pub struct Args {
     #[arg(long, value_name = "UID[:GID]|NAME[:GROUP]")]
     pub user: Option<String>,
 
+    /// Stay as the command's parent: forward signals, reap zombies, exit with its code [env: KVINIT_INIT=1]
+    #[arg(long)]
+    pub init: bool,
+
+    /// With --init: forward signals to the command's whole process group
+    #[arg(long)]
+    pub group: bool,
+
+    /// With --init: report this exit code of the command as 0 (repeatable), e.g. 143
+    #[arg(long, value_name = "CODE")]
+    pub remap_exit: Vec<u8>,
+
+    /// With --init: re-read the secrets this often, rewrite changed files (e.g. 5m) [env: KVINIT_REFRESH]
+    #[arg(long, value_name = "DURATION")]
+    pub refresh: Option<String>,
+
+    /// Signal sent to the command after a refresh changed files [default: HUP]
+    #[arg(long, value_name = "SIGNAL")]
+    pub refresh_signal: Option<String>,
+
     /// Use the user-assigned identity with this client id [env: AZURE_CLIENT_ID]
     #[arg(long, value_name = "ID", group = "identity")]
     pub client_id: Option<String>,

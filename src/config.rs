@@ -64,6 +64,8 @@ pub struct Plan {
     pub import: Option<Import>,
     /// `--user`: who runs the command.
     pub user: Option<UserSpec>,
+    /// `--init`, with its options; `None`: exec.
+    pub init: Option<InitPlan>,
     pub user_assigned: Option<UserAssigned>,
     /// What named the user-assigned identity: a flag or `AZURE_CLIENT_ID`.
     pub user_assigned_by: &'static str,
@@ -123,6 +125,14 @@ pub struct Files {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitPlan {
+    pub group: bool,
+    pub remap: Vec<i32>,
+    pub refresh: Option<Duration>,
+    pub refresh_signal: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Import {
     pub vault: VaultUrl,
     pub resource: &'static str,
@@ -178,6 +188,10 @@ pub enum ConfigError {
     User { flag: &'static str, value: String },
     /// `--all-secrets` without a default vault.
     ImportNeedsVault,
+    /// `--group`, `--remap-exit`, `--refresh` or `--refresh-signal` without `--init`.
+    NeedsInit(&'static str),
+    /// A `--refresh` under a second, or a `--refresh-signal` that names no signal.
+    Refresh(String),
     /// A variable name that is not `[A-Za-z_][A-Za-z0-9_]*`.
     VarName(String),
     /// The same variable requested twice by flags.
@@ -217,6 +231,8 @@ impl fmt::Display for ConfigError {
                 write!(f, "{flag} {value:?} is not UID[:GID] or NAME[:GROUP]")
             }
             ConfigError::ImportNeedsVault => write!(f, "--all-secrets needs --vault (or KVINIT_VAULT)"),
+            ConfigError::NeedsInit(flag) => write!(f, "{flag} needs --init (or KVINIT_INIT=1)"),
+            ConfigError::Refresh(why) => f.write_str(why),
             ConfigError::VarName(var) => write!(
                 f,
                 "{var:?} is not a valid variable name (letters, digits and _, not starting with a digit)"
@@ -413,6 +429,44 @@ impl Plan {
                 .transpose()?,
             allow_disk: args.allow_disk,
         };
+        let init_on = args.init || env.get("KVINIT_INIT").is_some_and(|v| v != "0" && v != "false");
+        let refresh = match args.refresh.as_deref().or(env.get("KVINIT_REFRESH")) {
+            None => None,
+            Some(r) => match parse_duration(r) {
+                Some(d) if d >= Duration::from_secs(1) => Some(d),
+                _ => {
+                    return Err(ConfigError::Refresh(format!(
+                        "--refresh {r:?} is not a duration of 1s or more"
+                    )))
+                }
+            },
+        };
+        let refresh_signal = match args.refresh_signal.as_deref() {
+            None => crate::launch::signals::parse("HUP").unwrap_or(1),
+            Some(s) => crate::launch::signals::parse(s).ok_or_else(|| {
+                ConfigError::Refresh(format!("--refresh-signal {s:?} is not a signal name or number"))
+            })?,
+        };
+        let init = if init_on {
+            Some(InitPlan {
+                group: args.group,
+                remap: args.remap_exit.iter().map(|c| i32::from(*c)).collect(),
+                refresh,
+                refresh_signal,
+            })
+        } else {
+            for (given, flag) in [
+                (args.group, "--group"),
+                (!args.remap_exit.is_empty(), "--remap-exit"),
+                (refresh.is_some(), "--refresh"),
+                (args.refresh_signal.is_some(), "--refresh-signal"),
+            ] {
+                if given {
+                    return Err(ConfigError::NeedsInit(flag));
+                }
+            }
+            None
+        };
         let user = args
             .user
             .as_deref()
@@ -445,6 +499,7 @@ impl Plan {
             files,
             import,
             user,
+            init,
             user_assigned,
             user_assigned_by,
             identity_source,
@@ -636,6 +691,27 @@ mod tests {
     }
 
     #[test]
+    fn init_options() {
+        let p = plan(
+            &["--init", "--remap-exit", "143", "--refresh", "5m", "--refresh-signal", "USR1", "true"],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            p.init,
+            Some(InitPlan {
+                group: false,
+                remap: vec![143],
+                refresh: Some(Duration::from_secs(300)),
+                refresh_signal: 10
+            })
+        );
+        let p = plan(&["true"], &[("KVINIT_INIT", "1"), ("KVINIT_REFRESH", "30s")]).unwrap();
+        assert_eq!(p.init.unwrap().refresh, Some(Duration::from_secs(30)));
+        assert_eq!(plan(&["true"], &[("KVINIT_INIT", "0")]).unwrap().init, None);
+    }
+
+    #[test]
     fn the_vault_can_come_from_the_environment() {
         let p = plan(&["--env", "A=a", "true"], &[("KVINIT_VAULT", "https://kv9.vault.azure.cn")]).unwrap();
         assert_eq!(p.secrets[0].reference.url(), "https://kv9.vault.azure.cn/secrets/a");
@@ -692,6 +768,10 @@ mod tests {
             (&["--vault", "http://kv1.vault.azure.net", "true"], &[], "must use https"),
             (&["--allow-vault-host", "a b", "true"], &[], "--allow-vault-host"),
             (&["--cloud", "mars", "true"], &[], "is not one of public, china, usgov"),
+            (&["--refresh", "5m", "true"], &[], "--refresh needs --init"),
+            (&["--group", "true"], &[], "--group needs --init"),
+            (&["--init", "--refresh", "500ms", "true"], &[], "1s or more"),
+            (&["--init", "--refresh-signal", "SIGNOPE", "true"], &[], "not a signal"),
             (&["--identity-source", "magic", "true"], &[], "is not one of auto, imds, app-service"),
             (&["true"], &[("KVINIT_IDENTITY_SOURCE", "nope")], "--identity-source \"nope\""),
         ];

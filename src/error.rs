@@ -105,6 +105,17 @@ impl StdError for RenderError {
     }
 }
 
+/// The `source()` chain of an error, joined for one log line.
+pub fn chain(error: &dyn StdError) -> String {
+    let mut parts = Vec::new();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        parts.push(e.to_string());
+        cause = e.source();
+    }
+    parts.join(": ")
+}
+
 fn block(out: &mut String, error: &dyn StdError, hint: Option<&str>) {
     let _ = writeln!(out, "kvinit: error: {error}");
     let mut cause = error.source();

@@ -24,6 +24,8 @@ use clap::Parser;
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
 fn main() {
+    // Before any thread exists, so that every thread inherits the mask.
+    let original_mask = launch::signals::block();
     let args = match cli::Args::try_parse() {
         Ok(args) => args,
         Err(e) => {
@@ -33,7 +35,9 @@ fn main() {
     };
     init_logging(args.verbose, args.quiet);
     let env = config::Env::from_process();
-    let result = config::Plan::new(args, env).map_err(error::Error::Config).and_then(run::run);
+    let result = config::Plan::new(args, env)
+        .map_err(error::Error::Config)
+        .and_then(|plan| run::run(plan, original_mask));
     let code = match result {
         Ok(code) => code,
         Err(e) => {

@@ -27,26 +27,41 @@ pub struct Backoff {
     base: Duration,
     cap: Duration,
     step: u32,
-    rng: u64,
+    rng: Rng,
 }
 
 impl Backoff {
     pub fn new(base: Duration, cap: Duration) -> Backoff {
-        Backoff { base, cap, step: 0, rng: seed() }
+        Backoff { base, cap, step: 0, rng: Rng::new() }
     }
 
     pub fn next_delay(&mut self) -> Duration {
         let full = self.base.saturating_mul(1u32 << self.step.min(16)).min(self.cap);
         self.step += 1;
-        full.mul_f64(0.5 + 0.5 * self.random_unit())
+        full.mul_f64(0.5 + 0.5 * self.rng.unit())
+    }
+}
+
+/// xorshift64*: statistically fine for jitter, and needs no crate.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new() -> Rng {
+        Rng(seed())
     }
 
-    /// xorshift64*: statistically fine for jitter, and needs no crate.
-    fn random_unit(&mut self) -> f64 {
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        (self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// `d` scaled by a random factor in [1 - spread, 1 + spread].
+    pub fn jitter(&mut self, d: Duration, spread: f64) -> Duration {
+        d.mul_f64(1.0 - spread + 2.0 * spread * self.unit())
     }
 }
 
@@ -124,7 +139,7 @@ mod tests {
     fn jitter_differs_between_backoffs() {
         let mut a = Backoff::new(Duration::from_secs(10), Duration::from_secs(10));
         let mut b = Backoff::new(Duration::from_secs(10), Duration::from_secs(10));
-        b.rng ^= 0x9E37_79B9_7F4A_7C15;
+        b.rng.0 ^= 0x9E37_79B9_7F4A_7C15;
         let a: Vec<_> = (0..4).map(|_| a.next_delay()).collect();
         let b: Vec<_> = (0..4).map(|_| b.next_delay()).collect();
         assert_ne!(a, b);

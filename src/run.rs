@@ -1,33 +1,34 @@
 //! The job, step by step: resolve the user, prepare the secrets directory,
-//! read the secrets, render and write them, then check or launch.
+//! read the secrets, render and write them, then check, exec or supervise.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::Write;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::{Dest, Origin, Output, Plan, PlannedSecret};
 use crate::error::{Error, RenderError};
 use crate::http::{Client, Roots};
 use crate::identity::{self, TokenSource};
-use crate::launch::{self, user};
-use crate::retry::Deadline;
+use crate::launch::{self, signals, user};
+use crate::retry::{Deadline, Rng};
 use crate::secret::{AccessToken, SecretBytes};
 use crate::vault::{self, Fetched};
 use crate::{sink, transform};
 
-/// Runs the plan. Returns the exit code: `--check`'s, or on Windows the
-/// command's. On Unix success replaces this process, so it returns only on
-/// failure.
-pub fn run(plan: Plan) -> Result<i32, Error> {
+/// Runs the plan. Returns the exit code: `--check`'s, or the command's when
+/// kvinit waits for it (`--init`, Windows). Otherwise success replaces this
+/// process, so it returns only on failure.
+pub fn run(plan: Plan, original: signals::Original) -> Result<i32, Error> {
     let started = Instant::now();
+    let guard = signals::StartupGuard::start();
     let deadline = Deadline::after(plan.timeout);
     let ids = plan.user.as_ref().map(user::resolve).transpose().map_err(Error::User)?;
     let owner = file_owner(&plan, ids.as_ref());
     if has_files(&plan.outputs) {
         sink::file::prepare_dir(&plan.files, owner).map_err(Error::File)?;
     }
-    let (secrets, outputs, fetched) = read_secrets(&plan, deadline)?;
+    let ((secrets, outputs, fetched), session) = read_secrets(&plan, deadline)?;
     let rendered = match render(&secrets, &outputs, &fetched) {
         Ok(rendered) => rendered,
         Err((reads, renders)) => return Err(unreadable(fetched, &reads, renders)),
@@ -38,11 +39,173 @@ pub fn run(plan: Plan) -> Result<i32, Error> {
     }
     write_files(&plan, owner, &rendered)?;
     let env = child_env(&plan, ids.as_ref(), &rendered);
-    if let Some(ids) = &ids {
-        user::switch(ids).map_err(Error::User)?;
-    }
     report_success(&plan, &secrets, &rendered, started);
-    launch::run(&plan.command, env).map_err(Error::Launch)
+    guard.stop();
+    match &plan.init {
+        None => {
+            if let Some(ids) = &ids {
+                user::switch(ids).map_err(Error::User)?;
+            }
+            launch::run(&plan.command, env, original).map_err(Error::Launch)
+        }
+        Some(init) => {
+            let values = rendered.into_iter().map(|r| r.value).collect();
+            supervise(&plan, init, env, original, ids, owner, session.map(|s| (s, secrets, outputs, values)))
+        }
+    }
+}
+
+#[cfg(unix)]
+fn supervise(
+    plan: &Plan,
+    init: &crate::config::InitPlan,
+    env: Vec<(OsString, OsString)>,
+    original: signals::Original,
+    ids: Option<user::Ids>,
+    owner: Option<(u32, u32)>,
+    state: Option<(Session, Vec<PlannedSecret>, Vec<Output>, Vec<Option<SecretBytes>>)>,
+) -> Result<i32, Error> {
+    if ids.is_some() && !nix::unistd::geteuid().is_root() {
+        let source = std::io::Error::from(nix::errno::Errno::EPERM);
+        return Err(Error::User(user::Error::Switch { call: "setgroups", source }));
+    }
+    let mut refresher = match (init.refresh, state) {
+        (Some(every), Some((session, secrets, outputs, values))) => Some(Refresher {
+            plan,
+            session,
+            secrets,
+            outputs,
+            values,
+            owner,
+            every,
+            slow: 0,
+            rng: Rng::new(),
+        }),
+        _ => None,
+    };
+    let options =
+        launch::Init { group: init.group, remap: init.remap.clone(), refresh_signal: init.refresh_signal };
+    let refresh = refresher.as_mut().map(|r| r as &mut dyn launch::Refresh);
+    launch::supervise(&plan.command, env, original, &options, ids, refresh).map_err(Error::Launch)
+}
+
+/// Windows always waits for the command; `--init` adds nothing there.
+#[cfg(not(unix))]
+fn supervise(
+    plan: &Plan,
+    init: &crate::config::InitPlan,
+    env: Vec<(OsString, OsString)>,
+    original: signals::Original,
+    _ids: Option<user::Ids>,
+    _owner: Option<(u32, u32)>,
+    _state: Option<(Session, Vec<PlannedSecret>, Vec<Output>, Vec<Option<SecretBytes>>)>,
+) -> Result<i32, Error> {
+    if init.refresh.is_some() {
+        log::warn!("--refresh is not supported on Windows yet; secrets are read once");
+    }
+    launch::run(&plan.command, env, original).map_err(Error::Launch)
+}
+
+/// What it takes to read secrets again: the identity and its tokens.
+struct Session {
+    source: Box<dyn TokenSource>,
+    web: Client,
+    tokens: BTreeMap<&'static str, AccessToken>,
+}
+
+/// Tokens are renewed this long before they expire.
+const TOKEN_MARGIN: u64 = 5 * 60;
+
+/// `--refresh`: re-reads every secret each round, rewrites files whose value
+/// changed, and warns about changed variables (a running process cannot see
+/// them). A failed round changes nothing and is retried next round, later
+/// when Key Vault throttles.
+struct Refresher<'p> {
+    plan: &'p Plan,
+    session: Session,
+    secrets: Vec<PlannedSecret>,
+    outputs: Vec<Output>,
+    /// The value each output has now; `None` for a missing optional secret.
+    values: Vec<Option<SecretBytes>>,
+    owner: Option<(u32, u32)>,
+    every: Duration,
+    /// Rounds are spaced 2^slow times `every` after throttling.
+    slow: u32,
+    rng: Rng,
+}
+
+impl Refresher<'_> {
+    fn renew_tokens(&mut self, deadline: Deadline) -> Result<(), crate::identity::Error> {
+        let now = unix_now();
+        for (resource, token) in self.session.tokens.iter_mut() {
+            let fresh = token.expires_on.is_some_and(|t| t > now + TOKEN_MARGIN);
+            if !fresh {
+                *token = self.session.source.token(resource, deadline)?;
+                log::debug!("renewed the token for {resource}");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+impl launch::Refresh for Refresher<'_> {
+    fn next_delay(&mut self) -> Duration {
+        self.rng.jitter(self.every * (1 << self.slow), 0.1)
+    }
+
+    fn run(&mut self) -> bool {
+        let deadline = Deadline::after(self.plan.timeout);
+        if let Err(e) = self.renew_tokens(deadline) {
+            log::error!("refresh: {e}: {}; keeping the current secrets", crate::error::chain(&e));
+            return false;
+        }
+        let tokens = &self.session.tokens;
+        let results = vault::read_all(&self.session.web, &self.secrets, &|r| &tokens[r], deadline);
+        let (mut changed_files, mut throttled) = (0, false);
+        for (output, current) in self.outputs.iter().zip(self.values.iter_mut()) {
+            let reference = &self.secrets[output.secret].reference;
+            let value = match &results[output.secret] {
+                Ok(f) => transform::apply(&f.value, &output.options),
+                Err(e) => {
+                    throttled |= matches!(e.kind, vault::ErrorKind::Status { status: 429, .. });
+                    if !(output.options.optional && e.is_missing()) {
+                        log::error!("refresh: {e}: {}; keeping {}", crate::error::chain(e), output.dest);
+                    }
+                    continue;
+                }
+            };
+            let value = match value {
+                Ok(v) => v,
+                Err(e) => {
+                    log::error!("refresh: {reference} for {}: {e}; keeping the current value", output.dest);
+                    continue;
+                }
+            };
+            if current.as_ref() == Some(&value) {
+                continue;
+            }
+            match &output.dest {
+                Dest::File(path) => match sink::file::write(&self.plan.files, self.owner, path, &value) {
+                    Ok(()) => {
+                        log::info!("refresh: {} changed in Key Vault; rewrote {}", reference, output.dest);
+                        changed_files += 1;
+                        *current = Some(value);
+                    }
+                    Err(e) => log::error!("refresh: writing {}: {e}", output.dest),
+                },
+                Dest::Env(var) => {
+                    log::warn!(
+                        "refresh: {reference} changed in Key Vault, but {var} of the running command cannot \
+                         change; restart it to pick up the new value"
+                    );
+                    *current = Some(value);
+                }
+            }
+        }
+        self.slow = if throttled { (self.slow + 1).min(3) } else { 0 };
+        changed_files > 0
+    }
 }
 
 fn has_files(outputs: &[Output]) -> bool {
@@ -55,14 +218,14 @@ type Reads = (Vec<PlannedSecret>, Vec<Output>, Vec<Result<Fetched, vault::Error>
 /// Reads every planned secret, and with `--all-secrets` every enabled
 /// secret of the vault not already requested. Fails closed: any failure
 /// that `?optional` does not excuse stops here.
-fn read_secrets(plan: &Plan, deadline: Deadline) -> Result<Reads, Error> {
+fn read_secrets(plan: &Plan, deadline: Deadline) -> Result<(Reads, Option<Session>), Error> {
     let mut secrets = plan.secrets.clone();
     let mut outputs = plan.outputs.clone();
     if secrets.is_empty() && plan.import.is_none() {
         log::warn!(
             "no secrets requested (no --env, --file, --all-secrets, KVINIT_ENV or Key Vault references)"
         );
-        return Ok((secrets, outputs, Vec::new()));
+        return Ok(((secrets, outputs, Vec::new()), None));
     }
     let roots = Roots::new(plan.ssl_cert_file.as_deref()).map_err(Error::Setup)?;
     let (direct, web) = identity::clients(&roots);
@@ -76,7 +239,7 @@ fn read_secrets(plan: &Plan, deadline: Deadline) -> Result<Reads, Error> {
         plan_import(import, listed, &mut secrets, &mut outputs);
     }
     let results = vault::read_all(&web, &secrets, &|resource| &tokens[resource], deadline);
-    Ok((secrets, outputs, results))
+    Ok(((secrets, outputs, results), Some(Session { source, web, tokens })))
 }
 
 /// Adds the imported secrets as environment outputs. The name becomes the

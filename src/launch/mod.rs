@@ -5,7 +5,13 @@
 //! stays out of its way on Ctrl+C / Ctrl+Break (the console delivers those
 //! to the command itself), waits, and exits with its code.
 
+pub mod signals;
+#[cfg(unix)]
+mod supervise;
 pub mod user;
+
+#[cfg(unix)]
+pub use supervise::{Init, Refresh};
 
 use std::ffi::OsString;
 use std::fmt;
@@ -42,11 +48,30 @@ impl std::error::Error for Error {
     }
 }
 
-/// Runs `command` with exactly `env`, in kvinit's place. On Unix this returns
-/// only on failure; on Windows it returns the command's exit code.
-/// `command` must not be empty.
-pub fn run(command: &[OsString], env: Vec<(OsString, OsString)>) -> Result<i32, Error> {
-    imp::run(command, env).map_err(|source| Error { program: command[0].clone(), source })
+/// Runs `command` with exactly `env`, in kvinit's place, with the signal
+/// mask kvinit started with. On Unix this returns only on failure; on
+/// Windows it returns the command's exit code. `command` must not be empty.
+pub fn run(
+    command: &[OsString],
+    env: Vec<(OsString, OsString)>,
+    original: signals::Original,
+) -> Result<i32, Error> {
+    imp::run(command, env, original).map_err(|source| Error { program: command[0].clone(), source })
+}
+
+/// `--init`: starts `command` as a child and supervises it until it exits;
+/// `ids` is switched to in the child, `refresh` runs between signals.
+#[cfg(unix)]
+pub fn supervise(
+    command: &[OsString],
+    env: Vec<(OsString, OsString)>,
+    original: signals::Original,
+    init: &Init,
+    ids: Option<user::Ids>,
+    refresh: Option<&mut dyn Refresh>,
+) -> Result<i32, Error> {
+    supervise::supervise(command, env, original, init, ids, refresh)
+        .map_err(|source| Error { program: command[0].clone(), source })
 }
 
 #[cfg(unix)]
@@ -56,10 +81,19 @@ mod imp {
     use std::os::unix::process::CommandExt;
     use std::process::Command;
 
+    use crate::launch::signals::Original;
+
     /// `execvp` semantics: a bare name is looked up in the new environment's
-    /// PATH. std also restores SIGPIPE and the signal mask for the program.
-    pub fn run(command: &[OsString], env: Vec<(OsString, OsString)>) -> io::Result<i32> {
-        Err(Command::new(&command[0]).args(&command[1..]).env_clear().envs(env).exec())
+    /// PATH. std restores SIGPIPE's default; the mask is restored here.
+    pub fn run(command: &[OsString], env: Vec<(OsString, OsString)>, original: Original) -> io::Result<i32> {
+        let mut cmd = Command::new(&command[0]);
+        cmd.args(&command[1..]).env_clear().envs(env);
+        // SAFETY: the closure runs just before execve in this process, and
+        // only calls pthread_sigmask, which is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || original.restore());
+        }
+        Err(cmd.exec())
     }
 }
 
@@ -91,7 +125,11 @@ mod imp {
         1
     }
 
-    pub fn run(command: &[OsString], env: Vec<(OsString, OsString)>) -> io::Result<i32> {
+    pub fn run(
+        command: &[OsString],
+        env: Vec<(OsString, OsString)>,
+        _original: crate::launch::signals::Original,
+    ) -> io::Result<i32> {
         let mut child = Command::new(&command[0]).args(&command[1..]).env_clear().envs(env).spawn()?;
         // SAFETY: the handler is a plain function with the signature Windows
         // expects, touching no state of ours; registering it has no other effect.
@@ -108,7 +146,11 @@ mod imp {
     use std::ffi::OsString;
     use std::io;
 
-    pub fn run(_command: &[OsString], _env: Vec<(OsString, OsString)>) -> io::Result<i32> {
+    pub fn run(
+        _command: &[OsString],
+        _env: Vec<(OsString, OsString)>,
+        _original: crate::launch::signals::Original,
+    ) -> io::Result<i32> {
         Err(io::Error::new(
             io::ErrorKind::Unsupported,
             "starting a command is not supported on this platform",
