@@ -189,6 +189,11 @@ impl Kvinit {
         Run { command: format!("{:?}", self.cmd), output, pid, elapsed: started.elapsed() }
     }
 
+    /// Starts kvinit and returns at once, for tests that signal it.
+    pub fn spawn(&mut self) -> std::process::Child {
+        self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn kvinit")
+    }
+
     pub fn run(&mut self) -> Run {
         self.run_for(Duration::from_secs(60))
     }
@@ -197,6 +202,45 @@ impl Kvinit {
 extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+/// Sends `sig` to `pid`.
+pub fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) has no memory effects.
+    let rc = unsafe { libc_kill(pid as i32, sig) };
+    assert_eq!(rc, 0, "kill({pid}, {sig}) failed");
+}
+
+/// Waits until `f` holds, polling, for at most `limit`.
+pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    f()
+}
+
+/// A spawned kvinit's end: exit code (or 128+signal) and output.
+pub fn finish(child: std::process::Child, limit: Duration) -> (Option<i32>, String, String) {
+    let pid = child.id();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d = done.clone();
+    std::thread::spawn(move || {
+        if !wait_for(limit, || d.load(std::sync::atomic::Ordering::SeqCst)) {
+            // SAFETY: kill(2) has no memory effects.
+            unsafe { libc_kill(pid as i32, 9) };
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// A finished kvinit run.

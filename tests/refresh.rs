@@ -1,0 +1,123 @@
+//! --refresh: rotated values reach files, the command is told, and a failing
+//! vault never blanks a file.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use support::{finish, signal, wait_for, Reply, World};
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+struct Shm(PathBuf);
+
+impl Shm {
+    fn new(tag: &str) -> Shm {
+        let p = PathBuf::from(format!("/dev/shm/kvinit-refresh-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        Shm(p)
+    }
+}
+
+impl Drop for Shm {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn a_rotated_value_is_written_and_the_command_gets_sighup() {
+    let w = World::new();
+    w.vault.put("api-key", "first-value");
+    let shm = Shm::new("rotate");
+    let seen = w.dir.path().join("seen");
+    let script = format!(
+        "trap 'cat {f} > {seen}' HUP; touch {ready}; while :; do sleep 0.05; done",
+        f = shm.0.join("api-key").display(),
+        seen = seen.display(),
+        ready = w.dir.path().join("ready").display()
+    );
+    let child = w
+        .kvinit()
+        .args(["--init", "--refresh", "1s", "--dir", shm.0.to_str().unwrap(), "--file", "api-key=api-key"])
+        .args(["--", "sh", "-c", &script])
+        .spawn();
+    assert!(wait_for(Duration::from_secs(20), || w.dir.path().join("ready").exists()));
+    assert_eq!(read(&shm.0.join("api-key")), "first-value");
+    w.vault.put("api-key", "second-value");
+    let rotated = wait_for(Duration::from_secs(15), || read(&seen) == "second-value");
+    signal(child.id(), 15);
+    let (code, _, stderr) = finish(child, Duration::from_secs(20));
+    assert!(rotated, "the command never saw the new value after SIGHUP:\n{stderr}");
+    assert_eq!(code, Some(143), "{stderr}");
+    assert!(stderr.contains("refresh: api-key changed in Key Vault; rewrote file:api-key"), "{stderr}");
+    assert!(!stderr.contains("second-value") && !stderr.contains("first-value"), "{stderr}");
+    assert_eq!(w.imds.server.requests().len(), 1, "the token is reused between rounds");
+}
+
+#[test]
+fn a_failing_vault_leaves_the_file_alone() {
+    let w = World::new();
+    w.vault.put("db", "stable-value");
+    let shm = Shm::new("failing");
+    let ready = w.dir.path().join("ready");
+    let child = w
+        .kvinit()
+        .args([
+            "--init",
+            "--refresh",
+            "1s",
+            "--timeout",
+            "3s",
+            "--dir",
+            shm.0.to_str().unwrap(),
+            "--file",
+            "db=db",
+        ])
+        .args(["--", "sh", "-c", &format!("touch {}; while :; do sleep 0.05; done", ready.display())])
+        .spawn();
+    assert!(wait_for(Duration::from_secs(20), || ready.exists()));
+    let reads_before = w.vault.secret_requests().len();
+    for _ in 0..200 {
+        w.vault
+            .script
+            .push(Reply::json(500, r#"{"error":{"code":"InternalError","message":"vault is down"}}"#));
+    }
+    let failed_rounds =
+        wait_for(Duration::from_secs(20), || w.vault.secret_requests().len() >= reads_before + 4);
+    let file = read(&shm.0.join("db"));
+    signal(child.id(), 15);
+    let (_, _, stderr) = finish(child, Duration::from_secs(20));
+    assert!(failed_rounds, "refresh rounds did not run:\n{stderr}");
+    assert_eq!(file, "stable-value");
+    assert_eq!(read(&shm.0.join("db")), "stable-value");
+    assert!(stderr.contains("refresh: reading secret db from vault"), "{stderr}");
+    assert!(stderr.contains("vault is down; keeping file:db"), "{stderr}");
+}
+
+#[test]
+fn a_changed_variable_is_only_reported() {
+    let w = World::new();
+    w.vault.put("s", "one");
+    let ready = w.dir.path().join("ready");
+    let child = w
+        .kvinit()
+        .args(["--init", "--refresh", "1s", "--env", "S=s"])
+        .args(["--", "sh", "-c", &format!("touch {}; while :; do sleep 0.05; done", ready.display())])
+        .spawn();
+    assert!(wait_for(Duration::from_secs(20), || ready.exists()));
+    w.vault.put("s", "two");
+    let before = w.vault.secret_requests().len();
+    assert!(wait_for(Duration::from_secs(15), || w.vault.secret_requests().len() >= before + 2));
+    signal(child.id(), 15);
+    let (_, _, stderr) = finish(child, Duration::from_secs(20));
+    assert!(
+        stderr
+            .contains("warning: refresh: s changed in Key Vault, but S of the running command cannot change"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("two"), "{stderr}");
+}
