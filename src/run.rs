@@ -63,7 +63,7 @@ fn supervise(
     original: signals::Original,
     ids: Option<user::Ids>,
     owner: Option<(u32, u32)>,
-    state: Option<(Session, Vec<PlannedSecret>, Vec<Output>, Vec<Option<SecretBytes>>)>,
+    state: Option<RefreshState>,
 ) -> Result<i32, Error> {
     if ids.is_some() && !nix::unistd::geteuid().is_root() {
         let source = std::io::Error::from(nix::errno::Errno::EPERM);
@@ -98,13 +98,17 @@ fn supervise(
     original: signals::Original,
     _ids: Option<user::Ids>,
     _owner: Option<(u32, u32)>,
-    _state: Option<(Session, Vec<PlannedSecret>, Vec<Output>, Vec<Option<SecretBytes>>)>,
+    _state: Option<RefreshState>,
 ) -> Result<i32, Error> {
     if init.refresh.is_some() {
         log::warn!("--refresh is not supported on Windows yet; secrets are read once");
     }
     launch::run(&plan.command, env, original).map_err(Error::Launch)
 }
+
+/// Everything a refresh round starts from: the session, what is read, and
+/// the value each output has now.
+type RefreshState = (Session, Vec<PlannedSecret>, Vec<Output>, Vec<Option<SecretBytes>>);
 
 /// What it takes to read secrets again: the identity and its tokens.
 struct Session {
