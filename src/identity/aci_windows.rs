@@ -2,9 +2,7 @@
 //! injects `IDENTITY_ENDPOINT` + `IDENTITY_HEADER` and documents
 //! `GET $IDENTITY_ENDPOINT?resource=...[&principalId=...]` with header `secret`.
 
-use super::{
-    endpoint, fetch_token, Context, Error, ErrorKind, Kind, TokenSource, DEFAULT_POLICY, TOKEN_BODY_LIMIT,
-};
+use super::{endpoint, fetch_token, get, Context, Error, ErrorKind, Kind, TokenSource, DEFAULT_POLICY};
 use crate::config::UserAssigned;
 use crate::http::{self, Client};
 use crate::retry::Deadline;
@@ -50,18 +48,7 @@ impl TokenSource for AciWindows {
         }
         // App Service's header too, in case detection guessed wrong: harmless.
         let headers = [("secret", self.header.expose()), ("X-IDENTITY-HEADER", self.header.expose())];
-        let send = |timeout| {
-            self.client
-                .send(&http::Request {
-                    url: &self.endpoint,
-                    query: &query,
-                    headers: &headers,
-                    form: None,
-                    timeout,
-                    body_limit: TOKEN_BODY_LIMIT,
-                })
-                .map_err(ErrorKind::Http)
-        };
+        let send = |timeout| get(&self.client, &self.endpoint, &query, &headers, timeout);
         fetch_token(self.name(), resource, &self.endpoint, &DEFAULT_POLICY, deadline, send, hint)
     }
 }

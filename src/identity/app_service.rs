@@ -1,11 +1,9 @@
 //! App Service, Functions, Container Apps and Automation:
 //! `IDENTITY_ENDPOINT` + `IDENTITY_HEADER`, api-version 2019-08-01.
 
-use super::{
-    endpoint, fetch_token, Context, Error, ErrorKind, TokenSource, DEFAULT_POLICY, TOKEN_BODY_LIMIT,
-};
+use super::{endpoint, fetch_token, get, Context, Error, ErrorKind, TokenSource, DEFAULT_POLICY};
 use crate::config::UserAssigned;
-use crate::http::{self, Client};
+use crate::http::Client;
 use crate::retry::Deadline;
 use crate::secret::{AccessToken, Secret};
 
@@ -47,18 +45,7 @@ impl TokenSource for AppService {
         }
         // `secret` is what ACI Windows wants; sending it too is harmless here.
         let headers = [("X-IDENTITY-HEADER", self.header.expose()), ("secret", self.header.expose())];
-        let send = |timeout| {
-            self.client
-                .send(&http::Request {
-                    url: &self.endpoint,
-                    query: &query,
-                    headers: &headers,
-                    form: None,
-                    timeout,
-                    body_limit: TOKEN_BODY_LIMIT,
-                })
-                .map_err(ErrorKind::Http)
-        };
+        let send = |timeout| get(&self.client, &self.endpoint, &query, &headers, timeout);
         fetch_token(self.name(), resource, &self.endpoint, &DEFAULT_POLICY, deadline, send, hint)
     }
 }

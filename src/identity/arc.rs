@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{
-    endpoint, error_status, fetch_token, Context, Error, ErrorKind, Kind, TokenSource, DEFAULT_POLICY,
+    endpoint, error_status, fetch_token, get, Context, Error, ErrorKind, Kind, TokenSource, DEFAULT_POLICY,
     TOKEN_BODY_LIMIT,
 };
 use crate::http::{self, Client};
@@ -89,18 +89,7 @@ impl TokenSource for Arc {
         })?;
         let authorization = Secret::new(format!("Basic {}", key.expose()));
         let headers = [("Metadata", "true"), ("Authorization", authorization.expose())];
-        let send = |timeout| {
-            self.client
-                .send(&http::Request {
-                    url: &self.endpoint,
-                    query: &query,
-                    headers: &headers,
-                    form: None,
-                    timeout,
-                    body_limit: TOKEN_BODY_LIMIT,
-                })
-                .map_err(ErrorKind::Http)
-        };
+        let send = |timeout| get(&self.client, &self.endpoint, &query, &headers, timeout);
         fetch_token(self.name(), resource, &self.endpoint, &DEFAULT_POLICY, deadline, send, |_| None)
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{fetch_token, Context, Error, ErrorKind, Policy, TokenSource, TOKEN_BODY_LIMIT};
+use super::{fetch_token, get, Context, Error, ErrorKind, Policy, TokenSource};
 use crate::config::UserAssigned;
 use crate::http::{self, Client};
 use crate::retry::Deadline;
@@ -55,18 +55,7 @@ impl TokenSource for Imds {
             Some(UserAssigned::ResourceId(id)) => query.push(("msi_res_id", id)),
             None => {}
         }
-        let send = |timeout| {
-            self.client
-                .send(&http::Request {
-                    url: &self.endpoint,
-                    query: &query,
-                    headers: &[("Metadata", "true")],
-                    form: None,
-                    timeout,
-                    body_limit: TOKEN_BODY_LIMIT,
-                })
-                .map_err(ErrorKind::Http)
-        };
+        let send = |timeout| get(&self.client, &self.endpoint, &query, &[("Metadata", "true")], timeout);
         let user_assigned = self.user_assigned.is_some();
         fetch_token(self.name(), resource, &self.endpoint, &POLICY, deadline, send, |k| {
             hint(k, user_assigned)

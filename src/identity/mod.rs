@@ -289,6 +289,18 @@ pub(crate) fn fetch_token(
     result.map_err(|failure| Error::from_failure(source, endpoint, failure, hint))
 }
 
+/// One GET to a token endpoint; most sources need nothing more.
+fn get(
+    client: &Client,
+    url: &str,
+    query: &[(&str, &str)],
+    headers: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<http::Response, ErrorKind> {
+    let request = http::Request { url, query, headers, form: None, timeout, body_limit: TOKEN_BODY_LIMIT };
+    client.send(&request).map_err(ErrorKind::Http)
+}
+
 /// Strips the query string for messages (it may name an identity, nothing
 /// secret, but the endpoint reads better without it).
 fn display_endpoint(url: &str) -> &str {

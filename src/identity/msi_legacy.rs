@@ -1,11 +1,9 @@
 //! The 2017-09-01 MSI protocol (`MSI_ENDPOINT` + `MSI_SECRET`), still used by
 //! Azure ML compute; its `expires_on` may be a date string.
 
-use super::{
-    endpoint, fetch_token, Context, Error, ErrorKind, Kind, TokenSource, DEFAULT_POLICY, TOKEN_BODY_LIMIT,
-};
+use super::{endpoint, fetch_token, get, Context, Error, Kind, TokenSource, DEFAULT_POLICY};
 use crate::config::UserAssigned;
-use crate::http::{self, Client};
+use crate::http::Client;
 use crate::retry::Deadline;
 use crate::secret::{AccessToken, Secret};
 
@@ -50,18 +48,7 @@ impl TokenSource for MsiLegacy {
             query.push(("clientid", id));
         }
         let headers = [("secret", self.secret.expose())];
-        let send = |timeout| {
-            self.client
-                .send(&http::Request {
-                    url: &self.endpoint,
-                    query: &query,
-                    headers: &headers,
-                    form: None,
-                    timeout,
-                    body_limit: TOKEN_BODY_LIMIT,
-                })
-                .map_err(ErrorKind::Http)
-        };
+        let send = |timeout| get(&self.client, &self.endpoint, &query, &headers, timeout);
         fetch_token(self.name(), resource, &self.endpoint, &DEFAULT_POLICY, deadline, send, |_| None)
     }
 }

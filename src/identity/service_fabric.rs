@@ -2,11 +2,8 @@
 //! `IDENTITY_SERVER_THUMBPRINT`, over HTTPS to the cluster's own endpoint,
 //! whose certificate is trusted by thumbprint alone.
 
-use super::{
-    endpoint, fetch_token, Context, Error, ErrorKind, Kind, SetupError, TokenSource, DEFAULT_POLICY,
-    TOKEN_BODY_LIMIT,
-};
-use crate::http::{self, Client};
+use super::{endpoint, fetch_token, get, Context, Error, Kind, SetupError, TokenSource, DEFAULT_POLICY};
+use crate::http::Client;
 use crate::retry::Deadline;
 use crate::secret::{AccessToken, Secret};
 
@@ -48,18 +45,7 @@ impl TokenSource for ServiceFabric {
     fn token(&self, resource: &str, deadline: Deadline) -> Result<AccessToken, Error> {
         let query = [("api-version", API_VERSION), ("resource", resource)];
         let headers = [("secret", self.header.expose())];
-        let send = |timeout| {
-            self.client
-                .send(&http::Request {
-                    url: &self.endpoint,
-                    query: &query,
-                    headers: &headers,
-                    form: None,
-                    timeout,
-                    body_limit: TOKEN_BODY_LIMIT,
-                })
-                .map_err(ErrorKind::Http)
-        };
+        let send = |timeout| get(&self.client, &self.endpoint, &query, &headers, timeout);
         // The default policy does not retry 404, as Service Fabric asks.
         fetch_token(self.name(), resource, &self.endpoint, &DEFAULT_POLICY, deadline, send, |_| None)
     }
