@@ -6,6 +6,7 @@ pub use imp::*;
 
 #[cfg(unix)]
 mod imp {
+    use std::os::unix::thread::JoinHandleExt;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use std::thread::JoinHandle;
@@ -73,6 +74,10 @@ mod imp {
         (sig > 0).then_some(sig)
     }
 
+    /// Wakes the guard thread when it is time to stop; sent to that thread
+    /// alone with `pthread_kill`.
+    const WAKE: Signal = Signal::SIGURG;
+
     /// While kvinit fetches, a TERM/INT/HUP/QUIT ends it at once with
     /// 128+N: as PID 1 nothing else would, since the kernel ignores
     /// default-action signals for PID 1 and they are blocked anyway.
@@ -90,11 +95,15 @@ mod imp {
                 for s in STOP_DURING_START {
                     set.add(s);
                 }
+                set.add(WAKE);
                 while !flag.load(Ordering::SeqCst) {
-                    if let Some(sig) = wait(&set, Duration::from_millis(50)) {
-                        let name = Signal::try_from(sig).map(Signal::as_str).unwrap_or("a signal");
-                        log::warn!("received {name} while reading secrets; stopping");
-                        std::process::exit(128 + sig);
+                    match wait(&set, Duration::from_secs(1)) {
+                        Some(sig) if sig != WAKE as i32 => {
+                            let name = Signal::try_from(sig).map(Signal::as_str).unwrap_or("a signal");
+                            log::warn!("received {name} while reading secrets; stopping");
+                            std::process::exit(128 + sig);
+                        }
+                        _ => {}
                     }
                 }
             });
@@ -105,6 +114,10 @@ mod imp {
         pub fn stop(mut self) {
             self.stop.store(true, Ordering::SeqCst);
             if let Some(t) = self.thread.take() {
+                // SAFETY: the thread has not been joined, so its pthread_t is
+                // valid; a thread-directed signal it has blocked only wakes
+                // its sigtimedwait.
+                unsafe { libc::pthread_kill(t.as_pthread_t(), WAKE as i32) };
                 let _ = t.join();
             }
         }
