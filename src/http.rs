@@ -17,6 +17,9 @@ use crate::secret::wipe;
 
 const USER_AGENT: &str = concat!("kvinit/", env!("CARGO_PKG_VERSION"));
 
+/// Per-connection buffers, and the largest response head accepted.
+const BUFFER_SIZE: usize = 16 * 1024;
+
 /// Whether a client may go through `HTTPS_PROXY`/`HTTP_PROXY`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Proxy {
@@ -106,6 +109,12 @@ impl Client {
             .proxy(proxy)
             .tls_config(tls)
             .max_idle_connections_per_host(32)
+            // ureq's defaults (128 KiB each way per connection) cost megabytes
+            // across 32 parallel connections; token and secret exchanges are
+            // a few KiB, and bodies are read past the buffer anyway.
+            .input_buffer_size(BUFFER_SIZE)
+            .output_buffer_size(BUFFER_SIZE)
+            .max_response_header_size(BUFFER_SIZE)
             .build();
         Client { agent: Agent::new_with_config(config) }
     }
@@ -120,6 +129,9 @@ impl Client {
             .max_redirects_will_error(false)
             .user_agent(USER_AGENT)
             .proxy(None)
+            .input_buffer_size(BUFFER_SIZE)
+            .output_buffer_size(BUFFER_SIZE)
+            .max_response_header_size(BUFFER_SIZE)
             .build();
         let connector = ().chain(TcpConnector::default()).chain(pinned::Connector::new(thumbprint));
         Client { agent: Agent::with_parts(config, connector, DefaultResolver::default()) }
