@@ -114,10 +114,14 @@ mod imp {
         pub fn stop(mut self) {
             self.stop.store(true, Ordering::SeqCst);
             if let Some(t) = self.thread.take() {
+                // std's raw handle is a u64; libc's pthread_t is an integer on
+                // glibc and a pointer on musl, hence the cast.
+                #[allow(clippy::unnecessary_cast)]
+                let thread = t.as_pthread_t() as libc::pthread_t;
                 // SAFETY: the thread has not been joined, so its pthread_t is
                 // valid; a thread-directed signal it has blocked only wakes
                 // its sigtimedwait.
-                unsafe { libc::pthread_kill(t.as_pthread_t(), WAKE as i32) };
+                unsafe { libc::pthread_kill(thread, WAKE as i32) };
                 let _ = t.join();
             }
         }
