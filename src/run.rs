@@ -39,16 +39,17 @@ pub fn run(plan: Plan, original: signals::Original) -> Result<i32, Error> {
     }
     write_files(&plan, owner, &rendered)?;
     let env = child_env(&plan, ids.as_ref(), &rendered);
-    report_success(&plan, &secrets, &rendered, started);
     guard.stop();
     match &plan.init {
         None => {
             if let Some(ids) = &ids {
                 user::switch(ids).map_err(Error::User)?;
             }
+            report_success(&plan, &secrets, &rendered, started);
             launch::run(&plan.command, env, original).map_err(Error::Launch)
         }
         Some(init) => {
+            report_success(&plan, &secrets, &rendered, started);
             let values = rendered.into_iter().map(|r| r.value).collect();
             supervise(&plan, init, env, original, ids, owner, session.map(|s| (s, secrets, outputs, values)))
         }
@@ -66,8 +67,7 @@ fn supervise(
     state: Option<RefreshState>,
 ) -> Result<i32, Error> {
     if ids.is_some() && !nix::unistd::geteuid().is_root() {
-        let source = std::io::Error::from(nix::errno::Errno::EPERM);
-        return Err(Error::User(user::Error::Switch { call: "setgroups", source }));
+        return Err(Error::User(user::Error::NotRoot));
     }
     let mut refresher = match (init.refresh, state) {
         (Some(every), Some((session, secrets, outputs, values))) => Some(Refresher {

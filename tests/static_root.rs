@@ -10,7 +10,9 @@ use std::process::Command;
 use support::World;
 
 fn binary() -> PathBuf {
-    PathBuf::from(std::env::var_os("KVINIT_STATIC_BIN").expect("KVINIT_STATIC_BIN: run scripts/static-check.sh"))
+    PathBuf::from(
+        std::env::var_os("KVINIT_STATIC_BIN").expect("KVINIT_STATIC_BIN: run scripts/static-check.sh"),
+    )
 }
 
 #[test]
@@ -24,7 +26,8 @@ fn the_static_binary_reads_secrets_in_an_empty_root() {
     std::fs::write(root.join("etc/hosts"), "127.0.0.1 localhost\n").unwrap();
     std::fs::write(root.join("etc/resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
     std::fs::copy(&w.vault.ca_file, root.join("ca.pem")).unwrap();
-    let mut entries: Vec<_> = walk(&root).into_iter().map(|p| p.strip_prefix(&root).unwrap().display().to_string()).collect();
+    let mut entries: Vec<_> =
+        walk(&root).into_iter().map(|p| p.strip_prefix(&root).unwrap().display().to_string()).collect();
     entries.sort();
     assert_eq!(entries, ["ca.pem", "etc/hosts", "etc/resolv.conf", "kvinit"], "the root holds nothing else");
 

@@ -74,8 +74,30 @@ fn without_root_the_switch_fails_closed() {
     run.assert_code(5)
         .assert_stderr_contains("--user: setgroups failed (kvinit must start as root to switch user)");
     assert!(!marker.exists());
+
+    let run = w
+        .kvinit()
+        .args(["--user", "4321", "--env", "S=s", "--"])
+        .arg(env!("CARGO_BIN_EXE_kvinit"))
+        .args(["--init", "--user", "1111", "--vault", &w.vault.url(), "--"])
+        .args(&cmd)
+        .run();
+    run.assert_code(5).assert_stderr_contains("--user: kvinit must start as root to switch user");
+    assert!(!marker.exists());
 }
 
 fn nix_uid() -> u32 {
     std::fs::metadata("/proc/self").unwrap().uid()
+}
+
+#[test]
+fn with_init_the_command_runs_as_the_user_and_kvinit_stays_root() {
+    let w = World::new();
+    w.vault.put("s", "v");
+    w.kvinit()
+        .args(["--init", "--user", "4321:8765", "--env", "S=s", "--", "sh", "-c"])
+        .arg("echo $(id -u) $(id -g) $(id -G) $S; grep Uid /proc/$PPID/status | tr -s '\\t' ' '")
+        .run()
+        .assert_success()
+        .assert_stdout("4321 8765 8765 v\nUid: 0 0 0 0\n");
 }

@@ -22,6 +22,8 @@ pub enum Error {
     Unknown { what: &'static str, name: String },
     /// A call that changes credentials failed (usually: not root).
     Switch { call: &'static str, source: std::io::Error },
+    /// `--init --user` without root: the command could not be switched.
+    NotRoot,
     /// The switch seemed to succeed, but the ids are not what was asked, or
     /// root could be regained.
     NotDropped(String),
@@ -37,6 +39,7 @@ impl fmt::Display for Error {
                 write!(f, "--user: {call} failed (kvinit must start as root to switch user)")
             }
             Error::NotDropped(why) => write!(f, "--user: privileges were not dropped: {why}"),
+            Error::NotRoot => f.write_str("--user: kvinit must start as root to switch user"),
             Error::Unsupported => f.write_str("--user is only supported on Unix"),
         }
     }
