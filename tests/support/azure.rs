@@ -279,7 +279,7 @@ fn vault_reply(
         }
     }
     match req.param("api-version") {
-        Some("7.4" | "7.5" | "7.6" | "2025-07-01") => {}
+        Some("7.4" | "7.5" | "7.6" | "2025-07-01" | "2026-04-01") => {}
         Some(v) => {
             return kv_error(
                 400,

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# One command for the benchmark: builds the static kvinit, installs the Azure
+# SDK for Python in a venv, and runs bench/startup.rs, which prints a table
+# and writes BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+binary=$(bash scripts/build-static.sh | tail -n 1)
+venv=target/bench-venv
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install -q azure-identity azure-keyvault-secrets
+BENCH_DATE="$(date -u +%Y-%m-%d)" KVINIT_BENCH_BIN="$binary" KVINIT_BENCH_PYTHON="$PWD/$venv/bin/python" \
+  cargo bench --locked --bench startup
