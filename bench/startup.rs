@@ -53,6 +53,48 @@ struct Row {
     sdk_rss: u64,
 }
 
+/// Many kvinit processes at once against a vault that admits `LIMIT` GETs
+/// per second and answers 429 (with `Retry-After` only every other time).
+fn fleet(kvinit: &Path) -> String {
+    const PROCESSES: usize = 48;
+    const SECRETS: usize = 5;
+    const LIMIT: usize = 40;
+    let w = World::new();
+    let mut args = Vec::new();
+    for i in 0..SECRETS {
+        w.vault.put(&format!("s{i}"), "v");
+        args.push("--env".to_string());
+        args.push(format!("S{i}=s{i}"));
+    }
+    *w.vault.throttle.lock().unwrap() = Some(support::azure::Throttle::new(LIMIT, Duration::from_secs(1)));
+    let started = Instant::now();
+    let children: Vec<_> = (0..PROCESSES)
+        .map(|_| {
+            Command::new(kvinit)
+                .env_clear()
+                .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", w.imds.authority_host())
+                .env("SSL_CERT_FILE", &w.vault.ca_file)
+                .args(["--vault", &w.vault.url(), "--allow-vault-host", &w.vault.host(), "-q"])
+                .args(&args)
+                .args(["--", "/bin/true"])
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let ok = children.into_iter().filter_map(|mut c| c.wait().ok()).filter(|s| s.success()).count();
+    let took = started.elapsed().as_secs_f64();
+    let wanted = PROCESSES * SECRETS;
+    let made = w.vault.secret_requests().len();
+    let throttled = w.vault.throttle.lock().unwrap().as_ref().map_or(0, |t| t.throttled);
+    let ideal = wanted as f64 / LIMIT as f64;
+    format!(
+        "{PROCESSES} processes x {SECRETS} secrets = {wanted} GETs against a limit of {LIMIT} per second \
+         (ideal {ideal:.1} s): {ok}/{PROCESSES} succeeded in {took:.1} s ({:.2}x the ideal), \
+         {made} requests in all, {throttled} answered 429.",
+        took / ideal
+    )
+}
+
 fn main() {
     let kvinit = PathBuf::from(
         std::env::var("KVINIT_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kvinit").into()),
@@ -127,6 +169,8 @@ fn main() {
         );
     }
     println!("{table}");
+    let fleet = fleet(&kvinit);
+    println!("{fleet}");
     let doc = format!(
         "# Benchmarks\n\nMade by `bash bench/run.sh` on {}: {} runs of kvinit (the binary below) and {} of the Python SDK \
          (`azure-identity` ManagedIdentityCredential + `azure-keyvault-secrets` SecretClient, `bench/sdk_fetch.py`) per row, \
@@ -134,7 +178,7 @@ fn main() {
          kvinit execs `/bin/true` after injecting the secrets. Times are medians of wall time; RSS is the peak over the runs \
          (`/usr/bin/time`). The floor is process start (median of `/bin/true`) plus one token round trip plus one Key Vault \
          round trip. The machine is shared and noisy; compare rows of one run, not runs of different days.\n\n\
-         Binary: `{}` ({} bytes).\n\n{table}",
+         Binary: `{}` ({} bytes).\n\n{table}\n## Fleet start against a throttling vault\n\n{fleet}\n",
         std::env::var("BENCH_DATE").unwrap_or_else(|_| "this machine".into()),
         RUNS,
         SDK_RUNS,

@@ -182,6 +182,50 @@ pub struct FakeVault {
     pub denied: Arc<Mutex<Vec<String>>>,
     /// The PEM file of the CA that signed this vault's certificate.
     pub ca_file: std::path::PathBuf,
+    /// Key Vault's service limit, scaled down: at most N GETs per window.
+    pub throttle: Arc<Mutex<Option<Throttle>>>,
+}
+
+/// A fixed-window request limit, like Key Vault's 4,000 GETs per 10 s per
+/// vault. Over it, 429 `Throttled`, with `Retry-After` on every other answer
+/// (the real service does not always send it).
+#[derive(Debug)]
+pub struct Throttle {
+    pub limit: usize,
+    pub window: std::time::Duration,
+    started: std::time::Instant,
+    used: usize,
+    pub throttled: usize,
+}
+
+impl Throttle {
+    pub fn new(limit: usize, window: std::time::Duration) -> Throttle {
+        Throttle { limit, window, started: std::time::Instant::now(), used: 0, throttled: 0 }
+    }
+
+    fn admit(&mut self) -> Option<Reply> {
+        if self.started.elapsed() >= self.window {
+            self.started = std::time::Instant::now();
+            self.used = 0;
+        }
+        if self.used < self.limit {
+            self.used += 1;
+            return None;
+        }
+        self.throttled += 1;
+        let reply = kv_error(
+            429,
+            "Throttled",
+            "Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached",
+            None,
+        );
+        let left = self.window.saturating_sub(self.started.elapsed()).as_secs() + 1;
+        Some(if self.throttled % 2 == 0 {
+            reply.with_header("Retry-After", &left.to_string())
+        } else {
+            reply
+        })
+    }
 }
 
 pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -191,12 +235,18 @@ impl FakeVault {
         let script = Script::default();
         let secrets: Arc<Mutex<BTreeMap<String, StoredSecret>>> = Default::default();
         let denied: Arc<Mutex<Vec<String>>> = Default::default();
-        let (s, store, deny) = (script.clone(), secrets.clone(), denied.clone());
+        let throttle: Arc<Mutex<Option<Throttle>>> = Default::default();
+        let (s, store, deny, limit) = (script.clone(), secrets.clone(), denied.clone(), throttle.clone());
         let handler: Handler = Arc::new(move |req: &Request| {
-            s.next()
-                .unwrap_or_else(|| vault_reply(req, &tokens, &store.lock().unwrap(), &deny.lock().unwrap()))
+            if let Some(reply) = s.next() {
+                return reply;
+            }
+            if let Some(reply) = limit.lock().unwrap().as_mut().and_then(Throttle::admit) {
+                return reply;
+            }
+            vault_reply(req, &tokens, &store.lock().unwrap(), &deny.lock().unwrap())
         });
-        FakeVault { server: Server::start(Some(tls), handler), script, secrets, denied, ca_file }
+        FakeVault { server: Server::start(Some(tls), handler), script, secrets, denied, ca_file, throttle }
     }
 
     pub fn url(&self) -> String {
