@@ -188,7 +188,7 @@ pub fn list(
     Ok(listed)
 }
 
-fn parse_page(body: &[u8]) -> Result<(Vec<Listed>, Option<String>), ErrorKind> {
+pub(crate) fn parse_page(body: &[u8]) -> Result<(Vec<Listed>, Option<String>), ErrorKind> {
     let bad = |why: &str| ErrorKind::BadResponse(why.to_string());
     let json: Value = serde_json::from_slice(body).map_err(|_| bad("the list is not JSON"))?;
     let items =
@@ -205,7 +205,7 @@ fn parse_page(body: &[u8]) -> Result<(Vec<Listed>, Option<String>), ErrorKind> {
     Ok((listed, next))
 }
 
-fn parse_secret(body: &[u8]) -> Result<Fetched, ErrorKind> {
+pub(crate) fn parse_secret(body: &[u8]) -> Result<Fetched, ErrorKind> {
     let bad = |why: &str| ErrorKind::BadResponse(why.to_string());
     let mut json: Value = serde_json::from_slice(body).map_err(|_| bad("the body is not JSON"))?;
     let Some(obj) = json.as_object_mut() else { return Err(bad("the body is not a JSON object")) };
@@ -222,7 +222,7 @@ fn parse_secret(body: &[u8]) -> Result<Fetched, ErrorKind> {
     Ok(Fetched { value, id, content_type })
 }
 
-fn status_error(r: &http::Response) -> ErrorKind {
+pub(crate) fn status_error(r: &http::Response) -> ErrorKind {
     let json: Option<Value> = serde_json::from_slice(&r.body).ok();
     let error = json.as_ref().and_then(|j| j.get("error"));
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);

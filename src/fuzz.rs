@@ -1,0 +1,30 @@
+//! Entry points for `fuzz/`: each feeds arbitrary input to one parser of
+//! untrusted text and must never panic, hang or echo a secret.
+
+use crate::reference::{parse_app_service_reference, Cloud, Options, SecretRef, VaultUrl};
+use crate::secret::Secret;
+
+/// Command-line and app-setting references.
+pub fn reference(input: &str) {
+    let vault = VaultUrl::parse("fuzzvault", Cloud::Public).ok();
+    if let Ok((r, options)) = Options::split(input) {
+        if let Ok(parsed) = SecretRef::parse(r, vault.as_ref()) {
+            let _ = parsed.url();
+        }
+        let _ = crate::transform::apply(&Secret::new(input.to_string()), &options);
+    }
+    let _ = VaultUrl::parse(input, Cloud::China);
+    let _ = parse_app_service_reference(input, Cloud::UsGov);
+}
+
+/// Bodies from token endpoints and Key Vault, success and error alike.
+pub fn bodies(body: &[u8]) {
+    let _ = crate::identity::parse_token(body);
+    let _ = crate::vault::parse_secret(body);
+    let _ = crate::vault::parse_page(body);
+    let response =
+        crate::http::Response { status: 400, retry_after: None, www_authenticate: None, body: body.to_vec() };
+    let _ = crate::identity::error_status(&response).to_string();
+    let _ = crate::vault::status_error(&response).to_string();
+    let _ = crate::transform::decode_base64(body);
+}
