@@ -182,7 +182,7 @@ fn main() {
         std::env::var("BENCH_DATE").unwrap_or_else(|_| "this machine".into()),
         RUNS,
         SDK_RUNS,
-        kvinit.display(),
+        kvinit.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(&kvinit).display(),
         std::fs::metadata(&kvinit).map(|m| m.len()).unwrap_or(0),
     );
     std::fs::write(Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md"), doc).unwrap();
