@@ -346,7 +346,7 @@ fn a_service_principal_with_a_client_secret() {
 /// A bundle trusting the vault's CA and every CA written under the world's directory.
 fn bundle_cas(w: &World) -> PathBuf {
     let mut pem = String::new();
-    for entry in walk(w.dir.path()) {
+    for entry in support::walk(w.dir.path()) {
         if entry.file_name().is_some_and(|n| n == "test-ca.pem") {
             pem.push_str(&std::fs::read_to_string(&entry).unwrap());
         }
@@ -354,19 +354,6 @@ fn bundle_cas(w: &World) -> PathBuf {
     let bundle = w.dir.path().join("bundle.pem");
     std::fs::write(&bundle, pem).unwrap();
     bundle
-}
-
-fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[test]

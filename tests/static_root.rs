@@ -26,8 +26,10 @@ fn the_static_binary_reads_secrets_in_an_empty_root() {
     std::fs::write(root.join("etc/hosts"), "127.0.0.1 localhost\n").unwrap();
     std::fs::write(root.join("etc/resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
     std::fs::copy(&w.vault.ca_file, root.join("ca.pem")).unwrap();
-    let mut entries: Vec<_> =
-        walk(&root).into_iter().map(|p| p.strip_prefix(&root).unwrap().display().to_string()).collect();
+    let mut entries: Vec<_> = support::walk(&root)
+        .into_iter()
+        .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+        .collect();
     entries.sort();
     assert_eq!(entries, ["ca.pem", "etc/hosts", "etc/resolv.conf", "kvinit"], "the root holds nothing else");
 
@@ -44,17 +46,4 @@ fn the_static_binary_reads_secrets_in_an_empty_root() {
     assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.starts_with("env:DB_PASSWORD secret=db-password version="), "{stdout}");
     assert!(!stdout.contains("from-an-empty-root"));
-}
-
-fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

@@ -305,6 +305,20 @@ impl Run {
     }
 }
 
+/// Every file below `dir`, recursively.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
 /// A shell command that fails the test if it ever runs: it leaves a file.
 pub fn tripwire(dir: &TempDir) -> (Vec<String>, PathBuf) {
     let marker = dir.path().join("command-ran");
