@@ -332,49 +332,25 @@ impl Plan {
             None => DEFAULT_TIMEOUT,
         };
 
-        let mut requests: Vec<(Dest, SecretRef, Options, Origin)> = Vec::new();
-        let taken = |requests: &[(Dest, SecretRef, Options, Origin)], dest: &Dest| {
-            requests.iter().position(|(d, _, _, _)| d == dest)
-        };
-        for item in &args.env {
-            let (dest, r, o) = parse_item(item, default_vault.as_ref(), "--env", env_dest)?;
-            if taken(&requests, &dest).is_some() {
-                return Err(duplicate(dest));
-            }
-            requests.push((dest, r, o, Origin::Flag));
-        }
-        let from_flags = requests.len();
-        for item in env.get("KVINIT_ENV").unwrap_or("").split([',', '\n']) {
-            if item.trim().is_empty() {
-                continue;
-            }
-            let (dest, r, o) = parse_item(item, default_vault.as_ref(), "KVINIT_ENV", env_dest)?;
-            match taken(&requests, &dest) {
-                Some(i) if i < from_flags => {} // --env wins over KVINIT_ENV
-                Some(_) => return Err(duplicate(dest)),
-                None => requests.push((dest, r, o, Origin::Flag)),
-            }
-        }
-        let files_from = requests.len();
-        for item in &args.file {
-            let (dest, r, o) = parse_item(item, default_vault.as_ref(), "--file", file_dest)?;
-            if taken(&requests, &dest).is_some() {
-                return Err(duplicate(dest));
-            }
-            requests.push((dest, r, o, Origin::Flag));
-        }
-        let file_flags_end = requests.len();
-        for item in env.get("KVINIT_FILE").unwrap_or("").split([',', '\n']) {
-            if item.trim().is_empty() {
-                continue;
-            }
-            let (dest, r, o) = parse_item(item, default_vault.as_ref(), "KVINIT_FILE", file_dest)?;
-            match taken(&requests, &dest) {
-                Some(i) if (files_from..file_flags_end).contains(&i) => {} // --file wins over KVINIT_FILE
-                Some(_) => return Err(duplicate(dest)),
-                None => requests.push((dest, r, o, Origin::Flag)),
-            }
-        }
+        let mut requests: Vec<Request> = Vec::new();
+        let vault = default_vault.as_ref();
+        let from_env = |name| env.get(name).unwrap_or("");
+        add_items(
+            &mut requests,
+            &args.env,
+            ("--env", "KVINIT_ENV"),
+            from_env("KVINIT_ENV"),
+            vault,
+            env_dest,
+        )?;
+        add_items(
+            &mut requests,
+            &args.file,
+            ("--file", "KVINIT_FILE"),
+            from_env("KVINIT_FILE"),
+            vault,
+            file_dest,
+        )?;
         for (name, value) in env.iter() {
             let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else { continue };
             let Some(parsed) = parse_app_service_reference(value, cloud) else { continue };
@@ -512,6 +488,44 @@ impl Plan {
             env,
         })
     }
+}
+
+/// One requested output, before secrets are deduplicated.
+type Request = (Dest, SecretRef, Options, Origin);
+
+fn taken(requests: &[Request], dest: &Dest) -> Option<usize> {
+    requests.iter().position(|(d, _, _, _)| d == dest)
+}
+
+/// Adds the `DEST=REF` items of one kind: from the flag, then from its
+/// variable (comma- or newline-separated). A flag wins over the variable for
+/// the same destination; the same destination twice in one source is an error.
+fn add_items(
+    requests: &mut Vec<Request>,
+    flags: &[String],
+    (flag, var): (&str, &str),
+    from_env: &str,
+    default_vault: Option<&VaultUrl>,
+    dest: fn(&str) -> Result<Dest, ConfigError>,
+) -> Result<(), ConfigError> {
+    let first = requests.len();
+    for item in flags {
+        let (d, r, o) = parse_item(item, default_vault, flag, dest)?;
+        if taken(requests, &d).is_some() {
+            return Err(duplicate(d));
+        }
+        requests.push((d, r, o, Origin::Flag));
+    }
+    let flags_end = requests.len();
+    for item in from_env.split([',', '\n']).filter(|i| !i.trim().is_empty()) {
+        let (d, r, o) = parse_item(item, default_vault, var, dest)?;
+        match taken(requests, &d) {
+            Some(i) if (first..flags_end).contains(&i) => {}
+            Some(_) => return Err(duplicate(d)),
+            None => requests.push((d, r, o, Origin::Flag)),
+        }
+    }
+    Ok(())
 }
 
 fn duplicate(dest: Dest) -> ConfigError {
