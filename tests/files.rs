@@ -3,28 +3,9 @@
 mod support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use support::World;
-
-/// A fresh directory under /dev/shm (tmpfs), removed on drop.
-struct Shm(PathBuf);
-
-impl Shm {
-    fn new() -> Shm {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let base = PathBuf::from(format!("/dev/shm/kvinit-files-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&base).expect("/dev/shm is tmpfs on Linux");
-        Shm(base)
-    }
-}
-
-impl Drop for Shm {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use support::{Shm, World};
 
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o7777

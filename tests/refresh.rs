@@ -3,36 +3,20 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use support::{finish, signal, wait_for, Reply, World};
+use support::{finish, signal, wait_for, Reply, Shm, World};
 
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
-}
-
-struct Shm(PathBuf);
-
-impl Shm {
-    fn new(tag: &str) -> Shm {
-        let p = PathBuf::from(format!("/dev/shm/kvinit-refresh-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        Shm(p)
-    }
-}
-
-impl Drop for Shm {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]
 fn a_rotated_value_is_written_and_the_command_gets_sighup() {
     let w = World::new();
     w.vault.put("api-key", "first-value");
-    let shm = Shm::new("rotate");
+    let shm = Shm::new();
     let seen = w.dir.path().join("seen");
     let script = format!(
         "trap 'cat {f} > {seen}' HUP; touch {ready}; while :; do sleep 0.05; done",
@@ -62,7 +46,7 @@ fn a_rotated_value_is_written_and_the_command_gets_sighup() {
 fn a_failing_vault_leaves_the_file_alone() {
     let w = World::new();
     w.vault.put("db", "stable-value");
-    let shm = Shm::new("failing");
+    let shm = Shm::new();
     let ready = w.dir.path().join("ready");
     let child = w
         .kvinit()

@@ -5,20 +5,16 @@ mod support;
 
 use std::os::unix::fs::MetadataExt;
 
-use support::World;
-
-fn shm_dir(tag: &str) -> std::path::PathBuf {
-    let dir = std::path::PathBuf::from(format!("/dev/shm/kvinit-user-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+use support::{Shm, World};
 
 #[test]
 fn numeric_ids_need_no_passwd_entry() {
     assert_eq!(nix_uid(), 0, "this test needs root, as in CI");
     let w = World::new();
     w.vault.put("s", "v");
-    let dir = shm_dir("numeric");
+    let shm = Shm::new();
+    // Created by kvinit, so it must belong to the user for the command to read it.
+    let dir = shm.0.join("secrets");
     w.kvinit()
         .args(["--dir", dir.to_str().unwrap(), "--file", "s=s", "--user", "4321:8765", "--env", "S=s"])
         .args(["--", "sh", "-c", "echo $(id -u) $(id -g) $(id -G) $S; cat \"$0/s\"", dir.to_str().unwrap()])
@@ -27,7 +23,6 @@ fn numeric_ids_need_no_passwd_entry() {
         .assert_stdout("4321 8765 8765 v\nv");
     let meta = std::fs::metadata(dir.join("s")).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (4321, 8765), "files belong to the user");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

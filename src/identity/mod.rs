@@ -187,7 +187,7 @@ pub fn build(kind: Kind, cx: &Context<'_>) -> Result<Box<dyn TokenSource>, Setup
     })
 }
 
-/// Roots for the clients a context needs.
+/// The two clients a `Context` needs: `direct` (never proxied) and `web`.
 pub fn clients(roots: &Roots) -> (Client, Client) {
     (Client::new(http::Proxy::Never, roots), Client::new(http::Proxy::FromEnv, roots))
 }

@@ -38,6 +38,26 @@ impl Drop for TempDir {
     }
 }
 
+/// A fresh, empty directory under /dev/shm (tmpfs), removed on drop.
+pub struct Shm(pub PathBuf);
+
+impl Shm {
+    pub fn new() -> Shm {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = PathBuf::from(format!("/dev/shm/kvinit-test-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("/dev/shm is tmpfs on Linux");
+        Shm(dir)
+    }
+}
+
+impl Drop for Shm {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A CA and a server certificate for 127.0.0.1 and localhost signed by it.
 pub fn tls_for_localhost(dir: &Path) -> (Arc<rustls::ServerConfig>, PathBuf) {
     let (config, ca_file, _) = tls_with_leaf(dir);
@@ -169,23 +189,9 @@ impl Kvinit {
     /// Runs to completion, killing kvinit after `limit` so no test can hang.
     pub fn run_for(&mut self, limit: Duration) -> Run {
         let started = Instant::now();
-        let child = self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn kvinit");
+        let child = self.spawn();
         let pid = child.id();
-        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let d = done.clone();
-        std::thread::spawn(move || {
-            let until = Instant::now() + limit;
-            while Instant::now() < until {
-                if d.load(std::sync::atomic::Ordering::SeqCst) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            // SAFETY: kill(2) has no memory effects; the pid is our child's.
-            unsafe { libc_kill(pid as i32, 9) };
-        });
-        let output = child.wait_with_output().unwrap();
-        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let output = wait_killing_after(child, limit);
         Run { command: format!("{:?}", self.cmd), output, pid, elapsed: started.elapsed() }
     }
 
@@ -223,19 +229,25 @@ pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
-/// A spawned kvinit's end: exit code (or 128+signal) and output.
-pub fn finish(child: std::process::Child, limit: Duration) -> (Option<i32>, String, String) {
+/// Waits for `child`'s output, killing it after `limit` so no test can hang.
+fn wait_killing_after(child: std::process::Child, limit: Duration) -> Output {
     let pid = child.id();
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let d = done.clone();
     std::thread::spawn(move || {
         if !wait_for(limit, || d.load(std::sync::atomic::Ordering::SeqCst)) {
-            // SAFETY: kill(2) has no memory effects.
+            // SAFETY: kill(2) has no memory effects; the pid is our child's.
             unsafe { libc_kill(pid as i32, 9) };
         }
     });
-    let out = child.wait_with_output().unwrap();
+    let output = child.wait_with_output().unwrap();
     done.store(true, std::sync::atomic::Ordering::SeqCst);
+    output
+}
+
+/// A spawned kvinit's end: exit code (or 128+signal) and output.
+pub fn finish(child: std::process::Child, limit: Duration) -> (Option<i32>, String, String) {
+    let out = wait_killing_after(child, limit);
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
