@@ -63,14 +63,11 @@ mod imp {
 
     /// Waits up to `timeout` for one of `set`. `None` on timeout.
     pub fn wait(set: &SigSet, timeout: Duration) -> Option<i32> {
-        let ts = libc::timespec {
-            tv_sec: timeout.as_secs() as libc::time_t,
-            tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
-        };
+        let ts = nix::sys::time::TimeSpec::from_duration(timeout);
         // SAFETY: `set` is a valid, initialised sigset_t; `info` may be null
         // per POSIX; `ts` lives across the call. No memory is written but
         // the kernel's own.
-        let sig = unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &ts) };
+        let sig = unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), ts.as_ref()) };
         (sig > 0).then_some(sig)
     }
 

@@ -2,16 +2,20 @@
 //! body limits. Callers describe a request and get bytes and a status back;
 //! every non-2xx status is a normal response here, not an error.
 
+mod tls;
+
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use rustls::RootCertStore;
 use ureq::unversioned::resolver::DefaultResolver;
-use ureq::unversioned::transport::{Connector as _, TcpConnector};
-use ureq::Agent;
+use ureq::unversioned::transport::{ConnectProxyConnector, Connector as _, TcpConnector};
+use ureq::{Agent, ProxyProtocol};
 
 use crate::secret::wipe;
 
@@ -31,26 +35,20 @@ pub enum Proxy {
     Never,
 }
 
-/// Trusted roots: Mozilla's, built in, so kvinit works in a `scratch` image,
-/// plus any PEM bundle named by `SSL_CERT_FILE`.
+/// Trusted roots: Mozilla's, built in as trust anchors so kvinit works in a
+/// `scratch` image, plus any PEM bundle named by `SSL_CERT_FILE`.
 #[derive(Clone)]
-pub struct Roots(Arc<Vec<Certificate<'static>>>);
+pub struct Roots(Arc<RootCertStore>);
 
 impl Roots {
     pub fn new(extra: Option<&Path>) -> Result<Roots, SetupError> {
-        let mut roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-            .iter()
-            .map(|der| Certificate::from_der(der.as_ref()))
-            .collect();
+        let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
         if let Some(path) = extra {
             let pem = std::fs::read(path).map_err(|e| SetupError::ReadRoots(path.to_path_buf(), e))?;
             let before = roots.len();
-            for item in ureq::tls::parse_pem(&pem) {
-                match item {
-                    Ok(PemItem::Certificate(cert)) => roots.push(cert.to_owned()),
-                    Ok(_) => {}
-                    Err(e) => return Err(SetupError::ParseRoots(path.to_path_buf(), e.to_string())),
-                }
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                let cert = cert.map_err(|e| SetupError::ParseRoots(path.to_path_buf(), e.to_string()))?;
+                roots.add(cert).map_err(|e| SetupError::ParseRoots(path.to_path_buf(), e.to_string()))?;
             }
             if roots.len() == before {
                 return Err(SetupError::ParseRoots(path.to_path_buf(), "no certificates in it".into()));
@@ -95,19 +93,33 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client that verifies servers against `roots`.
     pub fn new(proxy: Proxy, roots: &Roots) -> Client {
-        let tls = TlsConfig::builder().root_certs(RootCerts::Specific(roots.0.clone())).build();
         let proxy = match proxy {
             Proxy::FromEnv if https_proxy_is_set() => ureq::Proxy::try_from_env(),
             Proxy::FromEnv | Proxy::Never => None,
         };
+        if proxy.as_ref().is_some_and(|p| !matches!(p.protocol(), ProxyProtocol::Http | ProxyProtocol::Https))
+        {
+            log::warn!("ignoring the SOCKS proxy in HTTPS_PROXY/ALL_PROXY: kvinit speaks only HTTP CONNECT");
+        }
+        Client::with_tls(proxy, tls::Connector::verified(roots.0.clone()))
+    }
+
+    /// A client for one server whose certificate is trusted only if its SHA-1
+    /// thumbprint is `thumbprint` (Service Fabric's `IDENTITY_SERVER_THUMBPRINT`):
+    /// clusters use self-signed certificates that no root vouches for.
+    pub fn pinned(thumbprint: [u8; 20]) -> Client {
+        Client::with_tls(None, tls::Connector::pinned(thumbprint))
+    }
+
+    fn with_tls(proxy: Option<ureq::Proxy>, tls: tls::Connector) -> Client {
         let config = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .max_redirects_will_error(false)
             .user_agent(USER_AGENT)
             .proxy(proxy)
-            .tls_config(tls)
             .max_idle_connections_per_host(32)
             // ureq's defaults (128 KiB each way per connection) cost megabytes
             // across 32 parallel connections; token and secret exchanges are
@@ -116,24 +128,9 @@ impl Client {
             .output_buffer_size(BUFFER_SIZE)
             .max_response_header_size(BUFFER_SIZE)
             .build();
-        Client { agent: Agent::new_with_config(config) }
-    }
-
-    /// A client for one server whose certificate is trusted only if its SHA-1
-    /// thumbprint is `thumbprint` (Service Fabric's `IDENTITY_SERVER_THUMBPRINT`):
-    /// clusters use self-signed certificates that no root vouches for.
-    pub fn pinned(thumbprint: [u8; 20]) -> Client {
-        let config = Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .user_agent(USER_AGENT)
-            .proxy(None)
-            .input_buffer_size(BUFFER_SIZE)
-            .output_buffer_size(BUFFER_SIZE)
-            .max_response_header_size(BUFFER_SIZE)
-            .build();
-        let connector = ().chain(TcpConnector::default()).chain(pinned::Connector::new(thumbprint));
+        // ureq's default chain, with our TLS in place of its rustls feature:
+        // that one needs whole root certificates, about 200 KiB of them.
+        let connector = ().chain(ConnectProxyConnector::default()).chain(TcpConnector::default()).chain(tls);
         Client { agent: Agent::with_parts(config, connector, DefaultResolver::default()) }
     }
 
@@ -291,7 +288,6 @@ impl From<ureq::Error> for Error {
             ureq::Error::Io(e) => Error::Io(e),
             ureq::Error::BodyExceedsLimit(n) => Error::BodyTooLarge(n),
             ureq::Error::Tls(s) => Error::Tls(s.to_string()),
-            ureq::Error::Rustls(e) => Error::Tls(e.to_string()),
             ureq::Error::Protocol(e) => Error::Protocol(e.to_string()),
             other => Error::Protocol(other.to_string()),
         }
@@ -318,151 +314,3 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
-
-/// TLS that trusts exactly one certificate, by thumbprint. Built on ureq's
-/// transport API, mirroring its own rustls connector.
-mod pinned {
-    use std::io::{Read, Write};
-    use std::sync::Arc;
-
-    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-    use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-    use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
-    use ureq::unversioned::transport::{
-        Buffers, ConnectionDetails, Either, LazyBuffers, NextTimeout, Transport, TransportAdapter,
-    };
-
-    #[derive(Debug)]
-    pub struct Connector(Arc<ClientConfig>);
-
-    impl Connector {
-        pub fn new(thumbprint: [u8; 20]) -> Connector {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let verifier = Arc::new(Thumbprint { sha1: thumbprint, provider: provider.clone() });
-            let config = ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .expect("ring supports the default protocol versions")
-                .dangerous()
-                .with_custom_certificate_verifier(verifier)
-                .with_no_client_auth();
-            Connector(Arc::new(config))
-        }
-    }
-
-    impl<In: Transport> ureq::unversioned::transport::Connector<In> for Connector {
-        type Out = Either<In, PinnedTransport>;
-
-        fn connect(
-            &self,
-            details: &ConnectionDetails,
-            chained: Option<In>,
-        ) -> Result<Option<Self::Out>, ureq::Error> {
-            let Some(transport) = chained else { return Ok(None) };
-            if !details.needs_tls() || transport.is_tls() {
-                return Ok(Some(Either::A(transport)));
-            }
-            let host = details.uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
-            let name = ServerName::try_from(host.to_string())
-                .map_err(|_| ureq::Error::Tls("invalid server name"))?;
-            let mut conn = ClientConnection::new(self.0.clone(), name)?;
-            let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());
-            sock.set_timeout(details.timeout);
-            conn.complete_io(&mut sock)?;
-            let buffers =
-                LazyBuffers::new(details.config.input_buffer_size(), details.config.output_buffer_size());
-            Ok(Some(Either::B(PinnedTransport { buffers, stream: StreamOwned { conn, sock } })))
-        }
-    }
-
-    pub struct PinnedTransport {
-        buffers: LazyBuffers,
-        stream: StreamOwned<ClientConnection, TransportAdapter>,
-    }
-
-    impl std::fmt::Debug for PinnedTransport {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("PinnedTransport")
-        }
-    }
-
-    impl Transport for PinnedTransport {
-        fn buffers(&mut self) -> &mut dyn Buffers {
-            &mut self.buffers
-        }
-
-        fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-            self.stream.get_mut().set_timeout(timeout);
-            let output = &self.buffers.output()[..amount];
-            self.stream.write_all(output)?;
-            Ok(())
-        }
-
-        fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-            self.stream.get_mut().set_timeout(timeout);
-            let input = self.buffers.input_append_buf();
-            let amount = self.stream.read(input)?;
-            self.buffers.input_appended(amount);
-            Ok(amount > 0)
-        }
-
-        fn is_open(&mut self) -> bool {
-            self.stream.get_mut().get_mut().is_open()
-        }
-
-        fn is_tls(&self) -> bool {
-            true
-        }
-    }
-
-    /// Accepts the server's certificate iff its SHA-1 digest is the pinned
-    /// one; the handshake signatures are still verified, so the server must
-    /// hold that certificate's private key.
-    #[derive(Debug)]
-    struct Thumbprint {
-        sha1: [u8; 20],
-        provider: Arc<CryptoProvider>,
-    }
-
-    impl ServerCertVerifier for Thumbprint {
-        fn verify_server_cert(
-            &self,
-            end_entity: &CertificateDer<'_>,
-            _intermediates: &[CertificateDer<'_>],
-            _server_name: &ServerName<'_>,
-            _ocsp_response: &[u8],
-            _now: UnixTime,
-        ) -> Result<ServerCertVerified, rustls::Error> {
-            let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, end_entity.as_ref());
-            if digest.as_ref() == self.sha1 {
-                Ok(ServerCertVerified::assertion())
-            } else {
-                Err(rustls::Error::General(
-                    "the server certificate's thumbprint is not IDENTITY_SERVER_THUMBPRINT".into(),
-                ))
-            }
-        }
-
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.provider.signature_verification_algorithms.supported_schemes()
-        }
-    }
-}
