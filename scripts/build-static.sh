@@ -15,7 +15,7 @@
 # these take about 480 KiB off. scripts/static-check.sh enforces the budget.
 #
 # With rustup instead: rustup target add x86_64-unknown-linux-musl &&
-#   cargo build --release --target x86_64-unknown-linux-musl
+#   cargo build --release --target x86_64-unknown-linux-musl -p kvinit
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,7 +60,7 @@ env RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc \
     -C force-unwind-tables=no -Zlocation-detail=none" \
   CARGO_TARGET_DIR=target/static \
   /usr/bin/cargo build --release --locked -Zbuild-std=std,panic_abort \
-  -Zbuild-std-features=optimize_for_size --target "$target" --bin kvinit >&2
+  -Zbuild-std-features=optimize_for_size --target "$target" -p kvinit --bin kvinit >&2
 binary="$PWD/target/static/$target/release/kvinit"
 file "$binary" >&2 || true
 echo "$binary"

@@ -29,7 +29,7 @@ build() {
     "CARGO_TARGET_${var}_LINKER=x86_64-w64-mingw32-gcc" \
     "CC_${target//-/_}=x86_64-w64-mingw32-gcc" "AR_${target//-/_}=x86_64-w64-mingw32-ar" \
     RUSTFLAGS="-C link-self-contained=no" CARGO_TARGET_DIR=target/windows \
-    /usr/bin/cargo build --release --locked -Zbuild-std=std,panic_abort --target "$target" --bin kvinit
+    /usr/bin/cargo build --release --locked -Zbuild-std=std,panic_abort --target "$target" -p kvinit --bin kvinit
 }
 
 build x86_64-pc-windows-gnu

@@ -347,7 +347,7 @@ fn a_service_principal_with_a_client_secret() {
 fn bundle_cas(w: &World) -> PathBuf {
     let mut pem = String::new();
     for entry in support::walk(w.dir.path()) {
-        if entry.file_name().is_some_and(|n| n == "test-ca.pem") {
+        if entry.file_name().is_some_and(|n| n == "ca.pem") {
             pem.push_str(&std::fs::read_to_string(&entry).unwrap());
         }
     }

@@ -1,9 +1,9 @@
-//! Shared test support: fake Azure endpoints on 127.0.0.1 and a runner for
-//! the kvinit binary that prints everything when an assertion fails.
+//! Shared test support: the emulator's fake Azure endpoints on 127.0.0.1,
+//! and a runner for the kvinit binary that prints everything when an
+//! assertion fails.
 #![allow(dead_code, unused_imports)]
 
-pub mod azure;
-pub mod server;
+pub use kvinit_emulator::{azure, server};
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -67,41 +67,19 @@ pub fn tls_for_localhost(dir: &Path) -> (Arc<rustls::ServerConfig>, PathBuf) {
 /// As `tls_for_localhost`, also returning the server certificate's SHA-1
 /// thumbprint (upper-case hex, as Service Fabric gives it).
 pub fn tls_with_leaf(dir: &Path) -> (Arc<rustls::ServerConfig>, PathBuf, String) {
-    use rcgen::{
-        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
-    };
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "kvinit test CA");
-    ca.key_usages =
-        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
-    leaf.distinguished_name.push(DnType::CommonName, "fake vault");
-    let leaf = leaf.signed_by(&leaf_key, &ca).unwrap();
-    let ca_file = dir.join("test-ca.pem");
-    std::fs::write(&ca_file, ca.pem()).unwrap();
-
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![leaf.der().clone(), ca.der().clone()], key)
-        .unwrap();
-    let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, leaf.der());
-    let thumbprint: String = sha1.as_ref().iter().map(|b| format!("{b:02X}")).collect();
-    (Arc::new(config), ca_file, thumbprint)
+    let c = kvinit_emulator::tls::localhost(dir).expect("generating test certificates");
+    (c.server, c.ca_file, c.thumbprint)
 }
 
-/// One fake VM: IMDS with a system-assigned identity, and one vault.
+/// One fake VM: the emulator, started on free ports, with a
+/// system-assigned identity and an empty vault.
 pub struct World {
     pub dir: TempDir,
     pub tokens: Tokens,
     pub imds: FakeImds,
     pub vault: FakeVault,
+    pub app_service: FakeTokenEndpoint,
+    pub control: Server,
 }
 
 impl World {
@@ -109,12 +87,15 @@ impl World {
         World::with_identities(Identities { system_assigned: true, user_assigned: vec![] })
     }
 
-    pub fn with_identities(ids: Identities) -> World {
+    pub fn with_identities(identities: Identities) -> World {
         let dir = TempDir::new();
-        let tokens = Tokens::default();
-        let imds = FakeImds::start(tokens.clone(), ids);
-        let vault = World::another_vault(&dir, &tokens);
-        World { dir, tokens, imds, vault }
+        let options = kvinit_emulator::Options {
+            identities,
+            ..kvinit_emulator::Options::new(dir.path().join("emulator"))
+        };
+        let kvinit_emulator::Emulator { tokens, imds, vault, app_service, control, .. } =
+            kvinit_emulator::Emulator::start(options).expect("starting the emulator");
+        World { dir, tokens, imds, vault, app_service, control }
     }
 
     /// A second vault with its own certificate, trusting the same tokens.

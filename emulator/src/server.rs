@@ -1,5 +1,6 @@
 //! A small HTTP/1.1 server for the fakes: keep-alive, optional TLS, every
-//! request recorded, and replies that can misbehave on purpose.
+//! request recorded, replies that can misbehave on purpose, and faults
+//! (latency, failing the next N requests) that can be set while it runs.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -84,6 +85,8 @@ struct Shared {
     max_in_flight: AtomicUsize,
     stop: AtomicBool,
     latency: Mutex<Duration>,
+    /// Replies that pre-empt the handler, with how many times each is left.
+    failures: Mutex<Option<(usize, Reply)>>,
 }
 
 pub struct Server {
@@ -91,10 +94,21 @@ pub struct Server {
     shared: Arc<Shared>,
 }
 
+/// A handle that sets a running server's faults and reads its record; it
+/// does not keep the server alive.
+#[derive(Clone)]
+pub struct Control(Arc<Shared>);
+
 impl Server {
+    /// Serves on a free port of 127.0.0.1.
     pub fn start(tls: Option<Arc<rustls::ServerConfig>>, handler: Handler) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().unwrap();
+        Server::bind(0, tls, handler).expect("bind 127.0.0.1:0")
+    }
+
+    /// Serves on 127.0.0.1:`port`; 0 picks a free port.
+    pub fn bind(port: u16, tls: Option<Arc<rustls::ServerConfig>>, handler: Handler) -> io::Result<Server> {
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             requests: Mutex::new(Vec::new()),
             connections: AtomicUsize::new(0),
@@ -102,6 +116,7 @@ impl Server {
             max_in_flight: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             latency: Mutex::new(Duration::ZERO),
+            failures: Mutex::new(None),
         });
         let s = shared.clone();
         thread::spawn(move || {
@@ -113,19 +128,23 @@ impl Server {
                 let id = s.connections.fetch_add(1, Ordering::SeqCst);
                 let (s, handler, tls) = (s.clone(), handler.clone(), tls.clone());
                 thread::spawn(move || {
-                    let _ = serve(stream, id, tls, &s, &*handler);
+                    let _ = serve(stream, id, tls, &Control(s), &*handler);
                 });
             }
         });
-        Server { addr, shared }
+        Ok(Server { addr, shared })
     }
 
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
 
+    pub fn control(&self) -> Control {
+        Control(self.shared.clone())
+    }
+
     pub fn requests(&self) -> Vec<Request> {
-        self.shared.requests.lock().unwrap().clone()
+        self.control().requests()
     }
 
     pub fn connections(&self) -> usize {
@@ -139,7 +158,33 @@ impl Server {
 
     /// Delay before every reply, like a far-away server.
     pub fn set_latency(&self, latency: Duration) {
-        *self.shared.latency.lock().unwrap() = latency;
+        self.control().set_latency(latency)
+    }
+}
+
+impl Control {
+    pub fn requests(&self) -> Vec<Request> {
+        self.0.requests.lock().unwrap().clone()
+    }
+
+    pub fn set_latency(&self, latency: Duration) {
+        *self.0.latency.lock().unwrap() = latency;
+    }
+
+    /// Answers the next `count` requests with `reply` instead of the handler.
+    pub fn fail_next(&self, count: usize, reply: Reply) {
+        *self.0.failures.lock().unwrap() = (count > 0).then_some((count, reply));
+    }
+
+    fn take_failure(&self) -> Option<Reply> {
+        let mut failures = self.0.failures.lock().unwrap();
+        let (left, reply) = failures.as_mut()?;
+        let reply = reply.clone();
+        *left -= 1;
+        if *left == 0 {
+            *failures = None;
+        }
+        Some(reply)
     }
 }
 
@@ -157,7 +202,7 @@ fn serve(
     tcp: TcpStream,
     id: usize,
     tls: Option<Arc<rustls::ServerConfig>>,
-    shared: &Shared,
+    control: &Control,
     handler: &(dyn Fn(&Request) -> Reply + Send + Sync),
 ) -> io::Result<()> {
     tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
@@ -170,6 +215,7 @@ fn serve(
         }
         None => Box::new(tcp),
     };
+    let shared = &*control.0;
     let mut reader = BufReader::new(stream);
     loop {
         let Some(request) = read_request(&mut reader, id)? else { return Ok(()) };
@@ -178,7 +224,7 @@ fn serve(
         shared.requests.lock().unwrap().push(request.clone());
         let latency = *shared.latency.lock().unwrap();
         thread::sleep(latency);
-        let reply = handler(&request);
+        let reply = control.take_failure().unwrap_or_else(|| handler(&request));
         shared.in_flight.fetch_sub(1, Ordering::SeqCst);
         let out = reader.get_mut();
         match reply {
@@ -220,14 +266,18 @@ fn head(status: u16, headers: &[(String, String)], len: usize) -> Vec<u8> {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        204 => "No Content",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        405 => "Method Not Allowed",
         410 => "Gone",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
+        504 => "Gateway Timeout",
         _ => "Status",
     }
 }

@@ -2,24 +2,10 @@
 //! paths, parameters, headers, bodies and error shapes as the real services.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::server::{Handler, Reply, Request, Server};
-
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
-}
-
-static COUNTER: AtomicU64 = AtomicU64::new(1);
-
-/// A JWT-shaped token that is unique and recognisable in output.
-fn mint_token(resource: &str) -> String {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let salt = std::process::id() as u64 * 1_000_003 + n;
-    format!("eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ{}{salt:x}.sigTOKEN{salt:x}", resource.len())
-}
+use crate::server::{Handler, Reply, Request, Server};
+use crate::token::{self, now};
 
 /// Tokens the fake IMDS issued, and for which resource.
 #[derive(Clone, Default)]
@@ -27,7 +13,7 @@ pub struct Tokens(Arc<Mutex<Vec<(String, String)>>>);
 
 impl Tokens {
     fn issue(&self, resource: &str) -> String {
-        let token = mint_token(resource);
+        let token = token::mint(resource, TENANT);
         self.0.lock().unwrap().push((token.clone(), resource.to_string()));
         token
     }
@@ -71,11 +57,16 @@ pub struct FakeImds {
 
 impl FakeImds {
     pub fn start(tokens: Tokens, identities: Identities) -> FakeImds {
+        FakeImds::bind(0, tokens, identities).expect("bind 127.0.0.1:0")
+    }
+
+    /// Serves on 127.0.0.1:`port`; 0 picks a free port.
+    pub fn bind(port: u16, tokens: Tokens, identities: Identities) -> std::io::Result<FakeImds> {
         let script = Script::default();
         let (s, t) = (script.clone(), tokens.clone());
         let handler: Handler =
             Arc::new(move |req: &Request| s.next().unwrap_or_else(|| imds_reply(req, &t, &identities)));
-        FakeImds { server: Server::start(None, handler), script, tokens }
+        Ok(FakeImds { server: Server::bind(port, None, handler)?, script, tokens })
     }
 
     /// The value for AZURE_POD_IDENTITY_AUTHORITY_HOST.
@@ -86,6 +77,58 @@ impl FakeImds {
 
 fn imds_error(status: u16, error: &str, description: &str) -> Reply {
     Reply::json(status, &format!(r#"{{"error":"{error}","error_description":"{description}"}}"#))
+}
+
+/// What a managed-identity endpoint answers when it fails with `status`
+/// (azure-reference.md: IMDS throttles with 429 and is briefly 5xx while
+/// the identity is updated).
+pub fn identity_fault(status: u16) -> Reply {
+    match status {
+        429 => imds_error(429, "too_many_requests", "Too many requests. Retry after some time."),
+        s if s >= 500 => imds_error(s, "server_error", "The identity is being updated. Retry later."),
+        s => imds_error(s, "invalid_request", "Injected by kvinit-emulator."),
+    }
+}
+
+/// What Key Vault answers when it fails with `status`.
+pub fn vault_fault(status: u16) -> Reply {
+    match status {
+        401 => kv_error(401, "Unauthorized", "AKV10032: Invalid issuer.", None),
+        403 => kv_error(
+            403,
+            "Forbidden",
+            "Caller is not authorized to perform action on resource.",
+            Some("ForbiddenByRbac"),
+        ),
+        404 => kv_error(404, "SecretNotFound", "A secret with (name/id) was not found in this key vault.", None),
+        429 => kv_error(
+            429,
+            "Throttled",
+            "Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached",
+            None,
+        )
+        .with_header("Retry-After", "1"),
+        s if s >= 500 => kv_error(s, "InternalServerError", "An unexpected error occurred.", None),
+        s => kv_error(s, "BadParameter", "Injected by kvinit-emulator.", None),
+    }
+}
+
+/// Adds a new current version of `name` to `secrets`, creating it if need be.
+pub fn add_version(secrets: &Mutex<BTreeMap<String, StoredSecret>>, name: &str, value: &str) -> String {
+    let version = new_version();
+    let mut secrets = secrets.lock().unwrap();
+    let entry = secrets.entry(name.to_string()).or_insert(StoredSecret {
+        versions: vec![],
+        enabled: true,
+        content_type: None,
+    });
+    entry.versions.push((version.clone(), value.to_string()));
+    version
+}
+
+/// A new version id: 32 hex digits, as Key Vault's.
+pub fn new_version() -> String {
+    format!("{:032x}", u128::from(token::unique()).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835))
 }
 
 fn imds_reply(req: &Request, tokens: &Tokens, ids: &Identities) -> Reply {
@@ -232,6 +275,16 @@ pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
 impl FakeVault {
     pub fn start(tokens: Tokens, tls: Arc<rustls::ServerConfig>, ca_file: std::path::PathBuf) -> FakeVault {
+        FakeVault::bind(0, tokens, tls, ca_file).expect("bind 127.0.0.1:0")
+    }
+
+    /// Serves on 127.0.0.1:`port`; 0 picks a free port.
+    pub fn bind(
+        port: u16,
+        tokens: Tokens,
+        tls: Arc<rustls::ServerConfig>,
+        ca_file: std::path::PathBuf,
+    ) -> std::io::Result<FakeVault> {
         let script = Script::default();
         let secrets: Arc<Mutex<BTreeMap<String, StoredSecret>>> = Default::default();
         let denied: Arc<Mutex<Vec<String>>> = Default::default();
@@ -246,7 +299,8 @@ impl FakeVault {
             }
             vault_reply(req, &tokens, &store.lock().unwrap(), &deny.lock().unwrap())
         });
-        FakeVault { server: Server::start(Some(tls), handler), script, secrets, denied, ca_file, throttle }
+        let server = Server::bind(port, Some(tls), handler)?;
+        Ok(FakeVault { server, script, secrets, denied, ca_file, throttle })
     }
 
     pub fn url(&self) -> String {
@@ -257,16 +311,9 @@ impl FakeVault {
         format!("127.0.0.1:{}", self.server.port())
     }
 
+    /// Adds a new current version of `name`, creating it if need be; returns its id.
     pub fn put(&self, name: &str, value: &str) -> String {
-        let version = format!("{:032x}", COUNTER.fetch_add(1, Ordering::SeqCst) as u128 * 0x9e3779b97f4a7c15);
-        let mut secrets = self.secrets.lock().unwrap();
-        let entry = secrets.entry(name.to_string()).or_insert(StoredSecret {
-            versions: vec![],
-            enabled: true,
-            content_type: None,
-        });
-        entry.versions.push((version.clone(), value.to_string()));
-        version
+        add_version(&self.secrets, name, value)
     }
 
     pub fn set_content_type(&self, name: &str, content_type: &str) {
@@ -425,12 +472,23 @@ impl FakeTokenEndpoint {
         ids: Identities,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Self {
+        FakeTokenEndpoint::bind(0, style, tokens, ids, tls).expect("bind 127.0.0.1:0")
+    }
+
+    /// Serves on 127.0.0.1:`port`; 0 picks a free port.
+    pub fn bind(
+        port: u16,
+        style: Style,
+        tokens: Tokens,
+        ids: Identities,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<Self> {
         let script = Script::default();
         let s = script.clone();
         let handler: Handler = Arc::new(move |req: &Request| {
             s.next().unwrap_or_else(|| token_reply(&style, req, &tokens, &ids))
         });
-        FakeTokenEndpoint { server: Server::start(tls, handler), script }
+        Ok(FakeTokenEndpoint { server: Server::bind(port, tls, handler)?, script })
     }
 
     pub fn url(&self, scheme: &str, path: &str) -> String {

@@ -1,0 +1,77 @@
+//! The control API, plain HTTP on its own port, for rehearsing failures
+//! while kvinit runs:
+//!
+//! - `PUT /secrets/NAME` with the value as the body: a new current version
+//! - `POST /latency?ms=N[&target=vault|identity|all]`
+//! - `POST /fail?count=N&status=S[&target=...]`: the next N requests fail
+//! - `POST /throttle?rps=R`: at most R vault GETs a second (0 lifts it)
+//! - `GET /stats`: requests seen and tokens issued, as JSON
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::server::{Handler, Reply, Request, Server};
+use crate::{Faults, Target};
+
+pub(crate) fn start(port: u16, faults: Faults) -> io::Result<Server> {
+    let handler: Handler = Arc::new(move |req: &Request| {
+        handle(req, &faults)
+            .unwrap_or_else(|why| Reply::json(400, &serde_json::json!({ "error": why }).to_string()))
+    });
+    Server::bind(port, None, handler)
+}
+
+fn handle(req: &Request, faults: &Faults) -> Result<Reply, String> {
+    let target = || req.param("target").unwrap_or("vault").parse::<Target>();
+    let number = |name: &str| -> Result<u64, String> {
+        let value = req.param(name).ok_or(format!("missing ?{name}="))?;
+        value.parse().map_err(|_| format!("{name}={value:?} is not a whole number"))
+    };
+    let done = Reply::Respond { status: 204, headers: vec![], body: vec![] };
+    match (req.method.as_str(), req.path.as_str()) {
+        ("PUT", path) if path.starts_with("/secrets/") => {
+            let name = &path["/secrets/".len()..];
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return Err(format!("{name:?} is not a Key Vault secret name"));
+            }
+            let value =
+                String::from_utf8(req.body.clone()).map_err(|_| "the value is not UTF-8".to_string())?;
+            let version = faults.rotate(name, &value);
+            Ok(Reply::json(200, &serde_json::json!({ "name": name, "version": version }).to_string()))
+        }
+        ("POST", "/latency") => {
+            faults.set_latency(target()?, Duration::from_millis(number("ms")?));
+            Ok(done)
+        }
+        ("POST", "/fail") => {
+            let status = number("status")?;
+            if !(400..=599).contains(&status) {
+                return Err(format!("status={status} is not an HTTP error status (400-599)"));
+            }
+            faults.fail_next(target()?, number("count")? as usize, status as u16);
+            Ok(done)
+        }
+        ("POST", "/throttle") => {
+            let rps = number("rps")? as usize;
+            faults.throttle((rps > 0).then_some(rps));
+            Ok(done)
+        }
+        ("GET", "/stats") => {
+            let identity: usize = faults.identity.iter().map(|c| c.requests().len()).sum();
+            let throttled = faults.throttle.lock().unwrap().as_ref().map_or(0, |t| t.throttled);
+            let stats = serde_json::json!({
+                "identity_requests": identity,
+                "vault_requests": faults.vault.requests().len(),
+                "tokens_issued": faults.tokens.all().len(),
+                "throttled": throttled,
+            });
+            Ok(Reply::json(200, &stats.to_string()))
+        }
+        _ => Ok(Reply::text(
+            404,
+            "kvinit-emulator control: PUT /secrets/NAME, POST /latency?ms=N, POST /fail?count=N&status=S, \
+             POST /throttle?rps=R, GET /stats (target=vault|identity|all)",
+        )),
+    }
+}

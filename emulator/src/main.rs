@@ -1,0 +1,232 @@
+//! `kvinit-emulator`: serve fake Azure managed identity and Key Vault on
+//! 127.0.0.1, print the environment that points kvinit at them, and either
+//! serve until stopped or run one command with that environment.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use kvinit_emulator::azure::StoredSecret;
+use kvinit_emulator::{Emulator, Identity, Options, Target};
+
+const USAGE: &str = "\
+usage: kvinit-emulator [OPTIONS] [-- COMMAND [ARG]...]
+
+Serves Azure managed identity (IMDS, App Service) and Key Vault on 127.0.0.1
+and prints the environment that points kvinit at them. With COMMAND, runs it
+with that environment and exits with its status; otherwise serves until
+stopped. Exit status: COMMAND's (128+N if signal N ended it), 2 for bad
+options or a bad secrets file, 1 if the emulator cannot start.
+
+options:
+  --secrets FILE       secrets to serve: {\"name\": \"value\"} or
+                       {\"name\": {\"versions\": [...], \"contentType\": ..., \"enabled\": ...}}
+  --identity KIND      imds (default) or app-service: which endpoint the
+                       printed environment names
+  --print-env          print `export` lines for eval, then detach stdout:
+                         eval \"$(kvinit-emulator --secrets s.json --print-env &)\"
+  --port N             IMDS on N, App Service N+1, Key Vault N+2, control N+3
+                       (default: free ports)
+  --dir DIR            where to write the CA certificate (default: a new
+                       directory under the temporary directory)
+  --latency MS         delay every reply by MS milliseconds
+  --fail-next N:STATUS fail the next N Key Vault requests with STATUS
+  --throttle RPS       allow Key Vault RPS requests a second, 429 over it
+  -h, --help           this help
+
+The control API at $KVINIT_EMULATOR_CONTROL changes faults while running:
+  curl -X PUT --data-binary new-value $KVINIT_EMULATOR_CONTROL/secrets/NAME
+  curl -X POST \"$KVINIT_EMULATOR_CONTROL/fail?count=3&status=503&target=vault\"
+  curl -X POST \"$KVINIT_EMULATOR_CONTROL/latency?ms=200&target=all\"
+  curl -X POST \"$KVINIT_EMULATOR_CONTROL/throttle?rps=5\"
+  curl $KVINIT_EMULATOR_CONTROL/stats";
+
+struct Args {
+    secrets: Option<PathBuf>,
+    identity: Identity,
+    print_env: bool,
+    port: u16,
+    dir: Option<PathBuf>,
+    latency: Option<Duration>,
+    fail_next: Option<(usize, u16)>,
+    throttle: Option<usize>,
+    command: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(why) => {
+            eprintln!("kvinit-emulator: error: {why}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let secrets = match &args.secrets {
+        Some(path) => match read_secrets(path) {
+            Ok(secrets) => secrets,
+            Err(why) => {
+                eprintln!("kvinit-emulator: error: {why}");
+                return ExitCode::from(2);
+            }
+        },
+        None => Default::default(),
+    };
+    match run(args, secrets) {
+        Ok(code) => code,
+        Err(why) => {
+            eprintln!("kvinit-emulator: error: {why}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn read_secrets(path: &std::path::Path) -> Result<BTreeMap<String, StoredSecret>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    kvinit_emulator::secrets::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn run(args: Args, secrets: BTreeMap<String, StoredSecret>) -> Result<ExitCode, String> {
+    let count = secrets.len();
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("kvinit-emulator-{}", std::process::id())));
+    let options = Options { secrets, port: args.port, ..Options::new(dir) };
+    let emulator = Emulator::start(options).map_err(|e| format!("starting: {e}"))?;
+    if let Some(latency) = args.latency {
+        emulator.set_latency(Target::All, latency);
+    }
+    if let Some((n, status)) = args.fail_next {
+        emulator.fail_next(Target::Vault, n, status);
+    }
+    emulator.throttle(args.throttle);
+    let env = emulator.env(args.identity);
+    eprintln!(
+        "kvinit-emulator: {count} secret(s); IMDS {}, App Service {}, Key Vault {}, control http://127.0.0.1:{}",
+        emulator.imds.authority_host(),
+        emulator.app_service.url("http", "/msi/token"),
+        emulator.vault.url(),
+        emulator.control.port(),
+    );
+
+    if !args.command.is_empty() {
+        let status = Command::new(&args.command[0])
+            .args(&args.command[1..])
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .status()
+            .map_err(|e| format!("running {}: {e}", args.command[0]))?;
+        return Ok(ExitCode::from(exit_code(status)));
+    }
+    if args.print_env {
+        for (k, v) in &env {
+            println!("export {k}={}", quote(v));
+        }
+        println!("export KVINIT_EMULATOR_PID={}", std::process::id());
+        detach_stdout();
+    } else {
+        for (k, v) in &env {
+            println!("{k}={v}");
+        }
+        eprintln!("kvinit-emulator: serving; stop with Ctrl-C");
+    }
+    loop {
+        std::thread::park();
+    }
+}
+
+fn parse(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+    let mut args = Args {
+        secrets: None,
+        identity: Identity::Imds,
+        print_env: false,
+        port: 0,
+        dir: None,
+        latency: None,
+        fail_next: None,
+        throttle: None,
+        command: Vec::new(),
+    };
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = || inline.clone().or_else(|| it.next()).ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--print-env" => args.print_env = true,
+            "--secrets" => args.secrets = Some(value()?.into()),
+            "--dir" => args.dir = Some(value()?.into()),
+            "--identity" => {
+                args.identity = match value()?.as_str() {
+                    "imds" => Identity::Imds,
+                    "app-service" => Identity::AppService,
+                    other => return Err(format!("--identity {other:?} is not imds or app-service")),
+                }
+            }
+            "--port" => args.port = number(&flag, &value()?)?,
+            "--latency" => args.latency = Some(Duration::from_millis(number(&flag, &value()?)?)),
+            "--throttle" => args.throttle = Some(number(&flag, &value()?)?).filter(|&n| n > 0),
+            "--fail-next" => {
+                let v = value()?;
+                let (n, status) = v.split_once(':').ok_or(format!("--fail-next {v:?} is not N:STATUS"))?;
+                let status: u16 = number(&flag, status)?;
+                if !(400..=599).contains(&status) {
+                    return Err(format!("--fail-next status {status} is not an HTTP error status (400-599)"));
+                }
+                args.fail_next = Some((number(&flag, n)?, status));
+            }
+            "--" => {
+                args.command = it.by_ref().collect();
+                if args.command.is_empty() {
+                    return Err("-- needs a command after it".into());
+                }
+                break;
+            }
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    if args.print_env && !args.command.is_empty() {
+        return Err("--print-env and a command do not go together".into());
+    }
+    Ok(Some(args))
+}
+
+fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
+    value.parse().map_err(|_| format!("{flag} {value:?} is not a valid number"))
+}
+
+/// Single-quoted for sh.
+fn quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+/// The command's code, or 128+N if a signal ended it, as a shell reports it.
+fn exit_code(status: std::process::ExitStatus) -> u8 {
+    #[cfg(unix)]
+    if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {
+        return (128 + signal) as u8;
+    }
+    status.code().unwrap_or(1) as u8
+}
+
+/// Points stdout at /dev/null so that `$(kvinit-emulator --print-env &)`
+/// sees end-of-file and returns while the emulator keeps serving.
+fn detach_stdout() {
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::fd::AsRawFd;
+        let _ = std::io::stdout().flush();
+        if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+            // SAFETY: dup2 on two open descriptors; stdout is flushed and
+            // nothing writes to it after this.
+            unsafe { libc::dup2(null.as_raw_fd(), 1) };
+        }
+    }
+}

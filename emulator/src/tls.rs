@@ -1,0 +1,49 @@
+//! A certificate authority made up at start, and a server certificate for
+//! 127.0.0.1 and localhost signed by it.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
+
+pub struct Certificates {
+    pub server: Arc<rustls::ServerConfig>,
+    /// The CA's certificate, PEM: what `SSL_CERT_FILE` must name.
+    pub ca_file: PathBuf,
+    /// The server certificate's SHA-1 thumbprint, upper-case hex, as
+    /// Service Fabric's `IDENTITY_SERVER_THUMBPRINT` gives it.
+    pub thumbprint: String,
+}
+
+/// Generates the CA and server certificate and writes the CA to `dir/ca.pem`.
+pub fn localhost(dir: &Path) -> io::Result<Certificates> {
+    let fail = |e: rcgen::Error| io::Error::other(format!("generating certificates: {e}"));
+    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "kvinit-emulator CA");
+    ca.key_usages =
+        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().map_err(fail)?).map_err(fail)?;
+    let leaf_key = KeyPair::generate().map_err(fail)?;
+    let mut leaf =
+        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).map_err(fail)?;
+    leaf.distinguished_name.push(DnType::CommonName, "kvinit-emulator vault");
+    let leaf = leaf.signed_by(&leaf_key, &ca).map_err(fail)?;
+
+    std::fs::create_dir_all(dir)?;
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem())?;
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+    let server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone(), ca.der().clone()], key)
+        .map_err(io::Error::other)?;
+    let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, leaf.der());
+    let thumbprint = sha1.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+    Ok(Certificates { server: Arc::new(server), ca_file, thumbprint })
+}

@@ -1,0 +1,63 @@
+//! The README's quick start, as written: the kvinit-emulator binary with
+//! examples/secrets.json, and kvinit run under it. Both binaries are built
+//! by `cargo test` (the workspace's default members).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn emulator() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_BIN_EXE_kvinit")).with_file_name("kvinit-emulator");
+    assert!(path.exists(), "{} is not built: run `cargo test` from the workspace root", path.display());
+    path
+}
+
+fn run(args: &[&str]) -> Output {
+    let mut cmd = Command::new(emulator());
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .args(["--secrets", "examples/secrets.json", "--"])
+        .arg(env!("CARGO_BIN_EXE_kvinit"))
+        .args(args);
+    let out = cmd.output().unwrap();
+    eprintln!(
+        "command: {cmd:?}\nstatus: {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn the_sample_secret_reaches_a_real_child_process() {
+    let out = run(&["--env", "GREETING=SampleSecret", "--", "sh", "-c", "echo $GREETING"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello from the emulated Key Vault\n");
+}
+
+#[test]
+fn every_sample_secret_shape_works() {
+    let out = run(&[
+        "--env",
+        "PASSWORD=db-password",
+        "--env",
+        "DB_USER=app-config?json=/database/user",
+        "--",
+        "sh",
+        "-c",
+        "echo \"$PASSWORD $DB_USER\"",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "correct-horse-battery-staple app\n");
+}
+
+#[test]
+fn a_disabled_sample_secret_fails_closed() {
+    let out = run(&["--env", "KEY=retired-key", "--", "sh", "-c", "echo started"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "the command must not start");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("reading secret retired-key"), "{stderr}");
+    assert!(stderr.contains("SecretDisabled"), "{stderr}");
+}
