@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::config::{Dest, Origin, Output, Plan, PlannedSecret};
+use crate::config::{Dest, Import, Origin, Output, Plan, PlannedSecret};
 use crate::error::{Error, RenderError};
 use crate::http::{Client, Roots};
 use crate::identity::{self, TokenSource};
@@ -233,6 +233,7 @@ fn read_secrets(plan: &Plan, deadline: Deadline) -> Result<(Reads, Option<Sessio
     }
     let roots = Roots::new(plan.ssl_cert_file.as_deref()).map_err(Error::Setup)?;
     let (direct, web) = identity::clients(&roots);
+    preconnect(&web, &secrets, plan.import.as_ref(), deadline);
     let source = choose_identity(plan, direct, web.clone())?;
     let mut resources: Vec<&'static str> = secrets.iter().map(|s| s.resource).collect();
     resources.extend(plan.import.as_ref().map(|i| i.resource));
@@ -243,7 +244,26 @@ fn read_secrets(plan: &Plan, deadline: Deadline) -> Result<(Reads, Option<Sessio
         plan_import(import, listed, &mut secrets, &mut outputs);
     }
     let results = vault::read_all(&web, &secrets, &|resource| &tokens[resource], deadline);
+    web.close_preconnected();
     Ok(((secrets, outputs, results), Some(Session { source, web, tokens })))
+}
+
+/// Opens the connections the reads will use while the token is fetched: one
+/// per secret (up to the reads' concurrency) to each vault, one for a list.
+fn preconnect(web: &Client, secrets: &[PlannedSecret], import: Option<&Import>, deadline: Deadline) {
+    let mut vaults: Vec<(&str, u16, usize)> = Vec::new();
+    let wanted = secrets.iter().map(|s| &s.reference.vault).chain(import.map(|i| &i.vault));
+    for vault in wanted {
+        let port = vault.port().unwrap_or(443);
+        match vaults.iter_mut().find(|(h, p, _)| *h == vault.host() && *p == port) {
+            Some((_, _, n)) => *n += 1,
+            None => vaults.push((vault.host(), port, 1)),
+        }
+    }
+    let timeout = deadline.remaining().min(Duration::from_secs(10));
+    for (host, port, n) in vaults {
+        web.preconnect(host, port, n.min(vault::CONCURRENCY), timeout);
+    }
 }
 
 /// Adds the imported secrets as environment outputs. The name becomes the

@@ -90,6 +90,8 @@ impl std::error::Error for SetupError {
 #[derive(Clone)]
 pub struct Client {
     agent: Agent,
+    /// Connections opened ahead of need; only without a proxy.
+    warm: Option<tls::Warm>,
 }
 
 impl Client {
@@ -103,7 +105,33 @@ impl Client {
         {
             log::warn!("ignoring the SOCKS proxy in HTTPS_PROXY/ALL_PROXY: kvinit speaks only HTTP CONNECT");
         }
-        Client::with_tls(proxy, tls::Connector::verified(roots.0.clone()))
+        let tls = tls::Connector::verified(roots.0.clone());
+        if proxy.is_some() {
+            return Client::with_tls(proxy, tls);
+        }
+        let warm = tls::Warm::new(tls.clone());
+        let connector = ().chain(warm.clone()).chain(TcpConnector::default()).chain(tls);
+        Client {
+            agent: Agent::with_parts(config(None), connector, DefaultResolver::default()),
+            warm: Some(warm),
+        }
+    }
+
+    /// Starts opening `n` TLS connections to `host:port` in the background,
+    /// for requests that will follow: their handshakes then overlap whatever
+    /// the caller does meanwhile (getting a token). Does nothing through a proxy.
+    pub fn preconnect(&self, host: &str, port: u16, n: usize, timeout: Duration) {
+        if let Some(warm) = &self.warm {
+            warm.open(host, port, n, timeout);
+        }
+    }
+
+    /// Closes preconnected connections that no request took, so that a
+    /// long-lived kvinit (`--init`) does not hold them.
+    pub fn close_preconnected(&self) {
+        if let Some(warm) = &self.warm {
+            warm.close();
+        }
     }
 
     /// A client for one server whose certificate is trusted only if its SHA-1
@@ -114,24 +142,10 @@ impl Client {
     }
 
     fn with_tls(proxy: Option<ureq::Proxy>, tls: tls::Connector) -> Client {
-        let config = Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .user_agent(USER_AGENT)
-            .proxy(proxy)
-            .max_idle_connections_per_host(32)
-            // ureq's defaults (128 KiB each way per connection) cost megabytes
-            // across 32 parallel connections; token and secret exchanges are
-            // a few KiB, and bodies are read past the buffer anyway.
-            .input_buffer_size(BUFFER_SIZE)
-            .output_buffer_size(BUFFER_SIZE)
-            .max_response_header_size(BUFFER_SIZE)
-            .build();
         // ureq's default chain, with our TLS in place of its rustls feature:
         // that one needs whole root certificates, about 200 KiB of them.
         let connector = ().chain(ConnectProxyConnector::default()).chain(TcpConnector::default()).chain(tls);
-        Client { agent: Agent::with_parts(config, connector, DefaultResolver::default()) }
+        Client { agent: Agent::with_parts(config(proxy), connector, DefaultResolver::default()), warm: None }
     }
 
     /// Sends one request. `timeout` bounds the whole exchange, body included.
@@ -172,6 +186,23 @@ impl Client {
             })?;
         Ok(Response { status, retry_after, www_authenticate, body })
     }
+}
+
+fn config(proxy: Option<ureq::Proxy>) -> ureq::config::Config {
+    Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .user_agent(USER_AGENT)
+        .proxy(proxy)
+        .max_idle_connections_per_host(32)
+        // ureq's defaults (128 KiB each way per connection) cost megabytes
+        // across 32 parallel connections; token and secret exchanges are
+        // a few KiB, and bodies are read past the buffer anyway.
+        .input_buffer_size(BUFFER_SIZE)
+        .output_buffer_size(BUFFER_SIZE)
+        .max_response_header_size(BUFFER_SIZE)
+        .build()
 }
 
 /// These clients speak only https: `HTTP_PROXY` is for http URLs, as in curl

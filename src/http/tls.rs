@@ -3,7 +3,9 @@
 //! trust anchors or by one pinned certificate thumbprint.
 
 use std::io::{self, Read, Write};
-use std::sync::Arc;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{
@@ -20,7 +22,7 @@ use ureq::unversioned::transport::{
 };
 use webpki::ring as alg;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Connector(Arc<ClientConfig>);
 
 impl Connector {
@@ -118,6 +120,157 @@ struct NoPrivateKeys;
 impl KeyProvider for NoPrivateKeys {
     fn load_private_key(&self, _: PrivateKeyDer<'static>) -> Result<Arc<dyn SigningKey>, rustls::Error> {
         Err(rustls::Error::General("kvinit does not use client certificates".into()))
+    }
+}
+
+/// TLS connections opened ahead of their first request, so that their
+/// handshakes overlap the token request instead of following it. First in
+/// the connector chain: a request to a host with a warm connection takes it.
+#[derive(Debug, Clone)]
+pub struct Warm {
+    tls: Connector,
+    /// `None` once closed: connections that finish later are dropped.
+    ready: Arc<Mutex<Option<Vec<WarmConnection>>>>,
+}
+
+#[derive(Debug)]
+struct WarmConnection {
+    host: String,
+    port: u16,
+    tcp: TcpStream,
+    conn: ClientConnection,
+}
+
+impl Warm {
+    pub fn new(tls: Connector) -> Warm {
+        Warm { tls, ready: Arc::new(Mutex::new(Some(Vec::new()))) }
+    }
+
+    /// Closes the connections nobody took, and any still being opened.
+    pub fn close(&self) {
+        *self.ready.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Opens `n` connections to `host:port` on background threads. Best
+    /// effort: a connection that fails is dropped, and the request that
+    /// would have used it connects, and reports failure, itself.
+    pub fn open(&self, host: &str, port: u16, n: usize, timeout: Duration) {
+        for _ in 0..n {
+            let (warm, host) = (self.clone(), host.to_string());
+            let spawned = std::thread::Builder::new().name("kvinit-preconnect".into()).spawn(move || {
+                match warm.handshake(&host, port, timeout) {
+                    Ok(c) => {
+                        if let Some(ready) = warm.ready.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                            ready.push(c);
+                        }
+                    }
+                    Err(e) => log::debug!("preconnecting to {host}:{port}: {e}"),
+                }
+            });
+            if spawned.is_err() {
+                break;
+            }
+        }
+    }
+
+    fn handshake(&self, host: &str, port: u16, timeout: Duration) -> io::Result<WarmConnection> {
+        let until = Instant::now() + timeout;
+        let addr = (host, port).to_socket_addrs()?.next().ok_or(io::ErrorKind::NotFound)?;
+        let mut tcp = TcpStream::connect_timeout(&addr, timeout)?;
+        tcp.set_nodelay(true)?;
+        let left = until.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        tcp.set_read_timeout(Some(left))?;
+        tcp.set_write_timeout(Some(left))?;
+        let name = ServerName::try_from(host.to_string()).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let mut conn = ClientConnection::new(self.tls.0.clone(), name).map_err(io::Error::other)?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp)?;
+        }
+        Ok(WarmConnection { host: host.to_string(), port, tcp, conn })
+    }
+
+    fn take(&self, host: &str, port: u16) -> Option<WarmConnection> {
+        let mut ready = self.ready.lock().unwrap_or_else(|e| e.into_inner());
+        let ready = ready.as_mut()?;
+        let i = ready.iter().position(|c| c.host == host && c.port == port)?;
+        Some(ready.swap_remove(i))
+    }
+}
+
+impl ureq::unversioned::transport::Connector<()> for Warm {
+    type Out = TlsTransport;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        _: Option<()>,
+    ) -> Result<Option<TlsTransport>, ureq::Error> {
+        if !details.needs_tls() || details.config.proxy().is_some() {
+            return Ok(None);
+        }
+        let host = details.uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+        let port = details.uri.port_u16().unwrap_or(443);
+        let Some(WarmConnection { tcp, conn, .. }) = self.take(host, port) else { return Ok(None) };
+        let (input, output) = (details.config.input_buffer_size(), details.config.output_buffer_size());
+        let tcp = WarmTcp { stream: tcp, buffers: LazyBuffers::new(input, output) };
+        let mut sock = TransportAdapter::new(tcp.boxed(), details.current_time.clone());
+        sock.set_timeout(details.timeout);
+        Ok(Some(TlsTransport {
+            buffers: LazyBuffers::new(input, output),
+            stream: StreamOwned { conn, sock },
+        }))
+    }
+}
+
+/// The TCP under a warm connection, as a ureq transport. (ureq's own
+/// `TcpTransport` cannot be built from an open socket.)
+#[derive(Debug)]
+struct WarmTcp {
+    stream: TcpStream,
+    buffers: LazyBuffers,
+}
+
+impl WarmTcp {
+    fn io(&self, timeout: NextTimeout, result: io::Result<()>) -> Result<(), ureq::Error> {
+        match result {
+            Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => {
+                Err(ureq::Error::Timeout(timeout.reason))
+            }
+            other => Ok(other?),
+        }
+    }
+}
+
+impl Transport for WarmTcp {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        let timeout = timeout.for_write();
+        self.stream.set_write_timeout(timeout.not_zero().map(|d| *d))?;
+        let result = self.stream.write_all(&self.buffers.output()[..amount]);
+        self.io(timeout, result)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        let timeout = timeout.for_read();
+        self.stream.set_read_timeout(timeout.not_zero().map(|d| *d))?;
+        let result = self.stream.read(self.buffers.input_append_buf());
+        let amount = match result {
+            Ok(n) => n,
+            Err(e) => return self.io(timeout, Err(e)).map(|_| false),
+        };
+        self.buffers.input_appended(amount);
+        Ok(amount > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
+        // Open while a non-blocking read finds nothing to read rather than EOF.
+        let mut probe = [0u8; 1];
+        let open = self.stream.set_nonblocking(true).is_ok()
+            && matches!(self.stream.peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+        open && self.stream.set_nonblocking(false).is_ok()
     }
 }
 
