@@ -291,7 +291,13 @@ impl Error {
             Target::Secret(s) => (&s.vault, s.name.as_str(), s.version.is_some()),
             Target::List(v) => (v, "", false),
         };
-        let name = vault.host().split('.').next().unwrap_or("VAULT");
+        // The vault's name is the first DNS label; an address (an emulator, a
+        // private endpoint by IP) names no vault.
+        let host = vault.host();
+        let name = match host.split_once('.') {
+            Some((label, _)) if host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_err() => label,
+            _ => "<vault name>",
+        };
         Some(match &self.kind {
             ErrorKind::Status { status: 401, authority: Some(authority), .. } => format!(
                 "Key Vault rejected the token; the vault's tenant is {authority}: is the identity in that tenant?"
@@ -421,7 +427,13 @@ mod tests {
             attempts: 1,
         };
         assert!(e.hint().unwrap().contains("Key Vault Secrets User"));
+        assert!(e.hint().unwrap().contains("az keyvault show --name kv "), "{:?}", e.hint());
         assert_eq!(e.to_string(), "reading secret db from vault https://kv.vault.azure.net");
+        let by_address = Error {
+            target: Target::Secret(SecretRef::parse_url("https://10.1.2.3:8443/secrets/db").unwrap()),
+            ..e
+        };
+        assert!(by_address.hint().unwrap().contains("--name <vault name>"), "{:?}", by_address.hint());
     }
 
     #[test]

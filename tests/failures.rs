@@ -26,7 +26,7 @@ fn a_missing_secret_stops_the_start() {
             "Key Vault answered 404 SecretNotFound: A secret with (name/id) absent was not found",
         )
         .assert_stderr_contains(
-            "hint: check the name: az keyvault secret show --vault-name 127 --name absent",
+            "hint: check the name: az keyvault secret show --vault-name <vault name> --name absent",
         )
         .assert_stderr_contains("1 secret could not be read; not starting the command");
     assert_eq!(
