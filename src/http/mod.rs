@@ -2,6 +2,7 @@
 //! body limits. Callers describe a request and get bytes and a status back;
 //! every non-2xx status is a normal response here, not an error.
 
+mod resolve;
 mod tls;
 
 use std::fmt;
@@ -13,7 +14,6 @@ use std::time::Duration;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::RootCertStore;
-use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::{ConnectProxyConnector, Connector as _, TcpConnector};
 use ureq::{Agent, ProxyProtocol};
 
@@ -112,7 +112,7 @@ impl Client {
         let warm = tls::Warm::new(tls.clone());
         let connector = ().chain(warm.clone()).chain(TcpConnector::default()).chain(tls);
         Client {
-            agent: Agent::with_parts(config(None), connector, DefaultResolver::default()),
+            agent: Agent::with_parts(config(None), connector, resolve::Resolver::default()),
             warm: Some(warm),
         }
     }
@@ -145,7 +145,10 @@ impl Client {
         // ureq's default chain, with our TLS in place of its rustls feature:
         // that one needs whole root certificates, about 200 KiB of them.
         let connector = ().chain(ConnectProxyConnector::default()).chain(TcpConnector::default()).chain(tls);
-        Client { agent: Agent::with_parts(config(proxy), connector, DefaultResolver::default()), warm: None }
+        Client {
+            agent: Agent::with_parts(config(proxy), connector, resolve::Resolver::default()),
+            warm: None,
+        }
     }
 
     /// Sends one request. `timeout` bounds the whole exchange, body included.
