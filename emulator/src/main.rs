@@ -91,11 +91,30 @@ fn read_secrets(path: &std::path::Path) -> Result<BTreeMap<String, StoredSecret>
 }
 
 fn run(args: Args, secrets: BTreeMap<String, StoredSecret>) -> Result<ExitCode, String> {
+    // Before any thread starts, so that every thread inherits the mask and
+    // the stop signals reach only `wait_for_stop`.
+    let stop = stop_signals::block();
     let count = secrets.len();
-    let dir = args
+    // A directory of our own is removed on the way out; one given with --dir is not.
+    let own_dir = args
         .dir
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("kvinit-emulator-{}", std::process::id())));
+        .is_none()
+        .then(|| std::env::temp_dir().join(format!("kvinit-emulator-{}", std::process::id())));
+    let dir = args.dir.clone().or_else(|| own_dir.clone()).unwrap_or_default();
+    let result = serve(args, secrets, count, dir, stop);
+    if let Some(own) = own_dir {
+        let _ = std::fs::remove_dir_all(own);
+    }
+    result
+}
+
+fn serve(
+    args: Args,
+    secrets: BTreeMap<String, StoredSecret>,
+    count: usize,
+    dir: PathBuf,
+    stop: stop_signals::Mask,
+) -> Result<ExitCode, String> {
     let options = Options { secrets, port: args.port, ..Options::new(dir) };
     let emulator = Emulator::start(options).map_err(|e| format!("starting: {e}"))?;
     if let Some(latency) = args.latency {
@@ -115,27 +134,88 @@ fn run(args: Args, secrets: BTreeMap<String, StoredSecret>) -> Result<ExitCode, 
     );
 
     if !args.command.is_empty() {
-        let status = Command::new(&args.command[0])
-            .args(&args.command[1..])
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .status()
-            .map_err(|e| format!("running {}: {e}", args.command[0]))?;
+        let mut command = Command::new(&args.command[0]);
+        command.args(&args.command[1..]).envs(env.iter().map(|(k, v)| (k, v)));
+        stop_signals::unblock_in(&mut command, &stop);
+        let status = command.status().map_err(|e| format!("running {}: {e}", args.command[0]))?;
         return Ok(ExitCode::from(exit_code(status)));
     }
     if args.print_env {
         for (k, v) in &env {
-            println!("export {k}={}", quote(v));
+            say(&format!("export {k}={}", quote(v)));
         }
-        println!("export KVINIT_EMULATOR_PID={}", std::process::id());
+        say(&format!("export KVINIT_EMULATOR_PID={}", std::process::id()));
         detach_stdout();
     } else {
         for (k, v) in &env {
-            println!("{k}={v}");
+            say(&format!("{k}={v}"));
         }
         eprintln!("kvinit-emulator: serving; stop with Ctrl-C");
     }
-    loop {
-        std::thread::park();
+    let signal = stop_signals::wait(&stop);
+    eprintln!("kvinit-emulator: stopped by signal {signal}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGINT, SIGTERM and SIGHUP end a serving emulator through its main
+/// thread, so that it removes its directory on the way out.
+#[cfg(unix)]
+mod stop_signals {
+    use std::os::unix::process::CommandExt;
+    use std::process::Command;
+
+    pub struct Mask(libc::sigset_t);
+
+    pub fn block() -> Mask {
+        // SAFETY: sigset_t is plain data, initialised by sigemptyset before
+        // use; pthread_sigmask only reads the set.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                libc::sigaddset(&mut set, signal);
+            }
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            Mask(set)
+        }
+    }
+
+    /// The command gets the usual dispositions, not our blocked mask.
+    pub fn unblock_in(command: &mut Command, mask: &Mask) {
+        let set = mask.0;
+        // SAFETY: pthread_sigmask is async-signal-safe, so it may run between
+        // fork and exec; `set` is a copy owned by the closure.
+        unsafe {
+            command.pre_exec(move || {
+                libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+                Ok(())
+            });
+        }
+    }
+
+    pub fn wait(mask: &Mask) -> i32 {
+        let mut signal = 0;
+        // SAFETY: the set is initialised and `signal` outlives the call.
+        while unsafe { libc::sigwait(&mask.0, &mut signal) } != 0 {}
+        signal
+    }
+}
+
+#[cfg(not(unix))]
+mod stop_signals {
+    pub struct Mask;
+
+    pub fn block() -> Mask {
+        Mask
+    }
+
+    pub fn unblock_in(_: &mut std::process::Command, _: &Mask) {}
+
+    /// Ctrl-C ends the process; there is nothing to clean up by hand.
+    pub fn wait(_: &Mask) -> i32 {
+        loop {
+            std::thread::park();
+        }
     }
 }
 
@@ -199,6 +279,13 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
 
 fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
     value.parse().map_err(|_| format!("{flag} {value:?} is not a valid number"))
+}
+
+/// One line to stdout. A reader that went away (`| head -1`) is no reason
+/// to stop serving.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 /// Single-quoted for sh.

@@ -433,3 +433,22 @@ fn bad_input_is_a_clear_error_with_status_2() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn stopping_removes_the_directory_it_made() {
+    let mut child = Command::new(EMULATOR).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    // Stops reading after the line it needs: the emulator must not mind.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ca = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find_map(|l| l.strip_prefix("SSL_CERT_FILE=").map(PathBuf::from))
+        .expect("SSL_CERT_FILE printed");
+    drop(lines);
+    assert!(ca.exists(), "{}", ca.display());
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(!ca.parent().unwrap().exists(), "{} was left behind", ca.display());
+}
