@@ -12,11 +12,18 @@ fn emulator() -> PathBuf {
 }
 
 fn run(args: &[&str]) -> Output {
+    run_with(&[], args)
+}
+
+/// kvinit with `args`, under the emulator with `faults`.
+fn run_with(faults: &[&str], args: &[&str]) -> Output {
     let mut cmd = Command::new(emulator());
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .args(["--secrets", "examples/secrets.json", "--"])
+        .args(["--secrets", "examples/secrets.json"])
+        .args(faults)
+        .arg("--")
         .arg(env!("CARGO_BIN_EXE_kvinit"))
         .args(args);
     let out = cmd.output().unwrap();
@@ -60,4 +67,22 @@ fn a_disabled_sample_secret_fails_closed() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("reading secret retired-key"), "{stderr}");
     assert!(stderr.contains("SecretDisabled"), "{stderr}");
+}
+
+#[test]
+fn rehearsed_failures_end_the_way_they_would_on_azure() {
+    // Two 503s are retried away.
+    let out = run_with(&["--fail-next", "2:503"], &["--env", "G=SampleSecret", "--", "sh", "-c", "echo $G"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello from the emulated Key Vault\n");
+
+    // A missing role assignment is final, names the secret and says what to grant.
+    let out =
+        run_with(&["--deny", "db-password"], &["--env", "P=db-password", "--", "sh", "-c", "echo started"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("reading secret db-password"), "{stderr}");
+    assert!(stderr.contains("ForbiddenByRbac"), "{stderr}");
+    assert!(stderr.contains("Key Vault Secrets User"), "{stderr}");
 }

@@ -5,6 +5,7 @@
 //! - `POST /latency?ms=N[&target=vault|identity|all]`
 //! - `POST /fail?count=N&status=S[&target=...]`: the next N requests fail
 //! - `POST /throttle?rps=R`: at most R vault GETs a second (0 lifts it)
+//! - `POST /deny?name=NAME` / `POST /allow?name=NAME`: 403 `ForbiddenByRbac` for that secret, or not
 //! - `GET /stats`: requests seen and tokens issued, as JSON
 
 use std::io;
@@ -57,6 +58,11 @@ fn handle(req: &Request, faults: &Faults) -> Result<Reply, String> {
             faults.throttle((rps > 0).then_some(rps));
             Ok(done)
         }
+        ("POST", path @ ("/deny" | "/allow")) => {
+            let name = req.param("name").ok_or("missing ?name=")?;
+            faults.deny(name, path == "/deny");
+            Ok(done)
+        }
         ("GET", "/stats") => {
             let identity: usize = faults.identity.iter().map(|c| c.requests().len()).sum();
             let throttled = faults.throttle.lock().unwrap().as_ref().map_or(0, |t| t.throttled);
@@ -71,7 +77,8 @@ fn handle(req: &Request, faults: &Faults) -> Result<Reply, String> {
         _ => Ok(Reply::text(
             404,
             "kvinit-emulator control: PUT /secrets/NAME, POST /latency?ms=N, POST /fail?count=N&status=S, \
-             POST /throttle?rps=R, GET /stats (target=vault|identity|all)",
+             POST /throttle?rps=R, POST /deny?name=NAME, POST /allow?name=NAME, GET /stats \
+             (target=vault|identity|all)",
         )),
     }
 }

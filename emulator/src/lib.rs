@@ -106,6 +106,7 @@ impl Emulator {
             identity: vec![imds.server.control(), app_service.server.control()],
             secrets: vault.secrets.clone(),
             throttle: vault.throttle.clone(),
+            denied: vault.denied.clone(),
             tokens: tokens.clone(),
         };
         let control = control::start(at(3)?, faults.clone())?;
@@ -143,6 +144,12 @@ impl Emulator {
         self.faults.throttle(per_second)
     }
 
+    /// Answers reads of `name` with 403 `ForbiddenByRbac`, as a vault does
+    /// when the identity's role assignment does not cover it.
+    pub fn deny(&self, name: &str) {
+        self.faults.deny(name, true)
+    }
+
     /// Adds a new current version of `name` (creating it if need be); returns its id.
     pub fn rotate(&self, name: &str, value: &str) -> String {
         self.faults.rotate(name, value)
@@ -160,6 +167,7 @@ struct Faults {
     identity: Vec<server::Control>,
     secrets: Arc<Mutex<BTreeMap<String, StoredSecret>>>,
     throttle: Arc<Mutex<Option<Throttle>>>,
+    denied: Arc<Mutex<Vec<String>>>,
     tokens: Tokens,
 }
 
@@ -185,6 +193,14 @@ impl Faults {
 
     fn throttle(&self, per_second: Option<usize>) {
         *self.throttle.lock().unwrap() = per_second.map(|n| Throttle::new(n, Duration::from_secs(1)));
+    }
+
+    fn deny(&self, name: &str, denied: bool) {
+        let mut list = self.denied.lock().unwrap();
+        list.retain(|n| n != name);
+        if denied {
+            list.push(name.to_string());
+        }
     }
 
     fn rotate(&self, name: &str, value: &str) -> String {

@@ -33,6 +33,8 @@ options:
   --latency MS         delay every reply by MS milliseconds
   --fail-next N:STATUS fail the next N Key Vault requests with STATUS
   --throttle RPS       allow Key Vault RPS requests a second, 429 over it
+  --deny NAME          answer reads of secret NAME with 403 ForbiddenByRbac,
+                       as if the role assignment did not cover it (repeatable)
   -h, --help           this help
 
 The control API at $KVINIT_EMULATOR_CONTROL changes faults while running:
@@ -40,6 +42,7 @@ The control API at $KVINIT_EMULATOR_CONTROL changes faults while running:
   curl -X POST \"$KVINIT_EMULATOR_CONTROL/fail?count=3&status=503&target=vault\"
   curl -X POST \"$KVINIT_EMULATOR_CONTROL/latency?ms=200&target=all\"
   curl -X POST \"$KVINIT_EMULATOR_CONTROL/throttle?rps=5\"
+  curl -X POST \"$KVINIT_EMULATOR_CONTROL/deny?name=NAME\"     (and /allow?name=NAME)
   curl $KVINIT_EMULATOR_CONTROL/stats";
 
 struct Args {
@@ -51,6 +54,7 @@ struct Args {
     latency: Option<Duration>,
     fail_next: Option<(usize, u16)>,
     throttle: Option<usize>,
+    deny: Vec<String>,
     command: Vec<String>,
 }
 
@@ -124,6 +128,7 @@ fn serve(
         emulator.fail_next(Target::Vault, n, status);
     }
     emulator.throttle(args.throttle);
+    args.deny.iter().for_each(|name| emulator.deny(name));
     let env = emulator.env(args.identity);
     eprintln!(
         "kvinit-emulator: {count} secret(s); IMDS {}, App Service {}, Key Vault {}, control http://127.0.0.1:{}",
@@ -229,6 +234,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
         latency: None,
         fail_next: None,
         throttle: None,
+        deny: Vec::new(),
         command: Vec::new(),
     };
     while let Some(arg) = it.next() {
@@ -251,6 +257,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
             }
             "--port" => args.port = number(&flag, &value()?)?,
             "--latency" => args.latency = Some(Duration::from_millis(number(&flag, &value()?)?)),
+            "--deny" => args.deny.push(value()?),
             "--throttle" => args.throttle = Some(number(&flag, &value()?)?).filter(|&n| n > 0),
             "--fail-next" => {
                 let v = value()?;

@@ -452,3 +452,18 @@ fn stopping_removes_the_directory_it_made() {
     assert!(status.success(), "{status}");
     assert!(!ca.parent().unwrap().exists(), "{} was left behind", ca.display());
 }
+
+#[test]
+fn deny_answers_forbidden_by_rbac_until_allowed() {
+    let e = Running::start(&["--deny", "plain"]);
+    let token = e.imds_token();
+    let r = e.vault("/secrets/plain", Some(&token));
+    assert_eq!(r.status, 403, "{r:?}");
+    assert_eq!(r.json()["error"]["innererror"]["code"], "ForbiddenByRbac");
+    assert_eq!(e.vault("/secrets/s1", Some(&token)).status, 200, "only the named secret");
+
+    assert_eq!(e.control("POST", "/allow?name=plain", "").status, 204);
+    assert_eq!(e.vault("/secrets/plain", Some(&token)).status, 200);
+    assert_eq!(e.control("POST", "/deny?name=s1", "").status, 204);
+    assert_eq!(e.vault("/secrets/s1", Some(&token)).status, 403);
+}
