@@ -115,7 +115,9 @@ pub fn retry<T, E: Display>(
         if attempts > max_retries || delay >= deadline.remaining() {
             return Err(Failure { error, attempts });
         }
-        log::warn!("{what}: {error}; retrying in {:.1}s", delay.as_secs_f64());
+        // Tenths by hand: formatting an f64 would link float printing (~9 KiB).
+        let tenths = (delay.as_millis() + 50) / 100;
+        log::warn!("{what}: {error}; retrying in {}.{}s", tenths / 10, tenths % 10);
         std::thread::sleep(delay);
     }
 }
