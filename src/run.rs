@@ -232,7 +232,7 @@ fn read_secrets(plan: &Plan, deadline: Deadline) -> Result<(Reads, Option<Sessio
         return Ok(((secrets, outputs, Vec::new()), None));
     }
     let roots = Roots::new(plan.ssl_cert_file.as_deref()).map_err(Error::Setup)?;
-    let (direct, web) = identity::clients(&roots);
+    let (direct, web) = identity::clients(&roots).map_err(Error::Setup)?;
     preconnect(&web, &secrets, plan.import.as_ref(), deadline);
     let source = choose_identity(plan, direct, web.clone())?;
     let mut resources: Vec<&'static str> = secrets.iter().map(|s| s.resource).collect();

@@ -141,3 +141,19 @@ fn key_vault_goes_through_https_proxy() {
         .run()
         .assert_success();
 }
+
+#[test]
+fn a_proxy_kvinit_cannot_use_is_refused_before_any_request_without_echoing_it() {
+    let w = world_with_values();
+    for (var, value, why) in [
+        ("ALL_PROXY", "socks5://user:pr0xy-pa55@127.0.0.1:1080", "a SOCKS proxy"),
+        ("HTTPS_PROXY", "http://user:pr0xy-pa55@[not a host", "not a proxy URL"),
+    ] {
+        let run = w.kvinit().env(var, value).args(["--env", "DB=db", "--", "true"]).run();
+        run.assert_code(2)
+            .assert_stderr_contains(&format!("{var} is {why}"))
+            .assert_output_lacks("pr0xy-pa55");
+    }
+    assert!(w.imds.server.requests().is_empty(), "no token was requested");
+    assert_eq!(w.vault.server.connections(), 0, "nothing went around the proxy");
+}

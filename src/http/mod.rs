@@ -66,6 +66,8 @@ pub enum SetupError {
     ReadRoots(PathBuf, io::Error),
     /// `SSL_CERT_FILE` is not a PEM bundle of certificates.
     ParseRoots(PathBuf, String),
+    /// A proxy variable names something other than an HTTP CONNECT proxy.
+    Proxy(&'static str, String),
 }
 
 impl fmt::Display for SetupError {
@@ -73,6 +75,7 @@ impl fmt::Display for SetupError {
         match self {
             SetupError::ReadRoots(p, _) => write!(f, "reading SSL_CERT_FILE {}", p.display()),
             SetupError::ParseRoots(p, why) => write!(f, "SSL_CERT_FILE {}: {why}", p.display()),
+            SetupError::Proxy(name, why) => write!(f, "{name} is {why}"),
         }
     }
 }
@@ -81,7 +84,7 @@ impl std::error::Error for SetupError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SetupError::ReadRoots(_, e) => Some(e),
-            SetupError::ParseRoots(..) => None,
+            SetupError::ParseRoots(..) | SetupError::Proxy(..) => None,
         }
     }
 }
@@ -95,26 +98,24 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client that verifies servers against `roots`.
-    pub fn new(proxy: Proxy, roots: &Roots) -> Client {
+    /// A client that verifies servers against `roots`. Fails only on a
+    /// proxy variable that kvinit cannot honour: going around the proxy
+    /// instead would surprise whoever set it.
+    pub fn new(proxy: Proxy, roots: &Roots) -> Result<Client, SetupError> {
         let proxy = match proxy {
-            Proxy::FromEnv if https_proxy_is_set() => ureq::Proxy::try_from_env(),
-            Proxy::FromEnv | Proxy::Never => None,
+            Proxy::FromEnv => proxy_from_env()?,
+            Proxy::Never => None,
         };
-        if proxy.as_ref().is_some_and(|p| !matches!(p.protocol(), ProxyProtocol::Http | ProxyProtocol::Https))
-        {
-            log::warn!("ignoring the SOCKS proxy in HTTPS_PROXY/ALL_PROXY: kvinit speaks only HTTP CONNECT");
-        }
         let tls = tls::Connector::verified(roots.0.clone());
         if proxy.is_some() {
-            return Client::with_tls(proxy, tls);
+            return Ok(Client::with_tls(proxy, tls));
         }
         let warm = tls::Warm::new(tls.clone());
         let connector = ().chain(warm.clone()).chain(TcpConnector::default()).chain(tls);
-        Client {
+        Ok(Client {
             agent: Agent::with_parts(config(None), connector, resolve::Resolver::default()),
             warm: Some(warm),
-        }
+        })
     }
 
     /// Starts opening `n` TLS connections to `host:port` in the background,
@@ -208,13 +209,34 @@ fn config(proxy: Option<ureq::Proxy>) -> ureq::config::Config {
         .build()
 }
 
-/// These clients speak only https: `HTTP_PROXY` is for http URLs, as in curl
-/// and the Azure SDKs, so only these variables select a proxy. (ureq's own
-/// lookup would also take `HTTP_PROXY`; it still applies `NO_PROXY`.)
-fn https_proxy_is_set() -> bool {
-    ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+/// The proxy for https URLs, as curl and the Azure SDKs choose it: the
+/// first of `https_proxy`, `HTTPS_PROXY`, `all_proxy`, `ALL_PROXY`, with
+/// `NO_PROXY`. `HTTP_PROXY` is for http URLs and is not consulted. (ureq's
+/// own lookup prefers `ALL_PROXY`, also takes `HTTP_PROXY`, and skips a
+/// value it cannot parse, connecting directly instead.)
+fn proxy_from_env() -> Result<Option<ureq::Proxy>, SetupError> {
+    let found = ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
         .iter()
-        .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()).map(|v| (*name, v)));
+    let Some((name, value)) = found else { return Ok(None) };
+    // The value may hold credentials: errors name the variable, never the value.
+    let bad = |why: &str| SetupError::Proxy(name, why.to_string());
+    let parsed = ureq::Proxy::new(value.trim()).map_err(|_| bad("not a proxy URL (http://host:port)"))?;
+    if !matches!(parsed.protocol(), ProxyProtocol::Http | ProxyProtocol::Https) {
+        return Err(bad("a SOCKS proxy; kvinit supports HTTP CONNECT proxies (http://host:port)"));
+    }
+    let mut proxy = ureq::Proxy::builder(parsed.protocol()).host(parsed.host()).port(parsed.port());
+    if let Some(user) = parsed.username() {
+        proxy = proxy.username(user);
+    }
+    if let Some(password) = parsed.password() {
+        proxy = proxy.password(password);
+    }
+    let no_proxy = std::env::var("NO_PROXY").or_else(|_| std::env::var("no_proxy")).unwrap_or_default();
+    for entry in no_proxy.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        proxy = proxy.no_proxy(entry);
+    }
+    proxy.build().map(Some).map_err(|e| bad(&e.to_string()))
 }
 
 /// One request, described without ureq's types.
