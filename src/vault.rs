@@ -331,6 +331,7 @@ impl Error {
             ErrorKind::Http(http::Error::Tls(_)) => {
                 "if a proxy inspects TLS here, add its CA certificate with SSL_CERT_FILE".to_string()
             }
+            ErrorKind::Http(e) => return e.proxy_hint(),
             _ => return None,
         })
     }

@@ -95,6 +95,21 @@ pub struct Client {
     agent: Agent,
     /// Connections opened ahead of need; only without a proxy.
     warm: Option<tls::Warm>,
+    proxy: Option<(ureq::Proxy, ProxyName)>,
+}
+
+/// A proxy as messages name it: its address and the variable that set it,
+/// never its credentials.
+#[derive(Debug, Clone)]
+pub struct ProxyName {
+    pub address: String,
+    pub variable: &'static str,
+}
+
+impl fmt::Display for ProxyName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (from {})", self.address, self.variable)
+    }
 }
 
 impl Client {
@@ -115,6 +130,7 @@ impl Client {
         Ok(Client {
             agent: Agent::with_parts(config(None), connector, resolve::Resolver::default()),
             warm: Some(warm),
+            proxy: None,
         })
     }
 
@@ -142,13 +158,18 @@ impl Client {
         Client::with_tls(None, tls::Connector::pinned(thumbprint))
     }
 
-    fn with_tls(proxy: Option<ureq::Proxy>, tls: tls::Connector) -> Client {
+    fn with_tls(proxy: Option<(ureq::Proxy, ProxyName)>, tls: tls::Connector) -> Client {
         // ureq's default chain, with our TLS in place of its rustls feature:
         // that one needs whole root certificates, about 200 KiB of them.
         let connector = ().chain(ConnectProxyConnector::default()).chain(TcpConnector::default()).chain(tls);
         Client {
-            agent: Agent::with_parts(config(proxy), connector, resolve::Resolver::default()),
+            agent: Agent::with_parts(
+                config(proxy.as_ref().map(|(p, _)| p.clone())),
+                connector,
+                resolve::Resolver::default(),
+            ),
             warm: None,
+            proxy,
         }
     }
 
@@ -177,7 +198,7 @@ impl Client {
                 b.config().timeout_global(timeout).build().send_form(form.iter().copied())
             }
         };
-        let mut response = result.map_err(Error::from)?;
+        let mut response = result.map_err(|e| self.error(req.url, e))?;
         let status = response.status().as_u16();
         let header =
             |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -189,6 +210,23 @@ impl Client {
                 other => Error::from(other),
             })?;
         Ok(Response { status, retry_after, www_authenticate, body })
+    }
+
+    /// Through a proxy, the target is neither resolved nor connected to
+    /// here: a DNS or connect failure is the proxy's, and saying so spares
+    /// the operator a hunt for a fault in a host that was never looked up.
+    fn error(&self, url: &str, e: ureq::Error) -> Error {
+        let Some((proxy, name)) = &self.proxy else { return e.into() };
+        if let ureq::Error::ConnectProxyFailed(reason) = &e {
+            return Error::ProxyRefused(name.clone(), proxy_status(reason));
+        }
+        let exempt = url.parse::<ureq::http::Uri>().is_ok_and(|uri| proxy.is_no_proxy(&uri));
+        match Error::from(e) {
+            e @ (Error::HostNotFound | Error::Connect(_)) if !exempt => {
+                Error::ProxyUnreachable(name.clone(), Box::new(e))
+            }
+            e => e,
+        }
     }
 }
 
@@ -214,7 +252,7 @@ fn config(proxy: Option<ureq::Proxy>) -> ureq::config::Config {
 /// `NO_PROXY`. `HTTP_PROXY` is for http URLs and is not consulted. (ureq's
 /// own lookup prefers `ALL_PROXY`, also takes `HTTP_PROXY`, and skips a
 /// value it cannot parse, connecting directly instead.)
-fn proxy_from_env() -> Result<Option<ureq::Proxy>, SetupError> {
+fn proxy_from_env() -> Result<Option<(ureq::Proxy, ProxyName)>, SetupError> {
     let found = ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
         .iter()
         .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()).map(|v| (*name, v)));
@@ -236,7 +274,8 @@ fn proxy_from_env() -> Result<Option<ureq::Proxy>, SetupError> {
     for entry in no_proxy.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         proxy = proxy.no_proxy(entry);
     }
-    proxy.build().map(Some).map_err(|e| bad(&e.to_string()))
+    let named = ProxyName { address: format!("{}:{}", parsed.host(), parsed.port()), variable: name };
+    proxy.build().map(|p| Some((p, named))).map_err(|e| bad(&e.to_string()))
 }
 
 /// One request, described without ureq's types.
@@ -309,6 +348,12 @@ pub enum Error {
     BodyTooLarge(u64),
     /// The server broke HTTP: a malformed or truncated response.
     Protocol(String),
+    /// The HTTP proxy could not be reached (DNS or connect); through a
+    /// proxy, the target is neither resolved nor connected to here.
+    ProxyUnreachable(ProxyName, Box<Error>),
+    /// The HTTP proxy would not open a tunnel: its status, or `None` if it
+    /// did not answer the CONNECT.
+    ProxyRefused(ProxyName, Option<u16>),
     /// Any other I/O failure mid-exchange.
     Io(io::Error),
 }
@@ -316,7 +361,34 @@ pub enum Error {
 impl Error {
     /// Transient failures worth another try.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Timeout | Error::Connect(_) | Error::Io(_) | Error::Protocol(_))
+        match self {
+            Error::Timeout | Error::Connect(_) | Error::Io(_) | Error::Protocol(_) => true,
+            // A 407 or 403 is the proxy's configuration and will not change;
+            // a 502 or 504 is the proxy failing to reach the host, which may.
+            Error::ProxyRefused(_, status) => status.is_none_or(|s| s >= 500),
+            Error::ProxyUnreachable(_, cause) => cause.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// What to do about a proxy's refusal; the same for every host behind it.
+    pub fn proxy_hint(&self) -> Option<String> {
+        let (proxy, status) = match self {
+            Error::ProxyRefused(proxy, status) => (proxy, *status),
+            Error::ProxyUnreachable(proxy, _) => (proxy, None),
+            _ => return None,
+        };
+        let variable = proxy.variable;
+        Some(match status {
+            Some(407) => format!(
+                "the proxy wants credentials: set {variable}=http://user:password@host:port, \
+                 or exempt this host with NO_PROXY"
+            ),
+            Some(403) => "the proxy refuses this host: allow it there (for Key Vault, *.vault.azure.net), \
+                          or exempt it with NO_PROXY"
+                .to_string(),
+            _ => format!("check the proxy that {variable} names, or exempt this host with NO_PROXY"),
+        })
     }
 }
 
@@ -350,6 +422,12 @@ impl From<ureq::Error> for Error {
     }
 }
 
+/// ureq says "proxy server responded 407/407"; anything else is no answer.
+fn proxy_status(reason: &str) -> Option<u16> {
+    let rest = reason.strip_prefix("proxy server responded ")?;
+    rest.split('/').next()?.parse().ok()
+}
+
 fn is_unreachable(code: i32) -> bool {
     // ENETUNREACH and EHOSTUNREACH on Linux; elsewhere the kinds above cover it.
     cfg!(target_os = "linux") && (code == 101 || code == 113)
@@ -364,6 +442,13 @@ impl fmt::Display for Error {
             Error::Tls(e) => write!(f, "TLS: {e}"),
             Error::BodyTooLarge(n) => write!(f, "response body is larger than {n} bytes"),
             Error::Protocol(e) => write!(f, "bad HTTP response: {e}"),
+            Error::ProxyUnreachable(proxy, cause) => write!(f, "cannot reach the proxy {proxy}: {cause}"),
+            Error::ProxyRefused(proxy, Some(status)) => {
+                write!(f, "the proxy {proxy} answered {status} instead of opening a tunnel")
+            }
+            Error::ProxyRefused(proxy, None) => {
+                write!(f, "the proxy {proxy} did not answer the CONNECT request")
+            }
             Error::Io(e) => write!(f, "{e}"),
         }
     }

@@ -351,7 +351,10 @@ impl Error {
         Error {
             source_name,
             endpoint: display_endpoint(endpoint).to_string(),
-            hint: hint(&failure.error),
+            hint: hint(&failure.error).or_else(|| match &failure.error {
+                ErrorKind::Http(e) => e.proxy_hint(),
+                _ => None,
+            }),
             kind: failure.error,
             attempts: failure.attempts,
         }

@@ -5,6 +5,8 @@
 
 pub use kvinit_emulator::{azure, server};
 
+pub mod proxy;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
