@@ -344,6 +344,43 @@ fn a_service_principal_with_a_client_secret() {
 }
 
 /// A bundle trusting the vault's CA and every CA written under the world's directory.
+#[test]
+fn entra_is_reached_through_the_proxy_and_a_refusal_names_it() {
+    let w = world();
+    std::fs::create_dir_all(w.dir.path().join("entra-unused")).unwrap();
+    let secret = "client-secret-value-9a0b";
+    let fake = entra(&w, None, Some(secret));
+    let bundle = bundle_cas(&w);
+    let authority = fake.url("https", "");
+    // "Basic " and base64 of "kvinit:pr0xy-pa55".
+    let proxy = support::proxy::TunnelProxy::start(Some("Basic a3Zpbml0OnByMHh5LXBhNTU="));
+    let (without, with) = (proxy.url(), proxy.url().replace("http://", "http://kvinit:pr0xy-pa55@"));
+    let env = |proxy_url| {
+        [
+            ("AZURE_CLIENT_SECRET", secret),
+            ("AZURE_TENANT_ID", "contoso-tenant"),
+            ("AZURE_CLIENT_ID", CLIENT),
+            ("AZURE_AUTHORITY_HOST", authority.as_str()),
+            ("SSL_CERT_FILE", bundle.to_str().unwrap()),
+            ("HTTPS_PROXY", proxy_url),
+        ]
+    };
+
+    run(&w, &env(&without), &[])
+        .assert_code(3)
+        .assert_stderr_contains("(from HTTPS_PROXY) answered 407 instead of opening a tunnel")
+        .assert_stderr_contains("hint: the proxy wants credentials");
+    assert!(fake.server.requests().is_empty() && w.vault.server.requests().is_empty());
+
+    let r = run(&w, &env(&with), &[]);
+    assert_used(&w, &r, "client-secret (AZURE_CLIENT_SECRET + AZURE_TENANT_ID + AZURE_CLIENT_ID set)");
+    r.assert_output_lacks("pr0xy-pa55");
+    let targets: Vec<String> =
+        proxy.tunnels().into_iter().filter(|t| t.status == 200).map(|t| t.target).collect();
+    assert!(targets.contains(&authority.trim_start_matches("https://").to_string()), "{targets:?}");
+    assert!(targets.contains(&w.vault.host()), "{targets:?}");
+}
+
 fn bundle_cas(w: &World) -> PathBuf {
     let mut pem = String::new();
     for entry in support::walk(w.dir.path()) {
