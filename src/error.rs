@@ -106,6 +106,7 @@ impl StdError for RenderError {
 }
 
 /// The `source()` chain of an error, joined for one log line.
+#[cfg_attr(not(unix), allow(dead_code))] // only --refresh, Unix-only, uses it
 pub fn chain(error: &dyn StdError) -> String {
     let mut parts = Vec::new();
     let mut cause = error.source();

@@ -11,7 +11,9 @@ use crate::error::{Error, RenderError};
 use crate::http::{Client, Roots};
 use crate::identity::{self, TokenSource};
 use crate::launch::{self, signals, user};
-use crate::retry::{Deadline, Rng};
+use crate::retry::Deadline;
+#[cfg(unix)]
+use crate::retry::Rng;
 use crate::secret::{AccessToken, SecretBytes};
 use crate::vault::{self, Fetched};
 use crate::{sink, transform};
@@ -111,6 +113,7 @@ fn supervise(
 type RefreshState = (Session, Vec<PlannedSecret>, Vec<Output>, Vec<Option<SecretBytes>>);
 
 /// What it takes to read secrets again: the identity and its tokens.
+#[cfg_attr(not(unix), allow(dead_code))] // --refresh reads it, and is Unix-only
 struct Session {
     source: Box<dyn TokenSource>,
     web: Client,
@@ -118,12 +121,14 @@ struct Session {
 }
 
 /// Tokens are renewed this long before they expire.
+#[cfg(unix)]
 const TOKEN_MARGIN: u64 = 5 * 60;
 
 /// `--refresh`: re-reads every secret each round, rewrites files whose value
 /// changed, and warns about changed variables (a running process cannot see
 /// them). A failed round changes nothing and is retried next round, later
 /// when Key Vault throttles.
+#[cfg(unix)]
 struct Refresher<'p> {
     plan: &'p Plan,
     session: Session,
@@ -138,6 +143,7 @@ struct Refresher<'p> {
     rng: Rng,
 }
 
+#[cfg(unix)]
 impl Refresher<'_> {
     fn renew_tokens(&mut self, deadline: Deadline) -> Result<(), crate::identity::Error> {
         let now = unix_now();

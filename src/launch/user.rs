@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::config::{IdOrName, UserSpec};
+use crate::config::UserSpec;
 
 /// The ids to switch to, resolved before any file is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +16,9 @@ pub struct Ids {
     pub home: Option<PathBuf>,
 }
 
+/// Off Unix only `Unsupported` is ever made.
 #[derive(Debug)]
+#[cfg_attr(not(unix), allow(dead_code))]
 pub enum Error {
     /// No such user or group in /etc/passwd or /etc/group.
     Unknown { what: &'static str, name: String },
@@ -62,7 +64,8 @@ mod imp {
 
     use nix::unistd::{self, Gid, Group, Uid, User};
 
-    use super::{Error, IdOrName, Ids, UserSpec};
+    use super::{Error, Ids, UserSpec};
+    use crate::config::IdOrName;
 
     fn lookup_failed(what: &'static str, name: &str) -> Error {
         Error::Unknown { what, name: name.to_string() }
