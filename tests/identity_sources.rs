@@ -4,8 +4,9 @@
 
 mod support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use support::proxy::{TunnelProxy, PASSWORD};
 use support::{FakeTokenEndpoint, Identities, Run, Style, World};
 
 const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
@@ -322,13 +323,7 @@ fn a_service_principal_with_a_client_secret() {
     let fake = entra(&w, None, Some(secret));
     let bundle = bundle_cas(&w);
     let authority = fake.url("https", "");
-    let env = [
-        ("AZURE_CLIENT_SECRET", secret),
-        ("AZURE_TENANT_ID", "contoso-tenant"),
-        ("AZURE_CLIENT_ID", CLIENT),
-        ("AZURE_AUTHORITY_HOST", authority.as_str()),
-        ("SSL_CERT_FILE", bundle.to_str().unwrap()),
-    ];
+    let env = client_secret_env(secret, &authority, &bundle);
     let r = run(&w, &env, &[]);
     assert_used(&w, &r, "client-secret (AZURE_CLIENT_SECRET + AZURE_TENANT_ID + AZURE_CLIENT_ID set)");
     r.assert_output_lacks(secret);
@@ -343,7 +338,17 @@ fn a_service_principal_with_a_client_secret() {
         .assert_stderr_contains("client secret is wrong");
 }
 
-/// A bundle trusting the vault's CA and every CA written under the world's directory.
+/// A service principal's variables, for an Entra fake at `authority`.
+fn client_secret_env<'a>(secret: &'a str, authority: &'a str, bundle: &'a Path) -> [(&'a str, &'a str); 5] {
+    [
+        ("AZURE_CLIENT_SECRET", secret),
+        ("AZURE_TENANT_ID", "contoso-tenant"),
+        ("AZURE_CLIENT_ID", CLIENT),
+        ("AZURE_AUTHORITY_HOST", authority),
+        ("SSL_CERT_FILE", bundle.to_str().unwrap()),
+    ]
+}
+
 #[test]
 fn entra_is_reached_through_the_proxy_and_a_refusal_names_it() {
     let w = world();
@@ -352,18 +357,12 @@ fn entra_is_reached_through_the_proxy_and_a_refusal_names_it() {
     let fake = entra(&w, None, Some(secret));
     let bundle = bundle_cas(&w);
     let authority = fake.url("https", "");
-    // "Basic " and base64 of "kvinit:pr0xy-pa55".
-    let proxy = support::proxy::TunnelProxy::start(Some("Basic a3Zpbml0OnByMHh5LXBhNTU="));
-    let (without, with) = (proxy.url(), proxy.url().replace("http://", "http://kvinit:pr0xy-pa55@"));
+    let proxy = TunnelProxy::authenticating();
+    let (without, with) = (proxy.url(), proxy.url_with_password(PASSWORD));
     let env = |proxy_url| {
-        [
-            ("AZURE_CLIENT_SECRET", secret),
-            ("AZURE_TENANT_ID", "contoso-tenant"),
-            ("AZURE_CLIENT_ID", CLIENT),
-            ("AZURE_AUTHORITY_HOST", authority.as_str()),
-            ("SSL_CERT_FILE", bundle.to_str().unwrap()),
-            ("HTTPS_PROXY", proxy_url),
-        ]
+        let mut env = client_secret_env(secret, &authority, &bundle).to_vec();
+        env.push(("HTTPS_PROXY", proxy_url));
+        env
     };
 
     run(&w, &env(&without), &[])
@@ -374,13 +373,14 @@ fn entra_is_reached_through_the_proxy_and_a_refusal_names_it() {
 
     let r = run(&w, &env(&with), &[]);
     assert_used(&w, &r, "client-secret (AZURE_CLIENT_SECRET + AZURE_TENANT_ID + AZURE_CLIENT_ID set)");
-    r.assert_output_lacks("pr0xy-pa55");
+    r.assert_output_lacks(PASSWORD);
     let targets: Vec<String> =
         proxy.tunnels().into_iter().filter(|t| t.status == 200).map(|t| t.target).collect();
     assert!(targets.contains(&authority.trim_start_matches("https://").to_string()), "{targets:?}");
     assert!(targets.contains(&w.vault.host()), "{targets:?}");
 }
 
+/// A bundle trusting the vault's CA and every CA written under the world's directory.
 fn bundle_cas(w: &World) -> PathBuf {
     let mut pem = String::new();
     for entry in support::walk(w.dir.path()) {

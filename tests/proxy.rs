@@ -6,12 +6,9 @@ mod support;
 
 use std::sync::Arc;
 
-use support::proxy::TunnelProxy;
+use support::proxy::{TunnelProxy, AUTHORIZATION, PASSWORD};
 use support::{Reply, Request, Server, World};
 
-const PASSWORD: &str = "pr0xy-pa55";
-/// What a proxy expects for user `kvinit` with `PASSWORD`.
-const AUTHORIZATION: &str = "Basic a3Zpbml0OnByMHh5LXBhNTU=";
 const VALUES: [&str; 2] = ["db-Pa55w0rd-unique", "api-key-unique"];
 
 fn world() -> World {
@@ -19,10 +16,6 @@ fn world() -> World {
     w.vault.put("db", VALUES[0]);
     w.vault.put("api", VALUES[1]);
     w
-}
-
-fn with_credentials(proxy: &TunnelProxy, password: &str) -> String {
-    proxy.url().replace("http://", &format!("http://kvinit:{password}@"))
 }
 
 /// An address where nothing listens.
@@ -38,10 +31,10 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[test]
 fn secrets_come_through_a_tunnel_the_proxy_cannot_read() {
     let w = world();
-    let proxy = TunnelProxy::start(Some(AUTHORIZATION));
+    let proxy = TunnelProxy::authenticating();
     let run = w
         .kvinit()
-        .env("HTTPS_PROXY", with_credentials(&proxy, PASSWORD))
+        .env("HTTPS_PROXY", proxy.url_with_password(PASSWORD))
         // Later in curl's order than HTTPS_PROXY, so never used.
         .env("ALL_PROXY", format!("http://{}", dead_address()))
         .env("KVINIT_LOG", "trace")
@@ -73,8 +66,8 @@ fn secrets_come_through_a_tunnel_the_proxy_cannot_read() {
 #[test]
 fn a_proxy_that_wants_credentials_fails_at_once_with_a_hint() {
     let w = world();
-    let proxy = TunnelProxy::start(Some(AUTHORIZATION));
-    for url in [proxy.url(), with_credentials(&proxy, "wrong-pa55")] {
+    let proxy = TunnelProxy::authenticating();
+    for url in [proxy.url(), proxy.url_with_password("wrong-pa55")] {
         let before = proxy.tunnels().len();
         let run = w.kvinit().env("HTTPS_PROXY", &url).args(["--env", "DB=db", "--", "true"]).run();
         let address = proxy.url().replace("http://", "");

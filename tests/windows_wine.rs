@@ -6,7 +6,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use support::proxy::TunnelProxy;
+use support::proxy::{TunnelProxy, PASSWORD};
 use support::{FakeTokenEndpoint, Identities, Kvinit, Style, World};
 
 const HEADER: &str = "aci-secret-header-9a8b";
@@ -83,14 +83,13 @@ fn a_missing_command_is_127() {
 fn secrets_come_through_an_authenticating_proxy() {
     let w = World::new();
     w.vault.put("s", "through-the-tunnel");
-    // "Basic " and base64 of "kvinit:pr0xy-pa55".
-    let proxy = TunnelProxy::start(Some("Basic a3Zpbml0OnByMHh5LXBhNTU="));
+    let proxy = TunnelProxy::authenticating();
     let (fake, mut k) = aci(&w);
     let run = k
-        .env("HTTPS_PROXY", proxy.url().replace("http://", "http://kvinit:pr0xy-pa55@"))
+        .env("HTTPS_PROXY", proxy.url_with_password(PASSWORD))
         .args(["--env", "S=s", "--", "cmd", "/c", "echo [%S%]"])
         .run_for(std::time::Duration::from_secs(120));
-    run.assert_success().assert_output_lacks("pr0xy-pa55");
+    run.assert_success().assert_output_lacks(PASSWORD);
     assert_eq!(run.stdout().trim(), "[through-the-tunnel]", "{}", run.stderr());
     let tunnels = proxy.tunnels();
     assert!(!tunnels.is_empty() && tunnels.iter().all(|t| t.status == 200 && t.target == w.vault.host()));

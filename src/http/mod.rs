@@ -95,7 +95,8 @@ pub struct Client {
     agent: Agent,
     /// Connections opened ahead of need; only without a proxy.
     warm: Option<tls::Warm>,
-    proxy: Option<(ureq::Proxy, ProxyName)>,
+    /// How messages name the agent's proxy, if it has one.
+    proxy_name: Option<ProxyName>,
 }
 
 /// A proxy as messages name it: its address and the variable that set it,
@@ -130,7 +131,7 @@ impl Client {
         Ok(Client {
             agent: Agent::with_parts(config(None), connector, resolve::Resolver::default()),
             warm: Some(warm),
-            proxy: None,
+            proxy_name: None,
         })
     }
 
@@ -162,14 +163,11 @@ impl Client {
         // ureq's default chain, with our TLS in place of its rustls feature:
         // that one needs whole root certificates, about 200 KiB of them.
         let connector = ().chain(ConnectProxyConnector::default()).chain(TcpConnector::default()).chain(tls);
+        let (proxy, proxy_name) = proxy.unzip();
         Client {
-            agent: Agent::with_parts(
-                config(proxy.as_ref().map(|(p, _)| p.clone())),
-                connector,
-                resolve::Resolver::default(),
-            ),
+            agent: Agent::with_parts(config(proxy), connector, resolve::Resolver::default()),
             warm: None,
-            proxy,
+            proxy_name,
         }
     }
 
@@ -216,7 +214,9 @@ impl Client {
     /// here: a DNS or connect failure is the proxy's, and saying so spares
     /// the operator a hunt for a fault in a host that was never looked up.
     fn error(&self, url: &str, e: ureq::Error) -> Error {
-        let Some((proxy, name)) = &self.proxy else { return e.into() };
+        let (Some(proxy), Some(name)) = (self.agent.config().proxy(), &self.proxy_name) else {
+            return e.into();
+        };
         if let ureq::Error::ConnectProxyFailed(reason) = &e {
             return Error::ProxyRefused(name.clone(), proxy_status(reason));
         }

@@ -5,6 +5,11 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
+/// The password `TunnelProxy::authenticating` wants, for user `kvinit`.
+pub const PASSWORD: &str = "pr0xy-pa55";
+/// Its `Proxy-Authorization`: "Basic " and base64 of "kvinit:pr0xy-pa55".
+pub const AUTHORIZATION: &str = "Basic a3Zpbml0OnByMHh5LXBhNTU=";
+
 /// One CONNECT the proxy was asked for.
 #[derive(Debug, Clone)]
 pub struct Tunnel {
@@ -49,8 +54,18 @@ impl TunnelProxy {
         TunnelProxy { port, seen }
     }
 
+    /// A proxy that wants user `kvinit` with `PASSWORD`.
+    pub fn authenticating() -> TunnelProxy {
+        TunnelProxy::start(Some(AUTHORIZATION))
+    }
+
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The URL with user `kvinit` and `password` in it.
+    pub fn url_with_password(&self, password: &str) -> String {
+        format!("http://kvinit:{password}@127.0.0.1:{}", self.port)
     }
 
     pub fn tunnels(&self) -> Vec<Tunnel> {
