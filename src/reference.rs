@@ -169,6 +169,22 @@ impl VaultUrl {
         self.port
     }
 
+    /// Splits an absolute https link, such as a list page's `nextLink`, into
+    /// the vault it points at and the rest (path and query). `None` for
+    /// anything else: another scheme, credentials, a fragment, a bad host.
+    pub fn split_link(link: &str) -> Option<(VaultUrl, &str)> {
+        let (scheme, rest) = link.split_once("://")?;
+        if !scheme.eq_ignore_ascii_case("https") || rest.contains('#') {
+            return None;
+        }
+        let (authority, rest) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+        if authority.contains('@') {
+            return None;
+        }
+        let (host, port) = split_authority(authority)?;
+        Some((VaultUrl { host, port: port.filter(|p| *p != 443) }, rest))
+    }
+
     /// The token resource of this host's cloud, or `None` for a host outside
     /// every Key Vault domain.
     pub fn known_resource(&self) -> Option<&'static str> {

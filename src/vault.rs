@@ -147,14 +147,10 @@ pub fn list(
     let authorization = format!("Bearer {}", token.token.expose());
     let fail = |kind, attempts| Error { target: Target::List(vault.clone()), kind, attempts };
     let first = format!("{vault}/secrets?api-version={API_VERSION}&maxresults=25");
-    let prefix = format!("{vault}/");
     let mut next = Some(first);
     let mut listed = Vec::new();
     let mut pages = 0;
     while let Some(url) = next.take() {
-        if !url.starts_with(&prefix) {
-            return Err(fail(ErrorKind::BadResponse(format!("nextLink leads away from {vault}")), 1));
-        }
         pages += 1;
         if pages > 1000 {
             return Err(fail(ErrorKind::BadResponse("more than 1000 pages of secrets".into()), 1));
@@ -182,10 +178,22 @@ pub fn list(
         });
         let (items, link) = page.map_err(|f| fail(f.error, f.attempts))?.map_err(|kind| fail(kind, 1))?;
         listed.extend(items);
-        next = link;
+        next = link.map(|link| next_page(vault, &link)).transpose().map_err(|kind| fail(kind, 1))?;
     }
     crate::secret::wipe(authorization.into_bytes());
     Ok(listed)
+}
+
+/// The URL of the page a `nextLink` names, on `vault` itself. Key Vault
+/// spells the default port (`https://v.vault.azure.net:443/secrets?...`), so
+/// the link is compared by host and effective port, not as text; a link to
+/// anywhere else is refused, since the token would follow it.
+fn next_page(vault: &VaultUrl, link: &str) -> Result<String, ErrorKind> {
+    match VaultUrl::split_link(link) {
+        Some((to, rest)) if to == *vault && rest.starts_with('/') => Ok(format!("{vault}{rest}")),
+        Some((to, _)) => Err(ErrorKind::BadResponse(format!("nextLink leads away from {vault}, to {to}"))),
+        None => Err(ErrorKind::BadResponse(format!("nextLink is not an https link on {vault}"))),
+    }
 }
 
 pub(crate) fn parse_page(body: &[u8]) -> Result<(Vec<Listed>, Option<String>), ErrorKind> {
@@ -454,6 +462,33 @@ mod tests {
         let (_, next) = parse_page(br#"{"value":[],"nextLink":null}"#).unwrap();
         assert_eq!(next, None);
         assert!(parse_page(b"{}").is_err());
+    }
+
+    #[test]
+    fn next_links_stay_on_the_vault_whatever_its_port_is_spelled() {
+        let vault = VaultUrl::parse("https://kv.vault.azure.net", crate::reference::Cloud::Public).unwrap();
+        let recorded =
+            "https://kv.vault.azure.net:443/secrets?api-version=7.2&$skiptoken=eyJOZXh0&maxresults=25";
+        assert_eq!(
+            next_page(&vault, recorded).unwrap(),
+            "https://kv.vault.azure.net/secrets?api-version=7.2&$skiptoken=eyJOZXh0&maxresults=25"
+        );
+        assert!(next_page(&vault, "HTTPS://KV.vault.azure.net/secrets?x=1").is_ok());
+        for away in [
+            "https://kv.vault.azure.net:8443/secrets?x=1",
+            "https://kv.vault.azure.net.attacker.example/secrets",
+            "https://attacker.example/secrets?$skiptoken=1",
+            "http://kv.vault.azure.net/secrets",
+            "https://user@kv.vault.azure.net/secrets",
+            "https://kv.vault.azure.net",
+            "/secrets?$skiptoken=1",
+        ] {
+            let e = next_page(&vault, away).unwrap_err().to_string();
+            assert!(e.contains("nextLink"), "{away}: {e}");
+        }
+        let on_a_port = VaultUrl::parse("https://127.0.0.1:8443", crate::reference::Cloud::Public).unwrap();
+        assert!(next_page(&on_a_port, "https://127.0.0.1:8443/secrets?x=1").is_ok());
+        assert!(next_page(&on_a_port, "https://127.0.0.1/secrets?x=1").is_err());
     }
 
     #[test]
