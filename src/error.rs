@@ -33,6 +33,8 @@ pub enum Error {
     /// These secrets could not be read, or their options not applied (never
     /// both empty).
     Unreadable { reads: Vec<vault::Error>, renders: Vec<RenderError> },
+    /// `--all-secrets` could not list the vault, so no secret was read.
+    Listing(vault::Error),
     /// A secret file could not be written.
     File(sink::file::Error),
     /// `--user` could not be resolved or switched to.
@@ -46,7 +48,7 @@ impl Error {
         match self {
             Error::Config(_) | Error::Setup(_) | Error::IdentitySetup(_) => EXIT_USAGE,
             Error::Identity(_) => EXIT_IDENTITY,
-            Error::Unreadable { .. } => EXIT_SECRET,
+            Error::Unreadable { .. } | Error::Listing(_) => EXIT_SECRET,
             Error::File(_) => EXIT_OUTPUT,
             Error::User(launch::user::Error::Unknown { .. }) => EXIT_USAGE,
             Error::User(_) => EXIT_OUTPUT,
@@ -76,6 +78,11 @@ impl Error {
                     "kvinit: {n} secret{} could not be read; not starting the command",
                     if n == 1 { "" } else { "s" }
                 );
+            }
+            Error::Listing(e) => {
+                block(&mut out, e, e.hint().as_deref());
+                let _ =
+                    writeln!(out, "kvinit: --all-secrets could not list the vault; not starting the command");
             }
             Error::Launch(e) => block(&mut out, e, None),
             Error::File(e) => block(&mut out, e, None),
@@ -111,20 +118,47 @@ pub fn chain(error: &dyn StdError) -> String {
     let mut parts = Vec::new();
     let mut cause = error.source();
     while let Some(e) = cause {
-        parts.push(e.to_string());
+        parts.push(e.to_string().lines().map(str::trim).collect::<Vec<_>>().join(" "));
         cause = e.source();
     }
     parts.join(": ")
 }
 
+/// One failure as an indented block. Azure's messages can span lines (Key
+/// Vault's RBAC and firewall denials do, with `\r\n`); their later lines
+/// are indented under the first, so the block stays one block in a log.
 fn block(out: &mut String, error: &dyn StdError, hint: Option<&str>) {
-    let _ = writeln!(out, "kvinit: error: {error}");
+    line(out, "kvinit: error: ", &error.to_string());
     let mut cause = error.source();
     while let Some(e) = cause {
-        let _ = writeln!(out, "  caused by: {e}");
+        line(out, "  caused by: ", &e.to_string());
         cause = e.source();
     }
     if let Some(hint) = hint {
-        let _ = writeln!(out, "  hint: {hint}");
+        line(out, "  hint: ", hint);
+    }
+}
+
+fn line(out: &mut String, label: &str, text: &str) {
+    let mut lines = text.split(['\r', '\n']).map(str::trim_end).filter(|l| !l.trim().is_empty());
+    let _ = writeln!(out, "{label}{}", lines.next().unwrap_or_default());
+    for more in lines {
+        let _ = writeln!(out, "      {}", more.trim_start());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_line_messages_stay_in_one_indented_block() {
+        let mut out = String::new();
+        line(&mut out, "  caused by: ", "denied.\r\nIf role assignments changed\r\n\r\nAction: 'get'\r\n");
+        line(&mut out, "  hint: ", "one line");
+        assert_eq!(
+            out,
+            "  caused by: denied.\n      If role assignments changed\n      Action: 'get'\n  hint: one line\n"
+        );
     }
 }

@@ -245,8 +245,8 @@ fn read_secrets(plan: &Plan, deadline: Deadline) -> Result<(Reads, Option<Sessio
     resources.extend(plan.import.as_ref().map(|i| i.resource));
     let tokens = get_tokens(&*source, &resources, deadline)?;
     if let Some(import) = &plan.import {
-        let listed = vault::list(&web, &import.vault, &tokens[import.resource], deadline)
-            .map_err(|e| Error::Unreadable { reads: vec![e], renders: Vec::new() })?;
+        let listed =
+            vault::list(&web, &import.vault, &tokens[import.resource], deadline).map_err(Error::Listing)?;
         plan_import(import, listed, &mut secrets, &mut outputs);
     }
     let results = vault::read_all(&web, &secrets, &|resource| &tokens[resource], deadline);

@@ -233,13 +233,28 @@ pub(crate) fn parse_secret(body: &[u8]) -> Result<Fetched, ErrorKind> {
 pub(crate) fn status_error(r: &http::Response) -> ErrorKind {
     let json: Option<Value> = serde_json::from_slice(&r.body).ok();
     let error = json.as_ref().and_then(|j| j.get("error"));
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(printable);
     let code = text(error.and_then(|e| e.get("code")));
     let message = text(error.and_then(|e| e.get("message")));
     let inner = text(error.and_then(|e| e.get("innererror")).and_then(|i| i.get("code")));
     let body = if code.is_none() && message.is_none() { r.snippet(200) } else { String::new() };
     let authority = r.www_authenticate.as_deref().and_then(challenge_authority);
     ErrorKind::Status { status: r.status, code, inner, message, body, authority }
+}
+
+/// Server text made safe for a terminal or a log: line breaks kept (the
+/// report indents them), other control characters blanked, length capped.
+fn printable(text: &str) -> String {
+    const LIMIT: usize = 2000;
+    let mut out: String = text
+        .chars()
+        .take(LIMIT)
+        .map(|c| if c.is_control() && c != '\n' && c != '\r' { ' ' } else { c })
+        .collect();
+    if text.chars().nth(LIMIT).is_some() {
+        out.push_str("...");
+    }
+    out
 }
 
 /// `Bearer authorization="https://login.windows.net/{tenant}", resource="..."` → the authorization URL.
@@ -293,56 +308,128 @@ impl Error {
         }
     }
 
-    /// What the operator can do about it, where we can tell.
+    /// What the operator can do about it, where we can tell: one hint per
+    /// reason Key Vault gives (`innererror.code` for a 403, the `AKVnnnnn`
+    /// code of a 401), since each has a different fix.
     pub fn hint(&self) -> Option<String> {
-        let (vault, secret_name, version) = match &self.target {
-            Target::Secret(s) => (&s.vault, s.name.as_str(), s.version.is_some()),
-            Target::List(v) => (v, "", false),
+        let (vault, secret_name, listing) = match &self.target {
+            Target::Secret(s) => (&s.vault, s.name.as_str(), false),
+            Target::List(v) => (v, "", true),
         };
-        // The vault's name is the first DNS label; an address (an emulator, a
-        // private endpoint by IP) names no vault.
-        let host = vault.host();
-        let name = match host.split_once('.') {
-            Some((label, _)) if host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_err() => label,
-            _ => "<vault name>",
-        };
-        Some(match &self.kind {
-            ErrorKind::Status { status: 401, authority: Some(authority), .. } => format!(
-                "Key Vault rejected the token; the vault's tenant is {authority}: is the identity in that tenant?"
-            ),
-            ErrorKind::Status { status: 401, .. } => {
-                "Key Vault rejected the token: is the vault in the same tenant as the identity?".to_string()
-            }
-            ErrorKind::Status { status: 403, inner: Some(code), .. } if code == "ForbiddenByRbac" => format!(
-                "grant the identity the \"Key Vault Secrets User\" role on the vault: az role assignment \
-                 create --role \"Key Vault Secrets User\" --assignee <principal id> --scope $(az keyvault show \
-                 --name {name} --query id -o tsv)"
-            ),
-            ErrorKind::Status { status: 403, inner: Some(code), .. } if code == "SecretDisabled" => {
-                format!("enable the secret: az keyvault secret set-attributes --vault-name {name} --name {secret_name} --enabled true")
-            }
-            ErrorKind::Status { status: 403, .. } => format!(
-                "give the identity \"get\" permission on secrets: az keyvault set-policy --name {name} \
-                 --object-id <principal id> --secret-permissions get (or, on an RBAC vault, the \
-                 \"Key Vault Secrets User\" role); a vault firewall can also refuse"
-            ),
-            ErrorKind::Status { status: 404, .. } => format!(
-                "check the name{}: az keyvault secret show --vault-name {name} --name {secret_name}",
-                if version { " and version" } else { "" },
-            ),
-            ErrorKind::Status { status: 429, .. } => {
-                "Key Vault kept throttling within --timeout: raise --timeout, or stagger start-ups".to_string()
+        let name = vault_name(vault);
+        let (status, inner, message, authority) = match &self.kind {
+            ErrorKind::Status { status, inner, message, authority, .. } => {
+                (*status, inner.as_deref(), message.as_deref().unwrap_or(""), authority.as_deref())
             }
             ErrorKind::Http(http::Error::HostNotFound) => {
-                format!("check the vault name; for a private endpoint, check that {} resolves here", vault.host())
+                return Some(format!(
+                    "check the vault name; for a private endpoint, check that {} resolves here",
+                    vault.host()
+                ))
             }
             ErrorKind::Http(http::Error::Tls(_)) => {
-                "if a proxy inspects TLS here, add its CA certificate with SSL_CERT_FILE".to_string()
+                return Some("if a proxy inspects TLS here, add its CA certificate with SSL_CERT_FILE".into())
             }
             ErrorKind::Http(e) => return e.proxy_hint(),
+            ErrorKind::BadResponse(_) => return None,
+        };
+        let permission = if listing { "list" } else { "get" };
+        Some(match (status, inner) {
+            (401, _) => unauthorized_hint(message, authority),
+            (403, Some("ForbiddenByRbac")) => format!(
+                "grant the identity the \"Key Vault Secrets User\" role on the vault (new assignments can take \
+                 a few minutes to apply): az role assignment create --role \"Key Vault Secrets User\" --assignee \
+                 <principal id> --scope $(az keyvault show --name {name} --query id -o tsv)"
+            ),
+            (403, Some("AccessDenied")) => format!(
+                "the vault uses access policies: give the identity {permission} permission on secrets: az keyvault \
+                 set-policy --name {name} --object-id <principal id> --secret-permissions {}",
+                if listing { "get list" } else { "get" }
+            ),
+            (403, Some("ForbiddenByFirewall")) => format!(
+                "the vault's firewall refused this client's address{}: allow it with az keyvault network-rule add \
+                 --name {name} --ip-address <address>, or reach the vault through its private endpoint (check that \
+                 {} resolves to a private address here)",
+                client_address(message).map(|a| format!(" ({a})")).unwrap_or_default(),
+                vault.host()
+            ),
+            (403, Some("ForbiddenByConnection")) => format!(
+                "the vault refuses public network access: reach it through its private endpoint (check that {} \
+                 resolves to a private address here), or ask its owner to allow this network",
+                vault.host()
+            ),
+            (403, Some("ForbiddenByPolicy")) => {
+                "a policy of the vault forbids this call for this identity (the message says which); no role or \
+                 access policy changes that: ask the vault's owner"
+                    .into()
+            }
+            (403, Some("SecretDisabled")) => format!(
+                "enable the secret: az keyvault secret set-attributes --vault-name {name} --name {secret_name} \
+                 --enabled true"
+            ),
+            (403, _) => format!(
+                "the identity may not {permission} secrets here: on an RBAC vault grant the \"Key Vault Secrets \
+                 User\" role; with access policies, az keyvault set-policy --name {name} --object-id <principal id> \
+                 --secret-permissions {}",
+                if listing { "get list" } else { "get" }
+            ),
+            (404, _) if listing => format!("check that {} is a Key Vault", vault.host()),
+            (404, _) => format!(
+                "check the name{}: az keyvault secret show --vault-name {name} --name {secret_name}",
+                if matches!(&self.target, Target::Secret(s) if s.version.is_some()) { " and version" } else { "" },
+            ),
+            (429, _) => "Key Vault kept throttling within --timeout: raise --timeout, or stagger start-ups".into(),
             _ => return None,
         })
     }
+}
+
+/// The vault's name is the first DNS label; an address (an emulator, a
+/// private endpoint by IP) names no vault.
+fn vault_name(vault: &VaultUrl) -> &str {
+    let host = vault.host();
+    match host.split_once('.') {
+        Some((label, _)) if host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_err() => label,
+        _ => "<vault name>",
+    }
+}
+
+/// A 401's fix depends on its `AKVnnnnn` code (Key Vault's message starts with it).
+fn unauthorized_hint(message: &str, authority: Option<&str>) -> String {
+    let tenant = authority.map(|a| format!(" (the vault's tenant is {a})")).unwrap_or_default();
+    // Before mid-2021 the messages had no code: "Request is missing a Bearer or PoP token."
+    let code = match message.get(..8) {
+        Some(code) if code.starts_with("AKV") => code,
+        _ if message.starts_with("Request is missing a Bearer") => "AKV10000",
+        _ => "",
+    };
+    match code {
+        "AKV10000" => "the request reached Key Vault without its token: a proxy or gateway in between may \
+             strip the Authorization header"
+            .into(),
+        "AKV10022" => format!(
+            "the token is for another resource{}: check --cloud, or, for a vault behind --allow-vault-host, \
+             that it is in the cloud --cloud names",
+            match message.split_once("found: ") {
+                Some((_, found)) => format!(" ({})", found.trim_end_matches('.')),
+                None => String::new(),
+            }
+        ),
+        "AKV10032" => format!(
+            "the token comes from another tenant than the vault's{tenant}: use an identity of the vault's tenant"
+        ),
+        "AKV10046" => "Key Vault could not check the token's signature: it may be from another cloud or \
+             forged; check --cloud"
+            .into(),
+        _ => format!("Key Vault rejected the token{tenant}: is the identity in the vault's tenant?"),
+    }
+}
+
+/// The address a firewall denial names: `...\r\nClient address: 1.2.3.4\r\n...`.
+fn client_address(message: &str) -> Option<&str> {
+    let rest = &message[message.find("Client address: ")? + "Client address: ".len()..];
+    let address = rest.split(['\r', '\n', ' ']).next()?;
+    Some(address).filter(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_hexdigit() || b"./:".contains(&b)))
 }
 
 impl fmt::Display for Error {
