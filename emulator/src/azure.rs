@@ -84,7 +84,7 @@ fn imds_error(status: u16, error: &str, description: &str) -> Reply {
 /// the identity is updated).
 pub fn identity_fault(status: u16) -> Reply {
     match status {
-        429 => imds_error(429, "too_many_requests", "Too many requests. Retry after some time."),
+        429 => imds_error(429, "invalid_request", "Temporarily throttled, too many requests"),
         s if s >= 500 => imds_error(s, "server_error", "The identity is being updated. Retry later."),
         s => imds_error(s, "invalid_request", "Injected by kvinit-emulator."),
     }
@@ -166,28 +166,63 @@ fn imds_reply(req: &Request, tokens: &Tokens, ids: &Identities) -> Reply {
     }
     let token = tokens.issue(resource);
     let now = now();
+    // The recorded shape: keys in this order, every number a string.
+    let client_id = req.param("client_id").unwrap_or("615e6319-bf4f-4279-937c-b9eb198e511f");
     Reply::json(
         200,
         &format!(
-            r#"{{"access_token":"{token}","refresh_token":"","expires_in":"3599","expires_on":"{}","not_before":"{now}","resource":"{resource}","token_type":"Bearer"}}"#,
-            now + 3599
+            r#"{{"access_token":"{token}","client_id":"{client_id}","expires_in":"86399","expires_on":"{}","ext_expires_in":"86399","not_before":"{now}","resource":"{resource}","token_type":"Bearer"}}"#,
+            now + 86399
         ),
     )
+    .with_header("Server", "IMDS/150.870.65.1015")
 }
 
-/// `GET /secrets?maxresults=N[&$skiptoken=K]`: a page of ids and
-/// attributes (never values), and a `nextLink` while more remain.
-fn list_page(req: &Request, host: &str, secrets: &BTreeMap<String, StoredSecret>) -> Reply {
-    let page_size: usize = req.param("maxresults").and_then(|m| m.parse().ok()).unwrap_or(25).clamp(1, 25);
-    let skip: usize = req.param("$skiptoken").and_then(|s| s.parse().ok()).unwrap_or(0);
+/// How the list API pages, as a real vault does (azure-reference.md,
+/// recorded wire facts): at most 25 items a page, and pages that can be empty
+/// yet carry a `nextLink`, the first page included.
+#[derive(Clone, Copy, Debug)]
+pub struct Paging {
+    /// Items a page at most (1 to 25); a smaller `maxresults` wins.
+    pub page_size: usize,
+    /// Empty pages served, each with a `nextLink`, before the first item.
+    pub empty_pages: usize,
+}
+
+impl Default for Paging {
+    fn default() -> Paging {
+        Paging { page_size: 25, empty_pages: 1 }
+    }
+}
+
+/// `GET /secrets[?maxresults=N][&$skiptoken=K]`: a page of ids and attributes
+/// (never values), and while more remain an absolute `nextLink` that spells
+/// the port, 443 included, and carries an opaque `$skiptoken`; the last page
+/// has `"nextLink": null`.
+fn list_page(req: &Request, host: &str, secrets: &BTreeMap<String, StoredSecret>, paging: Paging) -> Reply {
+    // A Host without a port means the client came to the default one.
+    let origin = match host.rsplit_once(':') {
+        Some((_, port)) if port.bytes().all(|b| b.is_ascii_digit()) => format!("https://{host}"),
+        _ => format!("https://{host}:443"),
+    };
+    let requested: Option<usize> = req.param("maxresults").and_then(|m| m.parse().ok());
+    let page_size = requested.unwrap_or(25).min(paging.page_size).clamp(1, 25);
+    let Some((empties, skip)) = req.param("$skiptoken").map_or(Some((0, 0)), skiptoken::decode) else {
+        return kv_error(400, "BadParameter", "The skip token is not valid.", None);
+    };
+    let (take, next) = if empties < paging.empty_pages {
+        (0, Some((empties + 1, skip)))
+    } else {
+        (page_size, (skip + page_size < secrets.len()).then_some((empties, skip + page_size)))
+    };
     let items: Vec<_> = secrets
         .iter()
         .skip(skip)
-        .take(page_size)
+        .take(take)
         .map(|(name, s)| {
             let mut item = serde_json::json!({
                 "id": format!("https://{host}/secrets/{name}"),
-                "attributes": {"enabled": s.enabled, "created": 1_700_000_000, "updated": 1_700_000_000},
+                "attributes": {"enabled": s.enabled, "created": 1_700_000_000, "updated": 1_700_000_000, "recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90},
                 "tags": {}
             });
             if let Some(ct) = &s.content_type {
@@ -199,13 +234,62 @@ fn list_page(req: &Request, host: &str, secrets: &BTreeMap<String, StoredSecret>
             item
         })
         .collect();
-    let next = (skip + page_size < secrets.len()).then(|| {
+    let api_version = req.param("api-version").unwrap_or("7.4");
+    let next = next.map(|(empties, skip)| {
+        let max = requested.map(|n| format!("&maxresults={n}")).unwrap_or_default();
         format!(
-            "https://{host}/secrets?api-version=7.4&maxresults={page_size}&$skiptoken={}",
-            skip + page_size
+            "{origin}/secrets?api-version={api_version}&$skiptoken={}{max}",
+            skiptoken::encode(empties, skip)
         )
     });
     Reply::json(200, &serde_json::json!({ "value": items, "nextLink": next }).to_string())
+}
+
+/// Key Vault's `$skiptoken` is base64url (no padding) of
+/// `{"NextMarker":"...","TargetLocation":0}`; ours keeps the empty pages
+/// served and the items skipped in the marker.
+mod skiptoken {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+    pub fn encode(empties: usize, skip: usize) -> String {
+        let json = format!(r#"{{"NextMarker":"2!{empties}!{skip}","TargetLocation":0}}"#);
+        let mut out = String::new();
+        for chunk in json.as_bytes().chunks(3) {
+            let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+            for i in 0..=chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+
+    pub fn decode(token: &str) -> Option<(usize, usize)> {
+        let mut bytes = Vec::new();
+        let (mut n, mut bits) = (0u32, 0);
+        for c in token.bytes() {
+            n = n << 6 | ALPHABET.iter().position(|a| *a == c)? as u32;
+            bits += 6;
+            if bits >= 8 {
+                bits -= 8;
+                bytes.push((n >> bits) as u8);
+            }
+        }
+        let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let marker = json.get("NextMarker")?.as_str()?;
+        let mut parts = marker.strip_prefix("2!")?.split('!').map(|p| p.parse().ok());
+        Some((parts.next()??, parts.next()??))
+    }
+
+    #[test]
+    fn round_trip() {
+        for (e, s) in [(0, 0), (1, 0), (0, 25), (3, 1000)] {
+            let t = encode(e, s);
+            assert!(t.bytes().all(|b| ALPHABET.contains(&b)), "{t}");
+            assert_eq!(decode(&t), Some((e, s)));
+        }
+        assert_eq!(decode("!!"), None);
+        assert_eq!(decode("e30"), None);
+    }
 }
 
 /// One secret in the fake vault.
@@ -221,12 +305,39 @@ pub struct FakeVault {
     pub server: Server,
     pub script: Script,
     pub secrets: Arc<Mutex<BTreeMap<String, StoredSecret>>>,
-    /// Secret names this identity's role does not cover (403 ForbiddenByRbac).
-    pub denied: Arc<Mutex<Vec<String>>>,
+    /// Secret names this identity may not read, and why (`*`: every secret
+    /// and the list).
+    pub denied: Arc<Mutex<Vec<(String, Denial)>>>,
     /// The PEM file of the CA that signed this vault's certificate.
     pub ca_file: std::path::PathBuf,
     /// Key Vault's service limit, scaled down: at most N GETs per window.
     pub throttle: Arc<Mutex<Option<Throttle>>>,
+    pub paging: Arc<Mutex<Paging>>,
+}
+
+/// The headers every recorded Key Vault reply carries besides its
+/// `Content-Type` (azure-sdk-for-net and -cpp recordings, 2021-2023).
+fn with_recorded_headers(reply: Reply, req: &Request) -> Reply {
+    let mut reply = reply
+        .with_header("Cache-Control", "no-cache")
+        .with_header("Pragma", "no-cache")
+        .with_header("Expires", "-1")
+        .with_header("Strict-Transport-Security", "max-age=31536000;includeSubDomains")
+        .with_header("X-Content-Type-Options", "nosniff")
+        .with_header("x-ms-keyvault-network-info", "conn_type=Ipv4;addr=127.0.0.1;act_addr_fam=InterNetwork;")
+        .with_header("x-ms-keyvault-region", "westus")
+        .with_header("x-ms-keyvault-service-version", "1.9.1071.1")
+        .with_header("x-ms-request-id", &request_id());
+    if let Some(id) = req.header("x-ms-client-request-id") {
+        reply = reply.with_header("x-ms-client-request-id", id);
+    }
+    reply
+}
+
+/// A GUID-shaped request id.
+fn request_id() -> String {
+    let v = new_version();
+    format!("{}-{}-{}-{}-{}", &v[..8], &v[8..12], &v[12..16], &v[16..20], &v[20..])
 }
 
 /// A fixed-window request limit, like Key Vault's 4,000 GETs per 10 s per
@@ -287,20 +398,31 @@ impl FakeVault {
     ) -> std::io::Result<FakeVault> {
         let script = Script::default();
         let secrets: Arc<Mutex<BTreeMap<String, StoredSecret>>> = Default::default();
-        let denied: Arc<Mutex<Vec<String>>> = Default::default();
+        let denied: Arc<Mutex<Vec<(String, Denial)>>> = Default::default();
         let throttle: Arc<Mutex<Option<Throttle>>> = Default::default();
-        let (s, store, deny, limit) = (script.clone(), secrets.clone(), denied.clone(), throttle.clone());
+        let paging: Arc<Mutex<Paging>> = Default::default();
+        let (s, store, deny, limit, pages) =
+            (script.clone(), secrets.clone(), denied.clone(), throttle.clone(), paging.clone());
         let handler: Handler = Arc::new(move |req: &Request| {
             if let Some(reply) = s.next() {
                 return reply;
             }
-            if let Some(reply) = limit.lock().unwrap().as_mut().and_then(Throttle::admit) {
-                return reply;
-            }
-            vault_reply(req, &tokens, &store.lock().unwrap(), &deny.lock().unwrap())
+            let reply = match limit.lock().unwrap().as_mut().and_then(Throttle::admit) {
+                Some(reply) => reply,
+                None => {
+                    let paging = *pages.lock().unwrap();
+                    vault_reply(req, &tokens, &store.lock().unwrap(), &deny.lock().unwrap(), paging)
+                }
+            };
+            with_recorded_headers(reply, req)
         });
         let server = Server::bind(port, Some(tls), handler)?;
-        Ok(FakeVault { server, script, secrets, denied, ca_file, throttle })
+        Ok(FakeVault { server, script, secrets, denied, ca_file, throttle, paging })
+    }
+
+    /// Sets how the list API pages from now on.
+    pub fn set_paging(&self, paging: Paging) {
+        *self.paging.lock().unwrap() = paging;
     }
 
     pub fn url(&self) -> String {
@@ -329,8 +451,13 @@ impl FakeVault {
         self.secrets.lock().unwrap().get_mut(name).unwrap().enabled = false;
     }
 
+    /// Answers reads of `name` (`*`: everything, the list included) with 403 `ForbiddenByRbac`.
     pub fn deny(&self, name: &str) {
-        self.denied.lock().unwrap().push(name.to_string());
+        self.deny_because(name, Denial::Rbac);
+    }
+
+    pub fn deny_because(&self, name: &str, why: Denial) {
+        self.denied.lock().unwrap().push((name.to_string(), why));
     }
 
     /// Requests for secrets (not other paths).
@@ -345,11 +472,57 @@ fn kv_error(status: u16, code: &str, message: &str, inner: Option<&str>) -> Repl
     Reply::json(status, &format!(r#"{{"error":{{"code":"{code}","message":{message}{inner}}}}}"#))
 }
 
+/// Why a vault refuses a caller: each is a 403 `Forbidden` whose
+/// `innererror.code` and message are the recorded ones (tests/recordings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Denial {
+    /// `ForbiddenByRbac`: no role assignment covers the action.
+    Rbac,
+    /// `AccessDenied`: the vault's access policies lack the permission.
+    AccessPolicy,
+    /// `ForbiddenByFirewall`: the client's address is outside the network rules.
+    Firewall,
+    /// `ForbiddenByConnection`: public network access is disabled.
+    PrivateLink,
+    /// `ForbiddenByPolicy`: a vault policy forbids the call.
+    Policy,
+}
+
+impl std::str::FromStr for Denial {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Denial, String> {
+        Ok(match s {
+            "rbac" => Denial::Rbac,
+            "access-policy" => Denial::AccessPolicy,
+            "firewall" => Denial::Firewall,
+            "private-link" => Denial::PrivateLink,
+            "policy" => Denial::Policy,
+            _ => return Err(format!("{s:?} is not rbac, access-policy, firewall, private-link or policy")),
+        })
+    }
+}
+
+/// The 403 a vault named `vault` sends for `operation` (`get` or `list`).
+fn denial(why: Denial, vault: &str, operation: &str) -> Reply {
+    const CALLER: &str = "appid=00000000-0000-0000-0000-000000000000;oid=00000000-0000-0000-0000-000000000000;iss=https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/";
+    let action = if operation == "list" { "readMetadata/action" } else { "getSecret/action" };
+    let (message, code) = match why {
+        Denial::Rbac => (format!("Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: {CALLER}\r\nAction: 'Microsoft.KeyVault/vaults/secrets/{action}'\r\nResource: '/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/rg/providers/microsoft.keyvault/vaults/{vault}'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: 'DeniedWithNoValidRBAC' \r\nVault: {vault};location=westus\r\n"), "ForbiddenByRbac"),
+        Denial::AccessPolicy => (format!("The user, group or application '{CALLER}' does not have secrets {operation} permission on key vault '{vault};location=westus'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287"), "AccessDenied"),
+        Denial::Firewall => (format!("Client address is not authorized and caller is not a trusted service.\r\nClient address: 203.0.113.7\r\nCaller: {CALLER}\r\nVault: {vault};location=westus"), "ForbiddenByFirewall"),
+        Denial::PrivateLink => (format!("Public network access is disabled and request is not from a trusted service nor via an approved private link.\r\nCaller: {CALLER}\r\nVault: {vault};location=westus"), "ForbiddenByConnection"),
+        Denial::Policy => (format!("The policy requires the caller '{CALLER}' to use on-behalf-of (OBO) flow. For more information on OBO, please see https://go.microsoft.com/fwlink/?linkid=2152310"), "ForbiddenByPolicy"),
+    };
+    kv_error(403, "Forbidden", &message, Some(code))
+}
+
 fn vault_reply(
     req: &Request,
     tokens: &Tokens,
     secrets: &BTreeMap<String, StoredSecret>,
-    denied: &[String],
+    denied: &[(String, Denial)],
+    paging: Paging,
 ) -> Reply {
     let challenge = format!(
         r#"Bearer authorization="https://login.microsoftonline.com/{TENANT}", resource="https://vault.azure.net""#
@@ -388,8 +561,13 @@ fn vault_reply(
         None => return kv_error(400, "BadParameter", "The api-version query parameter is missing.", None),
     }
     let host = req.header("host").unwrap_or("127.0.0.1");
+    let vault = host.split(['.', ':']).next().unwrap_or("vault");
+    let refusal = |name: &str| denied.iter().find(|(d, _)| d == name || d == "*").map(|(_, why)| *why);
     if req.path.trim_end_matches('/') == "/secrets" {
-        return list_page(req, host, secrets);
+        if let Some(why) = refusal("*") {
+            return denial(why, vault, "list");
+        }
+        return list_page(req, host, secrets, paging);
     }
     let segments: Vec<&str> = req.path.trim_end_matches('/').split('/').collect();
     let (name, version) = match segments.as_slice() {
@@ -400,13 +578,8 @@ fn vault_reply(
     if req.method != "GET" {
         return kv_error(405, "MethodNotAllowed", "Method not allowed.", None);
     }
-    if denied.iter().any(|d| d == name) {
-        return kv_error(
-            403,
-            "Forbidden",
-            "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nAction: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'\r\nAssignment: (not found)\r\n",
-            Some("ForbiddenByRbac"),
-        );
+    if let Some(why) = refusal(name) {
+        return denial(why, vault, "get");
     }
     let not_found = || {
         let id = version.map(|v| format!("{name}/{v}")).unwrap_or(name.to_string());

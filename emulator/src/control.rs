@@ -5,7 +5,10 @@
 //! - `POST /latency?ms=N[&target=vault|identity|all]`
 //! - `POST /fail?count=N&status=S[&target=...]`: the next N requests fail
 //! - `POST /throttle?rps=R`: at most R vault GETs a second (0 lifts it)
-//! - `POST /deny?name=NAME` / `POST /allow?name=NAME`: 403 `ForbiddenByRbac` for that secret, or not
+//! - `POST /deny?name=NAME[&reason=R]` / `POST /allow?name=NAME`: the 403 a vault sends for
+//!   reason R (rbac, access-policy, firewall, private-link, policy) for that secret (`*`: all,
+//!   and the list), or not
+//! - `POST /paging?size=N&empty=M`: list pages of at most N items, after M empty ones
 //! - `GET /stats`: requests seen and tokens issued, as JSON
 
 use std::io;
@@ -58,9 +61,23 @@ fn handle(req: &Request, faults: &Faults) -> Result<Reply, String> {
             faults.throttle((rps > 0).then_some(rps));
             Ok(done)
         }
-        ("POST", path @ ("/deny" | "/allow")) => {
+        ("POST", "/deny") => {
             let name = req.param("name").ok_or("missing ?name=")?;
-            faults.deny(name, path == "/deny");
+            faults.deny(name, Some(req.param("reason").unwrap_or("rbac").parse()?));
+            Ok(done)
+        }
+        ("POST", "/allow") => {
+            faults.deny(req.param("name").ok_or("missing ?name=")?, None);
+            Ok(done)
+        }
+        ("POST", "/paging") => {
+            let mut paging = faults.paging.lock().unwrap();
+            if req.param("size").is_some() {
+                paging.page_size = number("size")?.clamp(1, 25) as usize;
+            }
+            if req.param("empty").is_some() {
+                paging.empty_pages = number("empty")? as usize;
+            }
             Ok(done)
         }
         ("GET", "/stats") => {
@@ -77,7 +94,8 @@ fn handle(req: &Request, faults: &Faults) -> Result<Reply, String> {
         _ => Ok(Reply::text(
             404,
             "kvinit-emulator control: PUT /secrets/NAME, POST /latency?ms=N, POST /fail?count=N&status=S, \
-             POST /throttle?rps=R, POST /deny?name=NAME, POST /allow?name=NAME, GET /stats \
+             POST /throttle?rps=R, POST /deny?name=NAME[&reason=R], POST /allow?name=NAME, \
+             POST /paging?size=N&empty=M, GET /stats \
              (target=vault|identity|all)",
         )),
     }

@@ -18,7 +18,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use azure::{FakeImds, FakeTokenEndpoint, FakeVault, Identities, StoredSecret, Style, Throttle, Tokens};
+use azure::{
+    Denial, FakeImds, FakeTokenEndpoint, FakeVault, Identities, StoredSecret, Style, Throttle, Tokens,
+};
 use server::Server;
 
 pub use azure::TENANT;
@@ -107,6 +109,7 @@ impl Emulator {
             secrets: vault.secrets.clone(),
             throttle: vault.throttle.clone(),
             denied: vault.denied.clone(),
+            paging: vault.paging.clone(),
             tokens: tokens.clone(),
         };
         let control = control::start(at(3)?, faults.clone())?;
@@ -144,10 +147,10 @@ impl Emulator {
         self.faults.throttle(per_second)
     }
 
-    /// Answers reads of `name` with 403 `ForbiddenByRbac`, as a vault does
-    /// when the identity's role assignment does not cover it.
-    pub fn deny(&self, name: &str) {
-        self.faults.deny(name, true)
+    /// Answers reads of `name` (`*`: every secret and the list) with the
+    /// 403 a vault sends for `why`.
+    pub fn deny(&self, name: &str, why: Denial) {
+        self.faults.deny(name, Some(why))
     }
 
     /// Adds a new current version of `name` (creating it if need be); returns its id.
@@ -167,7 +170,8 @@ struct Faults {
     identity: Vec<server::Control>,
     secrets: Arc<Mutex<BTreeMap<String, StoredSecret>>>,
     throttle: Arc<Mutex<Option<Throttle>>>,
-    denied: Arc<Mutex<Vec<String>>>,
+    denied: Arc<Mutex<Vec<(String, Denial)>>>,
+    paging: Arc<Mutex<azure::Paging>>,
     tokens: Tokens,
 }
 
@@ -195,12 +199,11 @@ impl Faults {
         *self.throttle.lock().unwrap() = per_second.map(|n| Throttle::new(n, Duration::from_secs(1)));
     }
 
-    fn deny(&self, name: &str, denied: bool) {
+    /// `None` allows `name` again.
+    fn deny(&self, name: &str, why: Option<Denial>) {
         let mut list = self.denied.lock().unwrap();
-        list.retain(|n| n != name);
-        if denied {
-            list.push(name.to_string());
-        }
+        list.retain(|(n, _)| n != name);
+        list.extend(why.map(|why| (name.to_string(), why)));
     }
 
     fn rotate(&self, name: &str, value: &str) -> String {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
-use kvinit_emulator::azure::StoredSecret;
+use kvinit_emulator::azure::{Denial, Paging, StoredSecret};
 use kvinit_emulator::{Emulator, Identity, Options, Target};
 
 const USAGE: &str = "\
@@ -33,8 +33,13 @@ options:
   --latency MS         delay every reply by MS milliseconds
   --fail-next N:STATUS fail the next N Key Vault requests with STATUS
   --throttle RPS       allow Key Vault RPS requests a second, 429 over it
-  --deny NAME          answer reads of secret NAME with 403 ForbiddenByRbac,
-                       as if the role assignment did not cover it (repeatable)
+  --deny NAME[:REASON] answer reads of secret NAME (*: every secret and the
+                       list) with the 403 a vault sends for REASON: rbac
+                       (default), access-policy, firewall, private-link or
+                       policy (repeatable)
+  --list-page-size N   list pages hold at most N secrets (1-25, default 25)
+  --list-empty-pages M serve M empty list pages, each with a nextLink, before
+                       the first secret (default 1, as recorded from Azure)
   -h, --help           this help
 
 The control API at $KVINIT_EMULATOR_CONTROL changes faults while running:
@@ -42,7 +47,8 @@ The control API at $KVINIT_EMULATOR_CONTROL changes faults while running:
   curl -X POST \"$KVINIT_EMULATOR_CONTROL/fail?count=3&status=503&target=vault\"
   curl -X POST \"$KVINIT_EMULATOR_CONTROL/latency?ms=200&target=all\"
   curl -X POST \"$KVINIT_EMULATOR_CONTROL/throttle?rps=5\"
-  curl -X POST \"$KVINIT_EMULATOR_CONTROL/deny?name=NAME\"     (and /allow?name=NAME)
+  curl -X POST \"$KVINIT_EMULATOR_CONTROL/deny?name=NAME&reason=firewall\"  (/allow?name=NAME)
+  curl -X POST \"$KVINIT_EMULATOR_CONTROL/paging?size=2&empty=3\"
   curl $KVINIT_EMULATOR_CONTROL/stats";
 
 struct Args {
@@ -54,7 +60,8 @@ struct Args {
     latency: Option<Duration>,
     fail_next: Option<(usize, u16)>,
     throttle: Option<usize>,
-    deny: Vec<String>,
+    deny: Vec<(String, Denial)>,
+    paging: Paging,
     command: Vec<String>,
 }
 
@@ -128,7 +135,8 @@ fn serve(
         emulator.fail_next(Target::Vault, n, status);
     }
     emulator.throttle(args.throttle);
-    args.deny.iter().for_each(|name| emulator.deny(name));
+    args.deny.iter().for_each(|(name, why)| emulator.deny(name, *why));
+    emulator.vault.set_paging(args.paging);
     let env = emulator.env(args.identity);
     eprintln!(
         "kvinit-emulator: {count} secret(s); IMDS {}, App Service {}, Key Vault {}, control http://127.0.0.1:{}",
@@ -235,6 +243,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
         fail_next: None,
         throttle: None,
         deny: Vec::new(),
+        paging: Paging::default(),
         command: Vec::new(),
     };
     while let Some(arg) = it.next() {
@@ -257,7 +266,16 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
             }
             "--port" => args.port = number(&flag, &value()?)?,
             "--latency" => args.latency = Some(Duration::from_millis(number(&flag, &value()?)?)),
-            "--deny" => args.deny.push(value()?),
+            "--deny" => {
+                let v = value()?;
+                let (name, why) = v.split_once(':').unwrap_or((&v, "rbac"));
+                args.deny.push((name.to_string(), why.parse().map_err(|e| format!("--deny: {e}"))?));
+            }
+            "--list-page-size" => match number(&flag, &value()?)? {
+                n @ 1..=25 => args.paging.page_size = n,
+                n => return Err(format!("--list-page-size {n} is not between 1 and 25")),
+            },
+            "--list-empty-pages" => args.paging.empty_pages = number(&flag, &value()?)?,
             "--throttle" => args.throttle = Some(number(&flag, &value()?)?).filter(|&n| n > 0),
             "--fail-next" => {
                 let v = value()?;

@@ -107,7 +107,16 @@ impl Server {
 
     /// Serves on 127.0.0.1:`port`; 0 picks a free port.
     pub fn bind(port: u16, tls: Option<Arc<rustls::ServerConfig>>, handler: Handler) -> io::Result<Server> {
-        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        Server::bind_addr(SocketAddr::from(([127, 0, 0, 1], port)), tls, handler)
+    }
+
+    /// Serves on `addr`, e.g. 169.254.169.254:80 in a private network namespace.
+    pub fn bind_addr(
+        addr: SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        handler: Handler,
+    ) -> io::Result<Server> {
+        let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             requests: Mutex::new(Vec::new()),

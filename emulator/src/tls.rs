@@ -1,5 +1,5 @@
-//! A certificate authority made up at start, and a server certificate for
-//! 127.0.0.1 and localhost signed by it.
+//! A certificate authority made up at start, and a server certificate
+//! signed by it: for 127.0.0.1 and localhost, or for given names.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -18,6 +18,12 @@ pub struct Certificates {
 
 /// Generates the CA and server certificate and writes the CA to `dir/ca.pem`.
 pub fn localhost(dir: &Path) -> io::Result<Certificates> {
+    for_names(dir, &["127.0.0.1", "localhost"])
+}
+
+/// As `localhost`, with a server certificate for `names` (host names or
+/// addresses), e.g. a vault's real host name in a private network namespace.
+pub fn for_names(dir: &Path, names: &[&str]) -> io::Result<Certificates> {
     let fail = |e: rcgen::Error| io::Error::other(format!("generating certificates: {e}"));
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -27,7 +33,7 @@ pub fn localhost(dir: &Path) -> io::Result<Certificates> {
     let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().map_err(fail)?).map_err(fail)?;
     let leaf_key = KeyPair::generate().map_err(fail)?;
     let mut leaf =
-        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).map_err(fail)?;
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).map_err(fail)?;
     leaf.distinguished_name.push(DnType::CommonName, "kvinit-emulator vault");
     let leaf = leaf.signed_by(&leaf_key, &ca).map_err(fail)?;
 

@@ -304,33 +304,84 @@ fn vault_errors_have_key_vaults_shapes() {
     e.control("POST", "/throttle?rps=0", "");
 }
 
-#[test]
-fn vault_lists_in_pages_with_next_link() {
-    let e = Running::start(&[]);
-    let token = e.imds_token();
-    let mut path = "/secrets?maxresults=2".to_string();
-    let mut names = Vec::new();
-    let mut pages = 0;
+/// Follows a listing from `first` to its end; returns the names and the pages.
+fn list_all(e: &Running, token: &str, first: &str) -> (Vec<String>, Vec<serde_json::Value>) {
+    let mut path = first.to_string();
+    let (mut names, mut pages) = (Vec::new(), Vec::new());
     loop {
-        let r = e.vault(&path, Some(&token));
+        let r = e.vault(&path, Some(token));
         assert_eq!(r.status, 200, "{r:?}");
+        assert!(
+            r.header("x-ms-request-id").is_some() && r.header("Cache-Control") == Some("no-cache"),
+            "{r:?}"
+        );
         let body = r.json();
-        pages += 1;
         for item in body["value"].as_array().unwrap() {
             assert!(item.get("value").is_none(), "a list never carries values: {item}");
             names.push(item["id"].as_str().unwrap().rsplit('/').next().unwrap().to_string());
         }
+        pages.push(body.clone());
         match body["nextLink"].as_str() {
             Some(next) => {
                 let rest =
                     next.strip_prefix(e.var("KVINIT_VAULT")).expect("nextLink on the vault's own host");
+                assert!(
+                    rest.starts_with("/secrets?api-version=7.4&$skiptoken="),
+                    "the recorded order: {next}"
+                );
                 path = rest.replace("api-version=7.4&", "");
             }
             None => break,
         }
     }
+    (names, pages)
+}
+
+#[test]
+fn vault_lists_in_pages_as_recorded() {
+    let e = Running::start(&[]);
+    let token = e.imds_token();
+    let (names, pages) = list_all(&e, &token, "/secrets?maxresults=2");
     assert_eq!(names, ["off", "plain", "rotating", "s1", "s2", "s3"]);
-    assert_eq!(pages, 3);
+    assert_eq!(pages.len(), 4, "an empty first page with a nextLink, then 3 of 2");
+    assert_eq!(pages[0]["value"], serde_json::json!([]));
+    assert!(pages[0]["nextLink"].as_str().unwrap().ends_with("&maxresults=2"), "{}", pages[0]);
+    assert!(pages[3]["nextLink"].is_null(), "the last page says null: {}", pages[3]);
+
+    let e = Running::start(&["--list-page-size", "1", "--list-empty-pages", "0"]);
+    let token = e.imds_token();
+    let (names, pages) = list_all(&e, &token, "/secrets");
+    assert_eq!((names.len(), pages.len()), (6, 6));
+}
+
+#[test]
+fn vault_denials_speak_each_recorded_reason() {
+    let e = Running::start(&["--deny", "plain:firewall", "--deny", "s1:access-policy", "--deny", "s2"]);
+    let token = e.imds_token();
+    for (name, inner, words) in [
+        (
+            "plain",
+            "ForbiddenByFirewall",
+            "Client address is not authorized and caller is not a trusted service.\r\nClient address: ",
+        ),
+        ("s1", "AccessDenied", "does not have secrets get permission on key vault '127;location=westus'"),
+        (
+            "s2",
+            "ForbiddenByRbac",
+            "Caller is not authorized to perform action on resource.\r\nIf role assignments",
+        ),
+    ] {
+        let r = e.vault(&format!("/secrets/{name}"), Some(&token));
+        assert_eq!((r.status, r.json()["error"]["code"].as_str()), (403, Some("Forbidden")), "{r:?}");
+        assert_eq!(r.json()["error"]["innererror"]["code"], inner, "{r:?}");
+        assert!(r.json()["error"]["message"].as_str().unwrap().contains(words), "{r:?}");
+    }
+    e.control("POST", "/deny?name=*&reason=access-policy", "");
+    let r = e.vault("/secrets", Some(&token));
+    assert_eq!(r.status, 403, "{r:?}");
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("secrets list permission"), "{r:?}");
+    let r = e.control("POST", "/deny?name=x&reason=nonsense", "");
+    assert_eq!(r.status, 400, "{r:?}");
 }
 
 #[test]
