@@ -28,7 +28,27 @@ fn every_enabled_secret_across_pages_becomes_a_variable() {
     run.assert_success()
         .assert_stdout("value-0 value-59 pw unset unset\n")
         .assert_stderr_contains("61 secrets from 1 vault");
-    assert_eq!(w.vault.list_requests().len(), 3, "63 secrets at 25 a page");
+    let pages = w.vault.list_requests();
+    assert_eq!(pages.len(), 4, "an empty first page, as Key Vault serves, then 63 secrets at 25 a page");
+    assert!(
+        pages[1..].iter().all(|p| p.param("$skiptoken").is_some()),
+        "every later page follows a nextLink"
+    );
+}
+
+#[test]
+fn many_small_pages_and_empty_ones_are_all_followed() {
+    let w = World::new();
+    for i in 0..7 {
+        w.vault.put(&format!("s{i}"), &format!("v{i}"));
+    }
+    w.vault.set_paging(support::azure::Paging { page_size: 2, empty_pages: 3 });
+    w.kvinit()
+        .args(["--all-secrets", "--", "sh", "-c", "echo $S0 $S6"])
+        .run()
+        .assert_success()
+        .assert_stdout("v0 v6\n");
+    assert_eq!(w.vault.list_requests().len(), 3 + 4, "3 empty pages, then 7 secrets at 2 a page");
 }
 
 #[test]

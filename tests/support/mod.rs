@@ -6,6 +6,7 @@
 pub use kvinit_emulator::{azure, server};
 
 pub mod proxy;
+pub mod recordings;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
