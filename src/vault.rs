@@ -346,13 +346,17 @@ impl Error {
                  set-policy --name {name} --object-id <principal id> --secret-permissions {}",
                 if listing { "get list" } else { "get" }
             ),
-            (403, Some("ForbiddenByFirewall")) => format!(
-                "the vault's firewall refused this client's address{}: allow it with az keyvault network-rule add \
-                 --name {name} --ip-address <address>, or reach the vault through its private endpoint (check that \
-                 {} resolves to a private address here)",
-                client_address(message).map(|a| format!(" ({a})")).unwrap_or_default(),
-                vault.host()
-            ),
+            (403, Some("ForbiddenByFirewall")) => {
+                let address = client_address(message);
+                format!(
+                    "the vault's firewall refused this client's address{}: allow it with az keyvault network-rule \
+                     add --name {name} --ip-address {}, or reach the vault through its private endpoint (check that \
+                     {} resolves to a private address here)",
+                    address.map(|a| format!(" ({a})")).unwrap_or_default(),
+                    address.unwrap_or("<address>"),
+                    vault.host()
+                )
+            }
             (403, Some("ForbiddenByConnection")) => format!(
                 "the vault refuses public network access: reach it through its private endpoint (check that {} \
                  resolves to a private address here), or ask its owner to allow this network",

@@ -561,7 +561,8 @@ fn vault_reply(
         None => return kv_error(400, "BadParameter", "The api-version query parameter is missing.", None),
     }
     let host = req.header("host").unwrap_or("127.0.0.1");
-    let vault = host.split(['.', ':']).next().unwrap_or("vault");
+    // The vault's name is its first DNS label; an address names none.
+    let vault = host.split(['.', ':']).next().filter(|l| l.parse::<u8>().is_err()).unwrap_or("emulator");
     let refusal = |name: &str| denied.iter().find(|(d, _)| d == name || d == "*").map(|(_, why)| *why);
     if req.path.trim_end_matches('/') == "/secrets" {
         if let Some(why) = refusal("*") {

@@ -364,7 +364,11 @@ fn vault_denials_speak_each_recorded_reason() {
             "ForbiddenByFirewall",
             "Client address is not authorized and caller is not a trusted service.\r\nClient address: ",
         ),
-        ("s1", "AccessDenied", "does not have secrets get permission on key vault '127;location=westus'"),
+        (
+            "s1",
+            "AccessDenied",
+            "does not have secrets get permission on key vault 'emulator;location=westus'",
+        ),
         (
             "s2",
             "ForbiddenByRbac",

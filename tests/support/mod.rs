@@ -5,6 +5,7 @@
 
 pub use kvinit_emulator::{azure, server};
 
+pub mod netns;
 pub mod proxy;
 pub mod recordings;
 

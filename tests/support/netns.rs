@@ -1,0 +1,74 @@
+//! A private network namespace, for replays at Azure's real addresses:
+//! IMDS at 169.254.169.254:80 and a vault at its real name on port 443,
+//! with kvinit run under its own `/etc/hosts`. Needs root; nothing is left
+//! behind, since the namespaces end with the last socket and process in them.
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+
+use super::Kvinit;
+
+/// Why a private network cannot be had here, if it cannot.
+pub fn unavailable() -> Option<String> {
+    // SAFETY: geteuid(2) has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("needs root for a private network and mount namespace".into());
+    }
+    if Command::new("ip").arg("-V").output().is_err() {
+        return Some("needs ip(8) from iproute2".into());
+    }
+    None
+}
+
+/// Runs `f` on a thread of its own in a new network namespace whose
+/// loopback is up and also holds 169.254.169.254. Servers that `f` binds
+/// live in that namespace, and so do the processes it starts; `f` must drop
+/// its servers before it returns.
+pub fn run<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, String> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                // SAFETY: unshare(2) with CLONE_NEWNET moves only this thread
+                // into a new network namespace; it touches no memory of ours.
+                if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                    return Err(format!("unshare(CLONE_NEWNET): {}", io::Error::last_os_error()));
+                }
+                ip(&["link", "set", "lo", "up"])?;
+                ip(&["addr", "add", "169.254.169.254/32", "dev", "lo"])?;
+                Ok(f())
+            })
+            .join()
+            .map_err(|_| "the namespace's thread panicked".to_string())?
+    })
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip").args(args).output().map_err(|e| format!("ip: {e}"))?;
+    match out.status.success() {
+        true => Ok(()),
+        false => Err(format!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr))),
+    }
+}
+
+impl Kvinit {
+    /// Runs kvinit in a mount namespace of its own where `hosts` is `/etc/hosts`.
+    pub fn with_hosts(&mut self, hosts: &Path) -> &mut Kvinit {
+        let source = CString::new(hosts.as_os_str().as_encoded_bytes()).unwrap();
+        let (root, target) = (CString::new("/").unwrap(), CString::new("/etc/hosts").unwrap());
+        // SAFETY: between fork and exec only system calls run, on strings
+        // made before the fork: no allocation, no lock.
+        unsafe {
+            self.cmd.pre_exec(move || {
+                let ok = |rc: libc::c_int| if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) };
+                ok(libc::unshare(libc::CLONE_NEWNS))?;
+                let none = std::ptr::null();
+                ok(libc::mount(none, root.as_ptr(), none, libc::MS_REC | libc::MS_PRIVATE, none as _))?;
+                ok(libc::mount(source.as_ptr(), target.as_ptr(), none, libc::MS_BIND, none as _))
+            });
+        }
+        self
+    }
+}
