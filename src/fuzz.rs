@@ -13,6 +13,9 @@ pub fn reference(input: &str) {
         }
         let _ = crate::transform::apply(&Secret::new(input.to_string()), &options);
     }
+    if let Some(vault) = &vault {
+        let _ = crate::vault::next_page(vault, input);
+    }
     let _ = VaultUrl::parse(input, Cloud::China);
     let _ = parse_app_service_reference(input, Cloud::UsGov);
 }
@@ -26,5 +29,14 @@ pub fn bodies(body: &[u8]) {
         crate::http::Response { status: 400, retry_after: None, www_authenticate: None, body: body.to_vec() };
     let _ = crate::identity::error_status(&response).to_string();
     let _ = crate::vault::status_error(&response).to_string();
+    let secret = SecretRef::parse_url("https://v.vault.azure.net/secrets/s").expect("a valid reference");
+    for status in [401, 403] {
+        let response =
+            crate::http::Response { status, retry_after: None, www_authenticate: None, body: body.to_vec() };
+        let kind = crate::vault::status_error(&response);
+        let error =
+            crate::vault::Error { target: crate::vault::Target::Secret(secret.clone()), kind, attempts: 1 };
+        let _ = (error.hint(), crate::error::chain(&error));
+    }
     let _ = crate::transform::decode_base64(body);
 }

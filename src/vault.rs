@@ -188,7 +188,7 @@ pub fn list(
 /// spells the default port (`https://v.vault.azure.net:443/secrets?...`), so
 /// the link is compared by host and effective port, not as text; a link to
 /// anywhere else is refused, since the token would follow it.
-fn next_page(vault: &VaultUrl, link: &str) -> Result<String, ErrorKind> {
+pub(crate) fn next_page(vault: &VaultUrl, link: &str) -> Result<String, ErrorKind> {
     match VaultUrl::split_link(link) {
         Some((to, rest)) if to == *vault && rest.starts_with('/') => Ok(format!("{vault}{rest}")),
         Some((to, _)) => Err(ErrorKind::BadResponse(format!("nextLink leads away from {vault}, to {to}"))),
