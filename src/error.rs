@@ -118,7 +118,9 @@ pub fn chain(error: &dyn StdError) -> String {
     let mut parts = Vec::new();
     let mut cause = error.source();
     while let Some(e) = cause {
-        parts.push(e.to_string().lines().map(str::trim).collect::<Vec<_>>().join(" "));
+        let text = e.to_string();
+        let lines: Vec<&str> = text.split(['\r', '\n']).map(str::trim).filter(|l| !l.is_empty()).collect();
+        parts.push(lines.join(" "));
         cause = e.source();
     }
     parts.join(": ")

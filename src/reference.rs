@@ -427,9 +427,13 @@ fn is_vault_name(name: &str) -> bool {
         && !name.contains("--")
 }
 
+/// 1 to 127 of `[0-9A-Za-z-]`: every name Key Vault accepts.
+pub fn is_secret_name(name: &str) -> bool {
+    (1..=127).contains(&name.len()) && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+}
+
 fn check_name(name: &str) -> Result<String, RefError> {
-    let ok = (1..=127).contains(&name.len()) && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
-    if ok {
+    if is_secret_name(name) {
         Ok(name.to_string())
     } else {
         Err(RefError::BadSecretName(name.to_string()))

@@ -83,7 +83,8 @@ pub fn read(
     deadline: Deadline,
 ) -> Result<Fetched, Error> {
     let url = secret.url();
-    let authorization = format!("Bearer {}", token.token.expose());
+    // A `Secret`, so that it is wiped however this returns.
+    let authorization = Secret::new(format!("Bearer {}", token.token.expose()));
     let what = format!("reading secret {} from {}", secret, secret.vault);
     let mut transient_failures = 0;
     let backoff = Backoff::new(BACKOFF_BASE, BACKOFF_CAP);
@@ -92,7 +93,7 @@ pub fn read(
             let request = http::Request {
                 url: &url,
                 query: &[("api-version", API_VERSION)],
-                headers: &[("Authorization", &authorization), ("Accept", "application/json")],
+                headers: &[("Authorization", authorization.expose()), ("Accept", "application/json")],
                 form: None,
                 timeout: remaining.min(ATTEMPT_TIMEOUT),
                 body_limit: BODY_LIMIT,
@@ -119,7 +120,6 @@ pub fn read(
                 Err(e) => Attempt::Fail(ErrorKind::Http(e)),
             }
         });
-    crate::secret::wipe(authorization.into_bytes());
     result.map_err(|Failure { error, attempts }| Error {
         target: Target::Secret(secret.clone()),
         kind: error,
@@ -144,7 +144,8 @@ pub fn list(
     token: &AccessToken,
     deadline: Deadline,
 ) -> Result<Vec<Listed>, Error> {
-    let authorization = format!("Bearer {}", token.token.expose());
+    // A `Secret`, so that it is wiped however this returns.
+    let authorization = Secret::new(format!("Bearer {}", token.token.expose()));
     let fail = |kind, attempts| Error { target: Target::List(vault.clone()), kind, attempts };
     let first = format!("{vault}/secrets?api-version={API_VERSION}&maxresults=25");
     let mut next = Some(first);
@@ -161,7 +162,7 @@ pub fn list(
             let request = http::Request {
                 url: &url,
                 query: &[],
-                headers: &[("Authorization", &authorization), ("Accept", "application/json")],
+                headers: &[("Authorization", authorization.expose()), ("Accept", "application/json")],
                 form: None,
                 timeout: remaining.min(ATTEMPT_TIMEOUT),
                 body_limit: BODY_LIMIT,
@@ -180,7 +181,6 @@ pub fn list(
         listed.extend(items);
         next = link.map(|link| next_page(vault, &link)).transpose().map_err(|kind| fail(kind, 1))?;
     }
-    crate::secret::wipe(authorization.into_bytes());
     Ok(listed)
 }
 
@@ -190,7 +190,11 @@ pub fn list(
 /// anywhere else is refused, since the token would follow it.
 pub(crate) fn next_page(vault: &VaultUrl, link: &str) -> Result<String, ErrorKind> {
     match VaultUrl::split_link(link) {
-        Some((to, rest)) if to == *vault && rest.starts_with('/') => Ok(format!("{vault}{rest}")),
+        Some((to, rest))
+            if to == *vault && rest.starts_with('/') && rest.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(format!("{vault}{rest}"))
+        }
         Some((to, _)) => Err(ErrorKind::BadResponse(format!("nextLink leads away from {vault}, to {to}"))),
         None => Err(ErrorKind::BadResponse(format!("nextLink is not an https link on {vault}"))),
     }
@@ -204,7 +208,14 @@ pub(crate) fn parse_page(body: &[u8]) -> Result<(Vec<Listed>, Option<String>), E
     let mut listed = Vec::with_capacity(items.len());
     for item in items {
         let id = item.get("id").and_then(Value::as_str).ok_or_else(|| bad("a listed secret has no id"))?;
-        let name = id.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string();
+        // `https://<vault>/secrets/<name>`: list items carry no version.
+        let name = id.split_once("/secrets/").map_or("", |(_, name)| name.trim_end_matches('/')).to_string();
+        if !crate::reference::is_secret_name(&name) {
+            return Err(bad(&format!(
+                "the list names a secret Key Vault could not have: {:?}",
+                http::printable_line(&name.chars().take(130).collect::<String>())
+            )));
+        }
         let enabled = item.pointer("/attributes/enabled").and_then(Value::as_bool).unwrap_or(true);
         let managed = item.get("managed").and_then(Value::as_bool).unwrap_or(false);
         listed.push(Listed { name, enabled, managed });
@@ -233,28 +244,14 @@ pub(crate) fn parse_secret(body: &[u8]) -> Result<Fetched, ErrorKind> {
 pub(crate) fn status_error(r: &http::Response) -> ErrorKind {
     let json: Option<Value> = serde_json::from_slice(&r.body).ok();
     let error = json.as_ref().and_then(|j| j.get("error"));
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(printable);
-    let code = text(error.and_then(|e| e.get("code")));
-    let message = text(error.and_then(|e| e.get("message")));
-    let inner = text(error.and_then(|e| e.get("innererror")).and_then(|i| i.get("code")));
+    let text = |v: Option<&Value>, clean: fn(&str) -> String| v.and_then(Value::as_str).map(clean);
+    let code = text(error.and_then(|e| e.get("code")), http::printable_line);
+    let message = text(error.and_then(|e| e.get("message")), http::printable);
+    let inner =
+        text(error.and_then(|e| e.get("innererror")).and_then(|i| i.get("code")), http::printable_line);
     let body = if code.is_none() && message.is_none() { r.snippet(200) } else { String::new() };
     let authority = r.www_authenticate.as_deref().and_then(challenge_authority);
     ErrorKind::Status { status: r.status, code, inner, message, body, authority }
-}
-
-/// Server text made safe for a terminal or a log: line breaks kept (the
-/// report indents them), other control characters blanked, length capped.
-fn printable(text: &str) -> String {
-    const LIMIT: usize = 2000;
-    let mut out: String = text
-        .chars()
-        .take(LIMIT)
-        .map(|c| if c.is_control() && c != '\n' && c != '\r' { ' ' } else { c })
-        .collect();
-    if text.chars().nth(LIMIT).is_some() {
-        out.push_str("...");
-    }
-    out
 }
 
 /// `Bearer authorization="https://login.windows.net/{tenant}", resource="..."` → the authorization URL.
@@ -346,6 +343,11 @@ impl Error {
                  set-policy --name {name} --object-id <principal id> --secret-permissions {}",
                 if listing { "get list" } else { "get" }
             ),
+            (403, Some("ForbiddenByFirewall")) if message.contains("NSP rules") => format!(
+                "a network security perimeter around the vault refused this client{}: add an inbound access \
+                 rule for it to the perimeter's profile (az network perimeter profile access-rule create)",
+                client_address(message).map(|a| format!(" ({a})")).unwrap_or_default()
+            ),
             (403, Some("ForbiddenByFirewall")) => {
                 let address = client_address(message);
                 format!(
@@ -362,9 +364,15 @@ impl Error {
                  resolves to a private address here), or ask its owner to allow this network",
                 vault.host()
             ),
+            (403, Some("ForbiddenByPolicy")) if message.contains("on-behalf-of") => format!(
+                "the vault's access policy for this identity is a compound one (an application acting for a \
+                 user): give the identity a policy of its own, without --application-id: az keyvault set-policy \
+                 --name {name} --object-id <principal id> --secret-permissions {}",
+                if listing { "get list" } else { "get" }
+            ),
             (403, Some("ForbiddenByPolicy")) => {
-                "a policy of the vault forbids this call for this identity (the message says which); no role or \
-                 access policy changes that: ask the vault's owner"
+                "a policy of the vault forbids this operation for this identity (the message says which): ask \
+                 the vault's owner"
                     .into()
             }
             (403, Some("SecretDisabled")) => format!(
@@ -553,6 +561,11 @@ mod tests {
         let (_, next) = parse_page(br#"{"value":[],"nextLink":null}"#).unwrap();
         assert_eq!(next, None);
         assert!(parse_page(b"{}").is_err());
+        for hostile in ["a=b", "x y", "line\\nkvinit: error: fake", "", "\\u001b[31m"] {
+            let body = format!(r#"{{"value":[{{"id":"https://kv.vault.azure.net/secrets/{hostile}"}}]}}"#);
+            let e = parse_page(body.as_bytes()).unwrap_err().to_string();
+            assert!(e.contains("could not have") && !e.contains('\n') && !e.contains('\x1b'), "{e}");
+        }
     }
 
     #[test]
@@ -573,6 +586,8 @@ mod tests {
             "https://user@kv.vault.azure.net/secrets",
             "https://kv.vault.azure.net",
             "/secrets?$skiptoken=1",
+            "https://kv.vault.azure.net/secrets?x=1 y",
+            "https://kv.vault.azure.net/secrets?x=1\r\nHost: evil",
         ] {
             let e = next_page(&vault, away).unwrap_err().to_string();
             assert!(e.contains("nextLink"), "{away}: {e}");

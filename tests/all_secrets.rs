@@ -82,20 +82,32 @@ fn invalid_and_colliding_names_are_reported_and_skipped() {
         .assert_stderr_contains("skipping DB-PASS, db-pass: they all map to DB_PASS");
 }
 
+/// A `nextLink` to the same address on another port is another server: the
+/// token must not go there, and kvinit must not even connect.
 #[test]
-fn a_next_link_to_another_host_is_refused() {
+fn a_next_link_to_another_port_is_refused() {
     let w = World::new();
     w.vault.put("a", "1");
+    let elsewhere =
+        support::Server::start(None, std::sync::Arc::new(|_: &support::Request| Reply::text(200, "{}")));
     w.vault.script.push(Reply::json(
         200,
-        r#"{"value":[{"id":"https://127.0.0.1/secrets/a","attributes":{"enabled":true}}],"nextLink":"https://attacker.example/secrets?$skiptoken=1"}"#,
+        &format!(
+            r#"{{"value":[{{"id":"https://127.0.0.1/secrets/a","attributes":{{"enabled":true}}}}],"nextLink":"https://127.0.0.1:{}/secrets?$skiptoken=1"}}"#,
+            elsewhere.port()
+        ),
     ));
     w.kvinit()
         .args(["--all-secrets", "--", "true"])
         .run()
         .assert_code(4)
         .assert_stderr_contains("error: listing the secrets of vault")
-        .assert_stderr_contains("nextLink leads away from");
+        .assert_stderr_contains(&format!(
+            "nextLink leads away from {}, to https://127.0.0.1:{}",
+            w.vault.url(),
+            elsewhere.port()
+        ));
+    assert_eq!(elsewhere.connections(), 0, "kvinit connected to where the nextLink led");
 }
 
 #[test]

@@ -93,7 +93,7 @@ pub fn identity_fault(status: u16) -> Reply {
 /// What Key Vault answers when it fails with `status`.
 pub fn vault_fault(status: u16) -> Reply {
     match status {
-        401 => kv_error(401, "Unauthorized", "AKV10032: Invalid issuer.", None),
+        401 => kv_error(401, "Unauthorized", &invalid_issuer(), None),
         403 => kv_error(
             403,
             "Forbidden",
@@ -111,6 +111,15 @@ pub fn vault_fault(status: u16) -> Reply {
         s if s >= 500 => kv_error(s, "InternalServerError", "An unexpected error occurred.", None),
         s => kv_error(s, "BadParameter", "Injected by kvinit-emulator.", None),
     }
+}
+
+/// Key Vault's answer to a token from another tenant (recorded shape: no
+/// colon after "found").
+fn invalid_issuer() -> String {
+    format!(
+        "AKV10032: Invalid issuer. Expected one of https://sts.windows.net/{TENANT}/, found \
+         https://sts.windows.net/00000000-0000-0000-0000-000000000000/."
+    )
 }
 
 /// Adds a new current version of `name` to `secrets`, creating it if need be.
@@ -168,14 +177,19 @@ fn imds_reply(req: &Request, tokens: &Tokens, ids: &Identities) -> Reply {
     let now = now();
     // The recorded shape: keys in this order, every number a string.
     let client_id = req.param("client_id").unwrap_or("615e6319-bf4f-4279-937c-b9eb198e511f");
+    let (client_id, resource) = (json_string(client_id), json_string(resource));
     Reply::json(
         200,
         &format!(
-            r#"{{"access_token":"{token}","client_id":"{client_id}","expires_in":"86399","expires_on":"{}","ext_expires_in":"86399","not_before":"{now}","resource":"{resource}","token_type":"Bearer"}}"#,
+            r#"{{"access_token":"{token}","client_id":{client_id},"expires_in":"86399","expires_on":"{}","ext_expires_in":"86399","not_before":"{now}","resource":{resource},"token_type":"Bearer"}}"#,
             now + 86399
         ),
     )
     .with_header("Server", "IMDS/150.870.65.1015")
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
 }
 
 /// How the list API pages, as a real vault does (azure-reference.md,
@@ -186,6 +200,8 @@ pub struct Paging {
     /// Items a page at most (1 to 25); a smaller `maxresults` wins.
     pub page_size: usize,
     /// Empty pages served, each with a `nextLink`, before the first item.
+    /// Recordings show 0 and 2; the default, 1, makes every client of the
+    /// emulator meet one.
     pub empty_pages: usize,
 }
 
@@ -525,7 +541,7 @@ fn vault_reply(
     paging: Paging,
 ) -> Reply {
     let challenge = format!(
-        r#"Bearer authorization="https://login.microsoftonline.com/{TENANT}", resource="https://vault.azure.net""#
+        r#"Bearer authorization="https://login.windows.net/{TENANT}", resource="https://vault.azure.net""#
     );
     let Some(auth) = req.header("authorization") else {
         return kv_error(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.", None)
@@ -544,7 +560,7 @@ fn vault_reply(
             .with_header("WWW-Authenticate", &challenge)
         }
         None => {
-            return kv_error(401, "Unauthorized", "AKV10032: Invalid issuer.", None)
+            return kv_error(401, "Unauthorized", &invalid_issuer(), None)
                 .with_header("WWW-Authenticate", &challenge)
         }
     }

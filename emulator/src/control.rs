@@ -73,7 +73,10 @@ fn handle(req: &Request, faults: &Faults) -> Result<Reply, String> {
         ("POST", "/paging") => {
             let mut paging = faults.paging.lock().unwrap();
             if req.param("size").is_some() {
-                paging.page_size = number("size")?.clamp(1, 25) as usize;
+                paging.page_size = match number("size")? {
+                    n @ 1..=25 => n as usize,
+                    n => return Err(format!("size={n} is not between 1 and 25")),
+                };
             }
             if req.param("empty").is_some() {
                 paging.empty_pages = number("empty")? as usize;

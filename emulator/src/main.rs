@@ -39,7 +39,8 @@ options:
                        policy (repeatable)
   --list-page-size N   list pages hold at most N secrets (1-25, default 25)
   --list-empty-pages M serve M empty list pages, each with a nextLink, before
-                       the first secret (default 1, as recorded from Azure)
+                       the first secret (default 1; Azure was recorded with 0
+                       and with 2)
   -h, --help           this help
 
 The control API at $KVINIT_EMULATOR_CONTROL changes faults while running:

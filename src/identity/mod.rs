@@ -404,7 +404,7 @@ impl std::error::Error for ErrorKind {}
 /// plain text (ACI's IMDS answers a bad request in text).
 pub(crate) fn error_status(response: &http::Response) -> ErrorKind {
     let json: Option<Value> = serde_json::from_slice(&response.body).ok();
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(http::printable);
     let (error, description) = match &json {
         Some(Value::Object(o)) => match o.get("error") {
             Some(Value::Object(inner)) => (text(inner.get("code")), text(inner.get("message"))),

@@ -41,8 +41,17 @@ pub fn run<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, String> {
                 Ok(f())
             })
             .join()
-            .map_err(|_| "the namespace's thread panicked".to_string())?
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
+}
+
+/// Skips a test that needs a private network, printing why; where
+/// `KVINIT_REQUIRE_NETNS` is set (as `.ci/run` sets it), fails instead.
+pub fn skip(why: &str) {
+    if std::env::var_os("KVINIT_REQUIRE_NETNS").is_some() {
+        panic!("KVINIT_REQUIRE_NETNS is set, but no private network here: {why}");
+    }
+    eprintln!("skipped: {why}");
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
