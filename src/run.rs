@@ -27,9 +27,10 @@ pub fn run(plan: Plan, original: signals::Original) -> Result<i32, Error> {
     let deadline = Deadline::after(plan.timeout);
     let ids = plan.user.as_ref().map(user::resolve).transpose().map_err(Error::User)?;
     let owner = file_owner(&plan, ids.as_ref());
-    if has_files(&plan.outputs) {
-        sink::file::prepare_dir(&plan.files, owner).map_err(Error::File)?;
-    }
+    let dir = match has_files(&plan.outputs) {
+        true => Some(sink::file::Dir::prepare(&plan.files, owner).map_err(Error::File)?),
+        false => None,
+    };
     let ((secrets, outputs, fetched), session) = read_secrets(&plan, deadline)?;
     let rendered = match render(&secrets, &outputs, &fetched) {
         Ok(rendered) => rendered,
@@ -39,7 +40,9 @@ pub fn run(plan: Plan, original: signals::Original) -> Result<i32, Error> {
         print_check(&secrets, &rendered);
         return Ok(0);
     }
-    write_files(&plan, owner, &rendered)?;
+    if let Some(dir) = &dir {
+        write_files(dir, &rendered)?;
+    }
     let env = child_env(&plan, ids.as_ref(), &rendered);
     guard.stop();
     match &plan.init {
@@ -53,7 +56,7 @@ pub fn run(plan: Plan, original: signals::Original) -> Result<i32, Error> {
         Some(init) => {
             report_success(&plan, &secrets, &rendered, started);
             let values = rendered.into_iter().map(|r| r.value).collect();
-            supervise(&plan, init, env, original, ids, owner, session.map(|s| (s, secrets, outputs, values)))
+            supervise(&plan, init, env, original, ids, dir, session.map(|s| (s, secrets, outputs, values)))
         }
     }
 }
@@ -65,24 +68,16 @@ fn supervise(
     env: Vec<(OsString, OsString)>,
     original: signals::Original,
     ids: Option<user::Ids>,
-    owner: Option<(u32, u32)>,
+    dir: Option<sink::file::Dir>,
     state: Option<RefreshState>,
 ) -> Result<i32, Error> {
     if ids.is_some() && !nix::unistd::geteuid().is_root() {
         return Err(Error::User(user::Error::NotRoot));
     }
     let mut refresher = match (init.refresh, state) {
-        (Some(every), Some((session, secrets, outputs, values))) => Some(Refresher {
-            plan,
-            session,
-            secrets,
-            outputs,
-            values,
-            owner,
-            every,
-            slow: 0,
-            rng: Rng::new(),
-        }),
+        (Some(every), Some((session, secrets, outputs, values))) => {
+            Some(Refresher { plan, session, secrets, outputs, values, dir, every, slow: 0, rng: Rng::new() })
+        }
         _ => None,
     };
     let options =
@@ -99,7 +94,7 @@ fn supervise(
     env: Vec<(OsString, OsString)>,
     original: signals::Original,
     _ids: Option<user::Ids>,
-    _owner: Option<(u32, u32)>,
+    _dir: Option<sink::file::Dir>,
     _state: Option<RefreshState>,
 ) -> Result<i32, Error> {
     if init.refresh.is_some() {
@@ -136,7 +131,8 @@ struct Refresher<'p> {
     outputs: Vec<Output>,
     /// The value each output has now; `None` for a missing optional secret.
     values: Vec<Option<SecretBytes>>,
-    owner: Option<(u32, u32)>,
+    /// The secrets directory, opened before the command started.
+    dir: Option<sink::file::Dir>,
     every: Duration,
     /// Rounds are spaced 2^slow times `every` after throttling.
     slow: u32,
@@ -172,8 +168,9 @@ impl launch::Refresh for Refresher<'_> {
         }
         let tokens = &self.session.tokens;
         let results = vault::read_all(&self.session.web, &self.secrets, &|r| &tokens[r], deadline);
-        let (mut changed_files, mut throttled) = (0, false);
-        for (output, current) in self.outputs.iter().zip(self.values.iter_mut()) {
+        let mut throttled = false;
+        let mut rewrites: Vec<(usize, SecretBytes)> = Vec::new();
+        for (i, output) in self.outputs.iter().enumerate() {
             let reference = &self.secrets[output.secret].reference;
             let value = match &results[output.secret] {
                 Ok(f) => transform::apply(&f.value, &output.options),
@@ -192,29 +189,54 @@ impl launch::Refresh for Refresher<'_> {
                     continue;
                 }
             };
-            if current.as_ref() == Some(&value) {
+            if self.values[i].as_ref() == Some(&value) {
                 continue;
             }
             match &output.dest {
-                Dest::File(path) => match sink::file::write(&self.plan.files, self.owner, path, &value) {
-                    Ok(()) => {
-                        log::info!("refresh: {} changed in Key Vault; rewrote {}", reference, output.dest);
-                        changed_files += 1;
-                        *current = Some(value);
-                    }
-                    Err(e) => log::error!("refresh: writing {}: {e}", output.dest),
-                },
+                Dest::File(_) => rewrites.push((i, value)),
                 Dest::Env(var) => {
                     log::warn!(
                         "refresh: {reference} changed in Key Vault, but {var} of the running command cannot \
                          change; restart it to pick up the new value"
                     );
-                    *current = Some(value);
+                    self.values[i] = Some(value);
                 }
             }
         }
+        let changed_files = self.rewrite(rewrites);
         self.slow = if throttled { (self.slow + 1).min(3) } else { 0 };
         changed_files > 0
+    }
+}
+
+#[cfg(unix)]
+impl Refresher<'_> {
+    /// Writes the changed files together, all or none; returns how many.
+    fn rewrite(&mut self, rewrites: Vec<(usize, SecretBytes)>) -> usize {
+        let Some(dir) = &self.dir else { return 0 };
+        if rewrites.is_empty() {
+            return 0;
+        }
+        let path = |i: usize| match &self.outputs[i].dest {
+            Dest::File(path) => path.as_path(),
+            Dest::Env(_) => unreachable!("only files are rewritten"),
+        };
+        let files: Vec<_> = rewrites.iter().map(|(i, value)| (path(*i), value)).collect();
+        if let Err(e) = dir.write_all(&files) {
+            log::error!("refresh: {e}: {}; keeping the current files", crate::error::chain(&e));
+            return 0;
+        }
+        let written = files.len();
+        for (i, value) in rewrites {
+            let output = &self.outputs[i];
+            log::info!(
+                "refresh: {} changed in Key Vault; rewrote {}",
+                self.secrets[output.secret].reference,
+                output.dest
+            );
+            self.values[i] = Some(value);
+        }
+        written
     }
 }
 
@@ -448,13 +470,15 @@ fn file_owner(plan: &Plan, ids: Option<&user::Ids>) -> Option<(u32, u32)> {
     }
 }
 
-fn write_files(plan: &Plan, owner: Option<(u32, u32)>, rendered: &[Rendered<'_>]) -> Result<(), Error> {
-    for r in rendered {
-        if let (Dest::File(path), Some(value)) = (&r.output.dest, &r.value) {
-            sink::file::write(&plan.files, owner, path, value).map_err(Error::File)?;
-        }
-    }
-    Ok(())
+fn write_files(dir: &sink::file::Dir, rendered: &[Rendered<'_>]) -> Result<(), Error> {
+    let files: Vec<_> = rendered
+        .iter()
+        .filter_map(|r| match (&r.output.dest, &r.value) {
+            (Dest::File(path), Some(value)) => Some((path.as_path(), value)),
+            _ => None,
+        })
+        .collect();
+    dir.write_all(&files).map_err(Error::File)
 }
 
 fn child_env(plan: &Plan, ids: Option<&user::Ids>, rendered: &[Rendered<'_>]) -> Vec<(OsString, OsString)> {

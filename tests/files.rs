@@ -223,3 +223,20 @@ fn kvinit_file_and_kvinit_dir_come_from_the_environment() {
         .assert_success();
     assert_eq!(listing(&shm.0), ["a.txt", "b.txt"]);
 }
+
+/// Files are all or nothing: when a later file cannot be written, the
+/// earlier ones are not left behind either, nor any temporary.
+#[test]
+fn a_file_that_cannot_be_written_leaves_none_written() {
+    let w = World::new();
+    w.vault.put("a", "1");
+    w.vault.put("b", "2");
+    let shm = Shm::new();
+    std::fs::write(shm.0.join("blocker"), "a file where a directory must be").unwrap();
+    w.kvinit()
+        .args(["--dir", shm.0.to_str().unwrap(), "--file", "a=a", "--file", "blocker/b=b", "--", "true"])
+        .run()
+        .assert_code(5)
+        .assert_stderr_contains(&format!("opening the directory {}", shm.0.join("blocker").display()));
+    assert_eq!(listing(&shm.0), ["blocker"]);
+}

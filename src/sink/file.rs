@@ -1,11 +1,17 @@
-//! Secrets into files on a memory filesystem, atomically, with the mode
-//! and owner asked for, and never through a symlink out of the directory.
+//! Secrets into files on a memory filesystem, all or nothing, with the mode
+//! and owner asked for, and never outside the directory.
+//!
+//! kvinit may stay root while the command runs as another user who owns the
+//! directory (`--init --refresh --user`). So the directory is opened once,
+//! before the command starts, and every later operation is relative to that
+//! descriptor and to subdirectories opened from it with `O_NOFOLLOW`: the
+//! command can rename, replace or symlink anything under it and still not
+//! make kvinit touch a file elsewhere. Only files kvinit itself just created
+//! are ever chowned or chmodded, through their descriptors.
 
 use std::fmt;
-use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::config::Files;
 use crate::secret::SecretBytes;
@@ -54,90 +60,127 @@ fn io_error(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Error {
     move |source| Error::Io { op, path, source }
 }
 
-/// Checks that `files.dir` (or, if it does not exist yet, its nearest
-/// existing ancestor) is on tmpfs or ramfs, then creates what is missing of
-/// it, 0700 and owned by `owner`, so that the command's user can read its
-/// files. Nothing is created if the check fails.
-pub fn prepare_dir(files: &Files, owner: Option<(u32, u32)>) -> Result<(), Error> {
-    let mut missing = Vec::new();
-    let mut probe = files.dir.as_path();
-    while !probe.exists() {
-        missing.push(probe);
-        probe = probe.parent().unwrap_or(Path::new("/"));
-    }
-    if !files.allow_disk {
-        let fs = imp::disk_filesystem(probe).map_err(io_error("checking the filesystem of", probe))?;
-        if let Some(fs) = fs {
-            return Err(Error::NotInMemory { dir: files.dir.clone(), fs });
-        }
-    }
-    for dir in missing.into_iter().rev() {
-        imp::create_dir(dir, owner)?;
-    }
-    Ok(())
-}
-
-/// Writes each file under `files.dir`: a temporary name opened with
-/// `O_EXCL|O_NOFOLLOW`, the mode and owner set, fsync, rename into place,
-/// fsync the directory. A reader sees the old file or the new one, never half.
-pub fn write(
-    files: &Files,
+/// The secrets directory, held open from start-up on.
+pub struct Dir {
+    handle: imp::Handle,
+    path: PathBuf,
+    mode: u32,
     owner: Option<(u32, u32)>,
-    path: &Path,
-    value: &SecretBytes,
-) -> Result<(), Error> {
-    let target = files.dir.join(path);
-    let parent = target.parent().unwrap_or(&files.dir).to_path_buf();
-    // Intermediate directories: created 0700, and none may be a symlink.
-    let mut dir = files.dir.clone();
-    for component in path.parent().into_iter().flat_map(Path::components) {
-        dir.push(component);
-        match fs::symlink_metadata(&dir) {
-            Ok(m) if m.file_type().is_symlink() => return Err(Error::Symlink(dir)),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => imp::create_dir(&dir, owner)?,
-            Err(e) => return Err(io_error("inspecting", &dir)(e)),
-        }
-    }
-    if fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(Error::Symlink(target));
-    }
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let temp = parent.join(format!(
-        ".{name}.kvinit-{}-{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = write_temp(&temp, files.mode, owner, value).and_then(|()| {
-        fs::rename(&temp, &target).map_err(io_error("renaming into place", &target))?;
-        imp::sync_dir(&parent)
-    });
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
 }
 
-fn write_temp(temp: &Path, mode: u32, owner: Option<(u32, u32)>, value: &SecretBytes) -> Result<(), Error> {
-    let mut file = imp::create_new(temp).map_err(io_error("creating", temp))?;
-    file.write_all(value.expose()).map_err(io_error("writing", temp))?;
-    imp::set_owner_and_mode(&file, owner, mode).map_err(io_error("setting the owner and mode of", temp))?;
-    file.sync_all().map_err(io_error("syncing", temp))
+impl Dir {
+    /// Checks that `files.dir` (or, if it does not exist yet, its nearest
+    /// existing ancestor) is on tmpfs or ramfs, creates what is missing of
+    /// it, 0700 and owned by `owner` so that the command's user can read its
+    /// files, and opens it. Nothing is created if the check fails. This is
+    /// the only step that goes by path, and it runs before the command.
+    pub fn prepare(files: &Files, owner: Option<(u32, u32)>) -> Result<Dir, Error> {
+        let mut missing = Vec::new();
+        let mut probe = files.dir.as_path();
+        while !probe.exists() {
+            missing.push(probe);
+            probe = probe.parent().unwrap_or(Path::new("/"));
+        }
+        if !files.allow_disk {
+            let fs = imp::disk_filesystem(probe).map_err(io_error("checking the filesystem of", probe))?;
+            if let Some(fs) = fs {
+                return Err(Error::NotInMemory { dir: files.dir.clone(), fs });
+            }
+        }
+        for dir in missing.into_iter().rev() {
+            imp::create_dir(dir, owner)?;
+        }
+        let handle = imp::open_dir(&files.dir)?;
+        Ok(Dir { handle, path: files.dir.clone(), mode: files.mode, owner })
+    }
+
+    /// Writes every file, all or nothing: each goes to a temporary name
+    /// first (`O_CREAT|O_EXCL|O_NOFOLLOW`, mode and owner set on the open
+    /// file, fsync), and only when all are written are they renamed into
+    /// place and their directories synced. A reader sees old files or new
+    /// ones, never half of one; a failure leaves no temporary behind.
+    pub fn write_all(&self, files: &[(&Path, &SecretBytes)]) -> Result<(), Error> {
+        let mut staged = Vec::with_capacity(files.len());
+        for (path, value) in files {
+            match self.stage(path, value) {
+                Ok(s) => staged.push(s),
+                Err(e) => {
+                    staged.iter().for_each(imp::discard);
+                    return Err(e);
+                }
+            }
+        }
+        for (i, s) in staged.iter().enumerate() {
+            if let Err(e) = imp::commit(s) {
+                staged[i..].iter().for_each(imp::discard);
+                return Err(io_error("renaming into place", &s.shown)(e));
+            }
+        }
+        for s in &staged {
+            imp::sync(&s.dir).map_err(io_error("syncing the directory of", &s.shown))?;
+        }
+        Ok(())
+    }
+
+    /// Opens (creating, 0700, as needed) each directory of `path` below this
+    /// one, then writes the temporary file.
+    fn stage(&self, path: &Path, value: &SecretBytes) -> Result<imp::Staged, Error> {
+        let shown = self.path.join(path);
+        let mut at = self.path.clone();
+        let mut dir = imp::Opened::Root(&self.handle);
+        for component in path.parent().into_iter().flat_map(Path::components) {
+            at.push(component);
+            dir = imp::Opened::Sub(imp::enter(&dir, component.as_os_str(), &at, self.owner)?);
+        }
+        let name = path.file_name().unwrap_or_default();
+        imp::stage(dir, name, &shown, self.mode, self.owner, value)
+    }
 }
 
 #[cfg(unix)]
 mod imp {
-    use std::fs::{File, OpenOptions};
-    use std::io;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-    use std::path::Path;
+    use std::ffi::{OsStr, OsString};
+    use std::fs::File;
+    use std::io::{self, Write};
+    use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicU32, Ordering};
 
+    use nix::errno::Errno;
+    use nix::fcntl::{openat, renameat, AtFlags, OFlag};
+    use nix::sys::stat::{fchmod, fstatat, mkdirat, Mode, SFlag};
     use nix::sys::statfs::{statfs, TMPFS_MAGIC};
+    use nix::unistd::{fchown, unlinkat, Gid, Uid, UnlinkatFlags};
 
     use super::{io_error, Error};
+    use crate::secret::SecretBytes;
 
     const RAMFS_MAGIC: i64 = 0x8584_58f6;
+
+    pub type Handle = OwnedFd;
+
+    /// A directory to write in: the secrets directory itself, or one opened below it.
+    pub enum Opened<'a> {
+        Root(&'a OwnedFd),
+        Sub(OwnedFd),
+    }
+
+    impl Opened<'_> {
+        fn fd(&self) -> BorrowedFd<'_> {
+            match self {
+                Opened::Root(fd) => fd.as_fd(),
+                Opened::Sub(fd) => fd.as_fd(),
+            }
+        }
+    }
+
+    /// A file written under a temporary name, waiting to be renamed.
+    pub struct Staged {
+        pub dir: OwnedFd,
+        temp: OsString,
+        name: OsString,
+        pub shown: PathBuf,
+    }
 
     /// `None` for tmpfs and ramfs, else the filesystem's name.
     pub fn disk_filesystem(path: &Path) -> io::Result<Option<String>> {
@@ -150,45 +193,148 @@ mod imp {
         }
     }
 
-    /// One directory, 0700, whose parent exists.
+    /// One directory of the secrets directory's own path, 0700, whose parent
+    /// exists; at start-up, before the command runs.
     pub fn create_dir(dir: &Path, owner: Option<(u32, u32)>) -> Result<(), Error> {
+        use std::os::unix::fs::DirBuilderExt;
         let made = std::fs::DirBuilder::new().mode(0o700).create(dir);
         made.map_err(io_error("creating the directory", dir))?;
         if let Some((uid, gid)) = owner {
-            std::os::unix::fs::chown(dir, Some(uid), Some(gid))
+            std::os::unix::fs::lchown(dir, Some(uid), Some(gid))
                 .map_err(io_error("changing the owner of", dir))?;
         }
         Ok(())
     }
 
-    pub fn create_new(path: &Path) -> io::Result<File> {
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-            .open(path)
+    const DIR_FLAGS: OFlag =
+        OFlag::O_RDONLY.union(OFlag::O_DIRECTORY).union(OFlag::O_NOFOLLOW).union(OFlag::O_CLOEXEC);
+
+    pub fn open_dir(dir: &Path) -> Result<OwnedFd, Error> {
+        nix::fcntl::open(dir, DIR_FLAGS, Mode::empty()).map_err(|e| refusal(e, "opening the directory", dir))
     }
 
-    pub fn set_owner_and_mode(file: &File, owner: Option<(u32, u32)>, mode: u32) -> io::Result<()> {
-        if let Some((uid, gid)) = owner {
-            std::os::unix::fs::fchown(file, Some(uid), Some(gid))?;
+    /// `name` in `parent`, created 0700 and given to `owner` if missing;
+    /// a symlink is refused, never followed.
+    pub fn enter(
+        parent: &Opened<'_>,
+        name: &OsStr,
+        shown: &Path,
+        owner: Option<(u32, u32)>,
+    ) -> Result<OwnedFd, Error> {
+        match openat(parent.fd(), name, DIR_FLAGS, Mode::empty()) {
+            Ok(fd) => Ok(fd),
+            Err(Errno::ENOENT) => {
+                mkdirat(parent.fd(), name, Mode::S_IRWXU)
+                    .map_err(|e| refusal(e, "creating the directory", shown))?;
+                let fd = openat(parent.fd(), name, DIR_FLAGS, Mode::empty())
+                    .map_err(|e| refusal(e, "opening the directory", shown))?;
+                set_owner(&fd, owner).map_err(io_error("changing the owner of", shown))?;
+                Ok(fd)
+            }
+            // O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR.
+            Err(Errno::ENOTDIR) if is_symlink(parent.fd(), name) => Err(Error::Symlink(shown.to_path_buf())),
+            Err(e) => Err(refusal(e, "opening the directory", shown)),
         }
-        file.set_permissions(std::fs::Permissions::from_mode(mode))
     }
 
-    pub fn sync_dir(dir: &Path) -> Result<(), Error> {
-        File::open(dir).and_then(|d| d.sync_all()).map_err(io_error("syncing the directory", dir))
+    fn is_symlink(dir: BorrowedFd<'_>, name: &OsStr) -> bool {
+        fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)
+            .is_ok_and(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK)
+    }
+
+    fn refusal(errno: Errno, op: &'static str, path: &Path) -> Error {
+        match errno {
+            Errno::ELOOP => Error::Symlink(path.to_path_buf()),
+            e => io_error(op, path)(io::Error::from(e)),
+        }
+    }
+
+    fn set_owner(fd: impl AsFd, owner: Option<(u32, u32)>) -> io::Result<()> {
+        match owner {
+            Some((uid, gid)) => {
+                fchown(fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid))).map_err(Into::into)
+            }
+            None => Ok(()),
+        }
+    }
+
+    pub fn stage(
+        dir: Opened<'_>,
+        name: &OsStr,
+        shown: &Path,
+        mode: u32,
+        owner: Option<(u32, u32)>,
+        value: &SecretBytes,
+    ) -> Result<Staged, Error> {
+        // Renaming over a symlink would not follow it, but a symlink where a
+        // secret should be is someone's mistake or attack: say so.
+        if is_symlink(dir.fd(), name) {
+            return Err(Error::Symlink(shown.to_path_buf()));
+        }
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let mut temp = OsString::from(".");
+        temp.push(name);
+        temp.push(format!(".kvinit-{}-{}.tmp", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
+        let dir = match dir {
+            Opened::Root(fd) => fd.try_clone().map_err(io_error("opening the directory of", shown))?,
+            Opened::Sub(fd) => fd,
+        };
+        let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = openat(&dir, temp.as_os_str(), flags, Mode::S_IRUSR | Mode::S_IWUSR)
+            .map_err(|e| refusal(e, "creating", shown))?;
+        let staged = Staged { dir, temp, name: name.to_os_string(), shown: shown.to_path_buf() };
+        let mut file = File::from(fd);
+        let written = file
+            .write_all(value.expose())
+            .map_err(io_error("writing", shown))
+            .and_then(|()| set_owner(&file, owner).map_err(io_error("changing the owner of", shown)))
+            .and_then(|()| {
+                fchmod(&file, Mode::from_bits_truncate(mode))
+                    .map_err(|e| io_error("setting the mode of", shown)(e.into()))
+            })
+            .and_then(|()| file.sync_all().map_err(io_error("syncing", shown)));
+        match written {
+            Ok(()) => Ok(staged),
+            Err(e) => {
+                discard(&staged);
+                Err(e)
+            }
+        }
+    }
+
+    pub fn commit(s: &Staged) -> io::Result<()> {
+        renameat(&s.dir, s.temp.as_os_str(), &s.dir, s.name.as_os_str()).map_err(Into::into)
+    }
+
+    pub fn discard(s: &Staged) {
+        let _ = unlinkat(&s.dir, s.temp.as_os_str(), UnlinkatFlags::NoRemoveDir);
+    }
+
+    pub fn sync(dir: &OwnedFd) -> io::Result<()> {
+        nix::unistd::fsync(dir).map_err(Into::into)
     }
 }
 
 #[cfg(not(unix))]
 mod imp {
-    use std::fs::File;
+    use std::ffi::OsStr;
     use std::io;
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
 
     use super::Error;
+    use crate::secret::SecretBytes;
+
+    pub struct Handle;
+
+    pub enum Opened<'a> {
+        Root(&'a Handle),
+        Sub(Handle),
+    }
+
+    pub struct Staged {
+        pub dir: Handle,
+        pub shown: PathBuf,
+    }
 
     pub fn disk_filesystem(_path: &Path) -> io::Result<Option<String>> {
         Err(io::Error::new(io::ErrorKind::Unsupported, "no statfs here"))
@@ -198,15 +344,32 @@ mod imp {
         Err(Error::Unsupported)
     }
 
-    pub fn create_new(_path: &Path) -> io::Result<File> {
-        Err(io::Error::new(io::ErrorKind::Unsupported, "secret files are only supported on Unix"))
-    }
-
-    pub fn set_owner_and_mode(_file: &File, _owner: Option<(u32, u32)>, _mode: u32) -> io::Result<()> {
-        Err(io::Error::new(io::ErrorKind::Unsupported, "secret files are only supported on Unix"))
-    }
-
-    pub fn sync_dir(_dir: &Path) -> Result<(), Error> {
+    pub fn open_dir(_dir: &Path) -> Result<Handle, Error> {
         Err(Error::Unsupported)
+    }
+
+    pub fn enter(_: &Opened<'_>, _: &OsStr, _: &Path, _: Option<(u32, u32)>) -> Result<Handle, Error> {
+        Err(Error::Unsupported)
+    }
+
+    pub fn stage(
+        _: Opened<'_>,
+        _: &OsStr,
+        _: &Path,
+        _: u32,
+        _: Option<(u32, u32)>,
+        _: &SecretBytes,
+    ) -> Result<Staged, Error> {
+        Err(Error::Unsupported)
+    }
+
+    pub fn commit(_: &Staged) -> io::Result<()> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "secret files are only supported on Unix"))
+    }
+
+    pub fn discard(_: &Staged) {}
+
+    pub fn sync(_: &Handle) -> io::Result<()> {
+        Ok(())
     }
 }
