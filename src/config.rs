@@ -22,7 +22,13 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Variables that let a process mint tokens as this identity; the app does
 /// not get them unless asked (`--keep-identity-env`).
-const IDENTITY_SECRETS: &[&str] = &["IDENTITY_HEADER", "MSI_SECRET"];
+const IDENTITY_SECRETS: &[&str] = &[
+    "IDENTITY_HEADER",
+    "MSI_SECRET",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+    "AZURE_PASSWORD",
+];
 
 /// A snapshot of kvinit's environment. Empty values count as unset, as the
 /// Azure SDKs treat them.

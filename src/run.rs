@@ -269,7 +269,7 @@ fn read_secrets(plan: &Plan, deadline: Deadline) -> Result<(Reads, Option<Sessio
     if let Some(import) = &plan.import {
         let listed =
             vault::list(&web, &import.vault, &tokens[import.resource], deadline).map_err(Error::Listing)?;
-        plan_import(import, listed, &mut secrets, &mut outputs);
+        plan_import(import, &plan.child_env, listed, &mut secrets, &mut outputs);
     }
     let results = vault::read_all(&web, &secrets, &|resource| &tokens[resource], deadline);
     web.close_preconnected();
@@ -300,6 +300,7 @@ fn preconnect(web: &Client, secrets: &[PlannedSecret], import: Option<&Import>, 
 /// skipped with a warning.
 fn plan_import(
     import: &crate::config::Import,
+    inherited: &[(OsString, OsString)],
     listed: Vec<vault::Listed>,
     secrets: &mut Vec<PlannedSecret>,
     outputs: &mut Vec<Output>,
@@ -324,6 +325,22 @@ fn plan_import(
             continue;
         }
         if outputs.iter().any(|o| o.dest == Dest::Env(var.clone())) {
+            continue;
+        }
+        if sink::env::changes_how_programs_run(&var) {
+            log::warn!(
+                "--all-secrets: skipping {}: {var} changes how programs run; to set it, name it: --env {var}={}",
+                names[0],
+                names[0]
+            );
+            continue;
+        }
+        if inherited.iter().any(|(k, _)| k == var.as_str()) {
+            log::warn!(
+                "--all-secrets: skipping {}: {var} is already set; to replace it, name it: --env {var}={}",
+                names[0],
+                names[0]
+            );
             continue;
         }
         let reference = crate::reference::SecretRef {

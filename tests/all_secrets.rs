@@ -128,3 +128,56 @@ fn listing_needs_a_vault_and_permission() {
         .assert_code(4)
         .assert_stderr_contains("Key Vault Secrets User");
 }
+
+/// Anyone who can write a secret in the vault must not be able to run code
+/// in the app: imports never set variables that change how programs run,
+/// nor replace one the environment already has; `--env` still can.
+#[test]
+fn imports_never_set_variables_that_change_how_programs_run() {
+    let w = World::new();
+    let hostile = [
+        "path",
+        "ld-preload",
+        "bash-env",
+        "home",
+        "node-options",
+        "pythonpath",
+        "perl5opt",
+        "java-tool-options",
+        "dotnet-startup-hooks",
+        "gconv-path",
+        "malloc-check-",
+        "kvinit-init",
+        "azure-client-id",
+        "identity-header",
+        "https-proxy",
+        "ifs",
+        "env",
+        "shell",
+    ];
+    for name in hostile {
+        w.vault.put(name, "/tmp/evil");
+    }
+    w.vault.put("greeting", "from-the-vault");
+    w.vault.put("db-url", "postgres://db");
+    let run = w
+        .kvinit()
+        .env("GREETING", "from-the-environment")
+        .args(["--all-secrets", "--env", "SHELL=shell", "--", "/usr/bin/env"])
+        .run();
+    run.assert_success();
+    let env: Vec<String> = run.stdout().lines().map(str::to_string).collect();
+    assert!(env.contains(&"DB_URL=postgres://db".to_string()), "{env:?}");
+    assert!(env.contains(&"GREETING=from-the-environment".to_string()), "{env:?}");
+    assert!(env.contains(&"SHELL=/tmp/evil".to_string()), "named with --env, it is set: {env:?}");
+    let leaked: Vec<_> =
+        env.iter().filter(|l| l.ends_with("=/tmp/evil") && !l.starts_with("SHELL=")).collect();
+    assert!(leaked.is_empty(), "an import set {leaked:?}");
+    for name in hostile.iter().filter(|n| **n != "shell") {
+        let var = name.to_ascii_uppercase().replace('-', "_");
+        run.assert_stderr_contains(&format!(
+            "--all-secrets: skipping {name}: {var} changes how programs run; to set it, name it: --env {var}={name}"
+        ));
+    }
+    run.assert_stderr_contains("--all-secrets: skipping greeting: GREETING is already set");
+}

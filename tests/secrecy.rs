@@ -115,3 +115,33 @@ fn imds_is_never_reached_through_a_proxy() {
     assert!(proxy.requests().is_empty(), "{:?}", proxy.requests());
     assert!(w.imds.server.requests()[0].header("x-forwarded-for").is_none());
 }
+
+/// A service principal's credentials are kvinit's, not the app's: with them
+/// the app could mint tokens for anything the principal reaches.
+#[test]
+fn credential_variables_never_reach_the_command() {
+    let w = World::new();
+    w.vault.put("s", "v");
+    let credentials = [
+        ("AZURE_CLIENT_SECRET", "client-secret-value-123"),
+        ("AZURE_CLIENT_CERTIFICATE_PASSWORD", "certificate-password-456"),
+        ("AZURE_PASSWORD", "user-password-789"),
+        ("MSI_SECRET", "msi-secret-abc"),
+    ];
+    let mut k = w.kvinit();
+    for (name, value) in credentials {
+        k.env(name, value);
+    }
+    let run = k.args(["--env", "S=s", "--", "/usr/bin/env"]).run();
+    run.assert_success();
+    for (name, value) in credentials {
+        assert!(!run.stdout().contains(name), "{name} reached the command:\n{}", run.stdout());
+        run.assert_output_lacks(value);
+    }
+    let mut k = w.kvinit();
+    k.env("AZURE_CLIENT_SECRET", "kept-on-purpose");
+    k.args(["--keep-identity-env", "--env", "S=s", "--", "/usr/bin/env"])
+        .run()
+        .assert_success()
+        .assert_stdout_contains("AZURE_CLIENT_SECRET=kept-on-purpose");
+}

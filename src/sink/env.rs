@@ -17,6 +17,52 @@ pub fn build(mut base: Vec<(OsString, OsString)>, items: &[(&str, OsString)]) ->
     base
 }
 
+/// Variables that change how programs are found, loaded or run, or where
+/// they send traffic, and kvinit's and Azure's own: an import (anyone who
+/// can write a secret in the vault) never sets them; `--env` can.
+pub fn changes_how_programs_run(var: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "PATH",
+        "HOME",
+        "SHELL",
+        "ENV",
+        "BASH_ENV",
+        "IFS",
+        "CDPATH",
+        "PS4",
+        "PROMPT_COMMAND",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "NODE_OPTIONS",
+        "NODE_PATH",
+        "RUBYOPT",
+        "RUBYLIB",
+        "JAVA_TOOL_OPTIONS",
+        "_JAVA_OPTIONS",
+        "JDK_JAVA_OPTIONS",
+        "CLASSPATH",
+        "DOTNET_STARTUP_HOOKS",
+        "CORECLR_PROFILER_PATH",
+        "GCONV_PATH",
+        "GLIBC_TUNABLES",
+        "LOCPATH",
+        "NLSPATH",
+        "HOSTALIASES",
+        "RES_OPTIONS",
+        "LOCALDOMAIN",
+        "TMPDIR",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+    ];
+    const PREFIXES: &[&str] =
+        &["LD_", "DYLD_", "PYTHON", "PERL5", "PERLLIB", "MALLOC_", "KVINIT_", "AZURE_", "IDENTITY_", "MSI_"];
+    NAMES.contains(&var) || PREFIXES.iter().any(|p| var.starts_with(p))
+}
+
 /// A value as an environment string, or `None` if it cannot be one: it
 /// holds a NUL byte, or (on Windows) it is not UTF-8.
 pub fn to_os(value: &SecretBytes) -> Option<OsString> {

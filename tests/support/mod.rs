@@ -289,6 +289,12 @@ impl Run {
     }
 
     #[track_caller]
+    pub fn assert_stdout_contains(&self, needle: &str) -> &Run {
+        assert!(self.stdout().contains(needle), "{}", self.explain(&format!("stdout lacks {needle:?}")));
+        self
+    }
+
+    #[track_caller]
     pub fn assert_stderr_contains(&self, needle: &str) -> &Run {
         assert!(self.stderr().contains(needle), "{}", self.explain(&format!("stderr lacks {needle:?}")));
         self
