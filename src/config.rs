@@ -22,7 +22,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Variables that let a process mint tokens as this identity; the app does
 /// not get them unless asked (`--keep-identity-env`).
-const IDENTITY_SECRETS: &[&str] = &[
+pub const CREDENTIALS: &[&str] = &[
     "IDENTITY_HEADER",
     "MSI_SECRET",
     "AZURE_CLIENT_SECRET",
@@ -48,6 +48,12 @@ impl Env {
 
     pub fn iter(&self) -> impl Iterator<Item = (&OsString, &OsString)> {
         self.vars.iter()
+    }
+
+    /// Drops the credential variables, once the identity source holds what
+    /// it needs (their memory is wiped as it is freed).
+    pub fn forget_credentials(&mut self) {
+        self.vars.retain(|k, _| !CREDENTIALS.iter().any(|c| OsStr::new(c) == k));
     }
 }
 
@@ -471,7 +477,7 @@ impl Plan {
 
         let child_env = env
             .iter()
-            .filter(|(k, _)| args.keep_identity_env || !IDENTITY_SECRETS.iter().any(|s| OsStr::new(s) == *k))
+            .filter(|(k, _)| args.keep_identity_env || !CREDENTIALS.iter().any(|s| OsStr::new(s) == *k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
 

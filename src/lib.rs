@@ -24,6 +24,9 @@ mod vault;
 #[doc(hidden)]
 pub mod fuzz;
 
+#[global_allocator]
+static ALLOCATOR: secret::WipingAllocator = secret::WipingAllocator;
+
 use std::io::Write;
 
 use clap::Parser;
@@ -41,7 +44,9 @@ pub fn main() -> ! {
         }
     };
     init_logging(args.verbose, args.quiet);
+    secret::harden_process();
     let env = config::Env::from_process();
+    secret::wipe_from_environ(config::CREDENTIALS);
     let result = config::Plan::new(args, env)
         .map_err(error::Error::Config)
         .and_then(|plan| run::run(plan, original_mask));

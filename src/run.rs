@@ -21,7 +21,7 @@ use crate::{sink, transform};
 /// Runs the plan. Returns the exit code: `--check`'s, or the command's when
 /// kvinit waits for it (`--init`, Windows). Otherwise success replaces this
 /// process, so it returns only on failure.
-pub fn run(plan: Plan, original: signals::Original) -> Result<i32, Error> {
+pub fn run(mut plan: Plan, original: signals::Original) -> Result<i32, Error> {
     let started = Instant::now();
     let guard = signals::StartupGuard::start();
     let deadline = Deadline::after(plan.timeout);
@@ -31,7 +31,7 @@ pub fn run(plan: Plan, original: signals::Original) -> Result<i32, Error> {
         true => Some(sink::file::Dir::prepare(&plan.files, owner).map_err(Error::File)?),
         false => None,
     };
-    let ((secrets, outputs, fetched), session) = read_secrets(&plan, deadline)?;
+    let ((secrets, outputs, fetched), session) = read_secrets(&mut plan, deadline)?;
     let rendered = match render(&secrets, &outputs, &fetched) {
         Ok(rendered) => rendered,
         Err((reads, renders)) => return Err(unreadable(fetched, &reads, renders)),
@@ -56,6 +56,8 @@ pub fn run(plan: Plan, original: signals::Original) -> Result<i32, Error> {
         Some(init) => {
             report_success(&plan, &secrets, &rendered, started);
             let values = rendered.into_iter().map(|r| r.value).collect();
+            // Refresh compares rendered values; the bundles as read go now.
+            drop(fetched);
             supervise(&plan, init, env, original, ids, dir, session.map(|s| (s, secrets, outputs, values)))
         }
     }
@@ -250,19 +252,25 @@ type Reads = (Vec<PlannedSecret>, Vec<Output>, Vec<Result<Fetched, vault::Error>
 /// Reads every planned secret, and with `--all-secrets` every enabled
 /// secret of the vault not already requested. Fails closed: any failure
 /// that `?optional` does not excuse stops here.
-fn read_secrets(plan: &Plan, deadline: Deadline) -> Result<(Reads, Option<Session>), Error> {
+fn read_secrets(plan: &mut Plan, deadline: Deadline) -> Result<(Reads, Option<Session>), Error> {
     let mut secrets = plan.secrets.clone();
     let mut outputs = plan.outputs.clone();
     if secrets.is_empty() && plan.import.is_none() {
+        plan.env.forget_credentials();
         log::warn!(
             "no secrets requested (no --env, --file, --all-secrets, KVINIT_ENV or Key Vault references)"
         );
         return Ok(((secrets, outputs, Vec::new()), None));
     }
     let roots = Roots::new(plan.ssl_cert_file.as_deref()).map_err(Error::Setup)?;
-    let (direct, web) = identity::clients(&roots).map_err(Error::Setup)?;
+    // Refresh rounds are minutes apart: an idle connection would only keep
+    // a token and values in its buffers between them.
+    let keep_alive = plan.init.as_ref().is_none_or(|init| init.refresh.is_none());
+    let (direct, web) = identity::clients(&roots, keep_alive).map_err(Error::Setup)?;
     preconnect(&web, &secrets, plan.import.as_ref(), deadline);
-    let source = choose_identity(plan, direct, web.clone())?;
+    let source = choose_identity(plan, direct, web.clone());
+    plan.env.forget_credentials();
+    let source = source?;
     let mut resources: Vec<&'static str> = secrets.iter().map(|s| s.resource).collect();
     resources.extend(plan.import.as_ref().map(|i| i.resource));
     let tokens = get_tokens(&*source, &resources, deadline)?;

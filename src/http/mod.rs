@@ -116,20 +116,23 @@ impl fmt::Display for ProxyName {
 impl Client {
     /// A client that verifies servers against `roots`. Fails only on a
     /// proxy variable that kvinit cannot honour: going around the proxy
-    /// instead would surprise whoever set it.
-    pub fn new(proxy: Proxy, roots: &Roots) -> Result<Client, SetupError> {
+    /// instead would surprise whoever set it. With `keep_alive` false, every
+    /// connection is closed after its response: a long-lived kvinit
+    /// (`--refresh`) then holds no idle connection, and no buffer of one,
+    /// with a token or a value in it between rounds.
+    pub fn new(proxy: Proxy, roots: &Roots, keep_alive: bool) -> Result<Client, SetupError> {
         let proxy = match proxy {
             Proxy::FromEnv => proxy_from_env()?,
             Proxy::Never => None,
         };
         let tls = tls::Connector::verified(roots.0.clone());
         if proxy.is_some() {
-            return Ok(Client::with_tls(proxy, tls));
+            return Ok(Client::with_tls(proxy, tls, keep_alive));
         }
         let warm = tls::Warm::new(tls.clone());
         let connector = ().chain(warm.clone()).chain(TcpConnector::default()).chain(tls);
         Ok(Client {
-            agent: Agent::with_parts(config(None), connector, resolve::Resolver::default()),
+            agent: Agent::with_parts(config(None, keep_alive), connector, resolve::Resolver::default()),
             warm: Some(warm),
             proxy_name: None,
         })
@@ -156,16 +159,16 @@ impl Client {
     /// thumbprint is `thumbprint` (Service Fabric's `IDENTITY_SERVER_THUMBPRINT`):
     /// clusters use self-signed certificates that no root vouches for.
     pub fn pinned(thumbprint: [u8; 20]) -> Client {
-        Client::with_tls(None, tls::Connector::pinned(thumbprint))
+        Client::with_tls(None, tls::Connector::pinned(thumbprint), false)
     }
 
-    fn with_tls(proxy: Option<(ureq::Proxy, ProxyName)>, tls: tls::Connector) -> Client {
+    fn with_tls(proxy: Option<(ureq::Proxy, ProxyName)>, tls: tls::Connector, keep_alive: bool) -> Client {
         // ureq's default chain, with our TLS in place of its rustls feature:
         // that one needs whole root certificates, about 200 KiB of them.
         let connector = ().chain(ConnectProxyConnector::default()).chain(TcpConnector::default()).chain(tls);
         let (proxy, proxy_name) = proxy.unzip();
         Client {
-            agent: Agent::with_parts(config(proxy), connector, resolve::Resolver::default()),
+            agent: Agent::with_parts(config(proxy, keep_alive), connector, resolve::Resolver::default()),
             warm: None,
             proxy_name,
         }
@@ -230,14 +233,16 @@ impl Client {
     }
 }
 
-fn config(proxy: Option<ureq::Proxy>) -> ureq::config::Config {
+fn config(proxy: Option<ureq::Proxy>, keep_alive: bool) -> ureq::config::Config {
+    let idle = if keep_alive { 32 } else { 0 };
     Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .max_redirects_will_error(false)
         .user_agent(USER_AGENT)
         .proxy(proxy)
-        .max_idle_connections_per_host(32)
+        .max_idle_connections_per_host(idle)
+        .max_idle_connections(idle)
         // ureq's defaults (128 KiB each way per connection) cost megabytes
         // across 32 parallel connections; token and secret exchanges are
         // a few KiB, and bodies are read past the buffer anyway.

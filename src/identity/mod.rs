@@ -188,8 +188,11 @@ pub fn build(kind: Kind, cx: &Context<'_>) -> Result<Box<dyn TokenSource>, Setup
 }
 
 /// The two clients a `Context` needs: `direct` (never proxied) and `web`.
-pub fn clients(roots: &Roots) -> Result<(Client, Client), http::SetupError> {
-    Ok((Client::new(http::Proxy::Never, roots)?, Client::new(http::Proxy::FromEnv, roots)?))
+pub fn clients(roots: &Roots, keep_alive: bool) -> Result<(Client, Client), http::SetupError> {
+    Ok((
+        Client::new(http::Proxy::Never, roots, keep_alive)?,
+        Client::new(http::Proxy::FromEnv, roots, keep_alive)?,
+    ))
 }
 
 /// Why a source cannot be used as configured (exit code 2, before any request).

@@ -34,21 +34,15 @@ pub trait Refresh {
     fn run(&mut self) -> bool;
 }
 
-pub fn supervise(
+/// Starts the command. The `Command`, which holds a copy of every value in
+/// the environment, is gone (and its memory wiped) once this returns.
+fn spawn(
     command: &[OsString],
     env: Vec<(OsString, OsString)>,
     original: Original,
     init: &Init,
     ids: Option<Ids>,
-    mut refresh: Option<&mut dyn Refresh>,
-) -> io::Result<i32> {
-    if std::process::id() != 1 {
-        // Orphans of the command are then re-parented to kvinit, not to the
-        // real PID 1, so kvinit can reap them.
-        if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
-            log::warn!("cannot become a child subreaper: {e}; orphans will not be reaped by kvinit");
-        }
-    }
+) -> io::Result<Pid> {
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..]).env_clear().envs(env);
     if init.group {
@@ -68,11 +62,30 @@ pub fn supervise(
         });
     }
     let child = cmd.spawn()?;
-    let pid = Pid::from_raw(child.id() as i32);
-    drop(child); // kvinit reaps with waitpid(-1), the std handle must not.
+    // kvinit reaps with waitpid(-1); the std handle must not.
+    Ok(Pid::from_raw(child.id() as i32))
+}
+
+pub fn supervise(
+    command: &[OsString],
+    env: Vec<(OsString, OsString)>,
+    original: Original,
+    init: &Init,
+    ids: Option<Ids>,
+    mut refresh: Option<&mut dyn Refresh>,
+) -> io::Result<i32> {
+    if std::process::id() != 1 {
+        // Orphans of the command are then re-parented to kvinit, not to the
+        // real PID 1, so kvinit can reap them.
+        if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+            log::warn!("cannot become a child subreaper: {e}; orphans will not be reaped by kvinit");
+        }
+    }
+    let pid = spawn(command, env, original, init, ids)?;
     log::debug!("started {:?} as pid {pid}", command[0]);
 
     let handled = signals::handled();
+
     let mut next_round = refresh.as_mut().map(|r| Instant::now() + r.next_delay());
     loop {
         let now = Instant::now();

@@ -22,6 +22,7 @@ pub enum Error {
     /// The directory is on a disk-backed filesystem and `--allow-disk` was not given.
     NotInMemory { dir: PathBuf, fs: String },
     /// A path component inside the directory is a symlink.
+    #[cfg_attr(not(unix), allow(dead_code))]
     Symlink(PathBuf),
     /// A filesystem call failed.
     Io { op: &'static str, path: PathBuf, source: io::Error },
@@ -326,6 +327,7 @@ mod imp {
 
     pub struct Handle;
 
+    #[allow(dead_code)] // built by the portable code, read only on Unix
     pub enum Opened<'a> {
         Root(&'a Handle),
         Sub(Handle),
