@@ -76,15 +76,26 @@ fn supervise(
     if ids.is_some() && !nix::unistd::geteuid().is_root() {
         return Err(Error::User(user::Error::NotRoot));
     }
-    let mut refresher = match (init.refresh, state) {
+    let refresher = match (init.refresh, state) {
         (Some(every), Some((session, secrets, outputs, values))) => {
-            Some(Refresher { plan, session, secrets, outputs, values, dir, every, slow: 0, rng: Rng::new() })
+            let timeout = plan.timeout;
+            Some(Refresher {
+                timeout,
+                session,
+                secrets,
+                outputs,
+                values,
+                dir,
+                every,
+                slow: 0,
+                rng: Rng::new(),
+            })
         }
         _ => None,
     };
     let options =
         launch::Init { group: init.group, remap: init.remap.clone(), refresh_signal: init.refresh_signal };
-    let refresh = refresher.as_mut().map(|r| r as &mut dyn launch::Refresh);
+    let refresh = refresher.map(|r| Box::new(r) as Box<dyn launch::Refresh>);
     launch::supervise(&plan.command, env, original, &options, ids, refresh).map_err(Error::Launch)
 }
 
@@ -126,8 +137,9 @@ const TOKEN_MARGIN: u64 = 5 * 60;
 /// them). A failed round changes nothing and is retried next round, later
 /// when Key Vault throttles.
 #[cfg(unix)]
-struct Refresher<'p> {
-    plan: &'p Plan,
+struct Refresher {
+    /// `--timeout`, for each round.
+    timeout: Duration,
     session: Session,
     secrets: Vec<PlannedSecret>,
     outputs: Vec<Output>,
@@ -142,7 +154,7 @@ struct Refresher<'p> {
 }
 
 #[cfg(unix)]
-impl Refresher<'_> {
+impl Refresher {
     fn renew_tokens(&mut self, deadline: Deadline) -> Result<(), crate::identity::Error> {
         let now = unix_now();
         for (resource, token) in self.session.tokens.iter_mut() {
@@ -157,13 +169,13 @@ impl Refresher<'_> {
 }
 
 #[cfg(unix)]
-impl launch::Refresh for Refresher<'_> {
+impl launch::Refresh for Refresher {
     fn next_delay(&mut self) -> Duration {
         self.rng.jitter(self.every * (1 << self.slow), 0.1)
     }
 
     fn run(&mut self) -> bool {
-        let deadline = Deadline::after(self.plan.timeout);
+        let deadline = Deadline::after(self.timeout);
         if let Err(e) = self.renew_tokens(deadline) {
             log::error!("refresh: {e}: {}; keeping the current secrets", crate::error::chain(&e));
             return false;
@@ -212,7 +224,7 @@ impl launch::Refresh for Refresher<'_> {
 }
 
 #[cfg(unix)]
-impl Refresher<'_> {
+impl Refresher {
     /// Writes the changed files together, all or none; returns how many.
     fn rewrite(&mut self, rewrites: Vec<(usize, SecretBytes)>) -> usize {
         let Some(dir) = &self.dir else { return 0 };

@@ -75,8 +75,7 @@ fn run_attack(scene: &Scene, attack: &str, rounds: usize) -> String {
     w.vault.put("t", "v0");
     let ready = scene.shm.0.join("attacking");
     // SIGHUP tells the command a file changed; it ignores it and attacks on.
-    let script =
-        format!("trap '' HUP\n{attack}\ntouch {ready}\nwhile :; do sleep 1; done", ready = ready.display());
+    let script = format!("trap '' HUP\n{attack}\ntouch {ready}\nexec sleep 120", ready = ready.display());
     let child = w
         .kvinit()
         .args(["--init", "--refresh", "1s", "--user", NOBODY, "--dir", scene.dir().to_str().unwrap()])
@@ -135,8 +134,9 @@ fn racing_subdirectories_and_mkdir_reach_nothing_outside() {
     // symlink to a root-owned file (for a chown after mkdir to follow), is
     // removed (so that kvinit makes it again), and comes back.
     let attack = format!(
-        "(while [ ! -e {stop} ]; do rm -rf {sub}; ln -s {victim} {sub}; rm -f {sub}; ln -s {shadow} {sub}; \
-         rm -f {sub}; mkdir {sub}; done) >/dev/null 2>&1 &",
+        "(i=0; while [ $i -lt 100000 ] && [ -d {root} ] && [ ! -e {stop} ]; do i=$((i+1)); rm -rf {sub}; \
+         ln -s {victim} {sub}; rm -f {sub}; ln -s {shadow} {sub}; rm -f {sub}; mkdir {sub}; done) >/dev/null 2>&1 &",
+        root = scene.shm.0.display(),
         stop = scene.stop().display(),
         sub = scene.dir().join("sub").display(),
         victim = scene.victim.display(),

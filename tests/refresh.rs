@@ -105,3 +105,37 @@ fn a_changed_variable_is_only_reported() {
     );
     assert!(!stderr.contains("two"), "{stderr}");
 }
+
+/// PID 1's duties come first: while a round waits on a vault that does not
+/// answer, TERM still reaches the command at once, and kvinit leaves the
+/// round behind.
+#[test]
+fn a_hanging_round_does_not_hold_back_a_stop() {
+    let w = World::new();
+    w.vault.put("db", "value");
+    let shm = Shm::new();
+    let (ready, stopped) = (w.dir.path().join("ready"), w.dir.path().join("stopped"));
+    let script = format!(
+        "trap 'touch {stopped}; exit 0' TERM; touch {ready}; i=0; while [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done",
+        stopped = stopped.display(),
+        ready = ready.display()
+    );
+    let child = w
+        .kvinit()
+        .args(["--init", "--refresh", "1s", "--dir", shm.0.to_str().unwrap(), "--file", "db=db"])
+        .args(["--", "sh", "-c", &script])
+        .spawn();
+    assert!(wait_for(Duration::from_secs(20), || ready.exists()));
+    let reads = w.vault.secret_requests().len();
+    w.vault.server.set_latency(Duration::from_secs(60));
+    let round_started = wait_for(Duration::from_secs(10), || w.vault.secret_requests().len() > reads);
+    let sent = std::time::Instant::now();
+    signal(child.id(), 15);
+    let told = wait_for(Duration::from_secs(10), || stopped.exists());
+    let (code, _, stderr) = finish(child, Duration::from_secs(20));
+    let took = sent.elapsed();
+    assert!(round_started, "no round started:\n{stderr}");
+    // The round would hang for 60 s; a bound far below that, far above any scheduling delay.
+    assert!(told && took < Duration::from_secs(10), "TERM took {took:?} to get through:\n{stderr}");
+    assert_eq!(code, Some(0), "{stderr}");
+}

@@ -26,7 +26,7 @@ use crate::secret::{AccessToken, Secret};
 const TOKEN_BODY_LIMIT: u64 = 64 * 1024;
 
 /// A platform's way of turning its identity into access tokens.
-pub trait TokenSource {
+pub trait TokenSource: Send {
     /// A short name for messages, e.g. "IMDS".
     fn name(&self) -> &'static str;
 

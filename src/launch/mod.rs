@@ -68,7 +68,7 @@ pub fn supervise(
     original: signals::Original,
     init: &Init,
     ids: Option<user::Ids>,
-    refresh: Option<&mut dyn Refresh>,
+    refresh: Option<Box<dyn Refresh>>,
 ) -> Result<i32, Error> {
     supervise::supervise(command, env, original, init, ids, refresh)
         .map_err(|source| Error { program: command[0].clone(), source })

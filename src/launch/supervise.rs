@@ -27,7 +27,9 @@ pub struct Init {
 }
 
 /// Periodic work between signals: `--refresh`. Knows nothing of processes.
-pub trait Refresh {
+/// Rounds run on a thread of their own, so that however long one takes
+/// (a vault that hangs), signals are forwarded and children reaped.
+pub trait Refresh: Send {
     /// How long until the next round.
     fn next_delay(&mut self) -> Duration;
     /// Does one round; `true` if the command should be told.
@@ -72,7 +74,7 @@ pub fn supervise(
     original: Original,
     init: &Init,
     ids: Option<Ids>,
-    mut refresh: Option<&mut dyn Refresh>,
+    refresh: Option<Box<dyn Refresh>>,
 ) -> io::Result<i32> {
     if std::process::id() != 1 {
         // Orphans of the command are then re-parented to kvinit, not to the
@@ -85,27 +87,72 @@ pub fn supervise(
     log::debug!("started {:?} as pid {pid}", command[0]);
 
     let handled = signals::handled();
-
-    let mut next_round = refresh.as_mut().map(|r| Instant::now() + r.next_delay());
+    let mut rounds = Rounds::new(refresh);
     loop {
-        let now = Instant::now();
-        let timeout = next_round.map_or(Duration::from_secs(1), |t| t.saturating_duration_since(now));
-        match signals::wait(&handled, timeout.min(Duration::from_secs(1))) {
+        match signals::wait(&handled, rounds.wait_at_most()) {
             None => {}
             Some(sig) if sig == Signal::SIGCHLD as i32 => {}
             Some(sig) => forward(pid, sig, init.group),
         }
+        // A round still running is abandoned: kvinit exits with the command.
         if let Some(code) = reap(pid) {
             return Ok(remap(code, &init.remap));
         }
-        if let (Some(at), Some(r)) = (next_round, refresh.as_mut()) {
-            if Instant::now() >= at {
-                if r.run() {
-                    forward(pid, init.refresh_signal, init.group);
-                }
-                next_round = Some(Instant::now() + r.next_delay());
+        if rounds.poll() {
+            forward(pid, init.refresh_signal, init.group);
+        }
+    }
+}
+
+/// Refresh rounds, each on a thread of its own so that the loop above goes
+/// on forwarding signals and reaping while a round waits on a slow vault.
+struct Rounds {
+    /// Between rounds: the refresher, and when the next round starts.
+    idle: Option<(Box<dyn Refresh>, Instant)>,
+    /// During one: the thread, which hands the refresher back.
+    running: Option<std::thread::JoinHandle<(Box<dyn Refresh>, bool)>>,
+}
+
+impl Rounds {
+    fn new(refresh: Option<Box<dyn Refresh>>) -> Rounds {
+        let idle = refresh.map(|mut r| {
+            let at = Instant::now() + r.next_delay();
+            (r, at)
+        });
+        Rounds { idle, running: None }
+    }
+
+    /// How long the loop may wait for a signal before calling `poll`.
+    fn wait_at_most(&self) -> Duration {
+        match (&self.idle, &self.running) {
+            (_, Some(_)) => Duration::from_millis(100),
+            (Some((_, at)), None) => at.saturating_duration_since(Instant::now()).min(Duration::from_secs(1)),
+            (None, None) => Duration::from_secs(1),
+        }
+    }
+
+    /// Starts a round that is due, or collects one that ended; `true` when
+    /// one ended and the command should be told.
+    fn poll(&mut self) -> bool {
+        if self.running.as_ref().is_some_and(|t| t.is_finished()) {
+            let finished = self.running.take().and_then(|t| t.join().ok());
+            if let Some((mut r, changed)) = finished {
+                let at = Instant::now() + r.next_delay();
+                self.idle = Some((r, at));
+                return changed;
+            }
+            log::error!("refresh: a round failed unexpectedly; no more rounds");
+            return false;
+        }
+        if self.idle.as_ref().is_some_and(|(_, at)| Instant::now() >= *at) {
+            if let Some((mut r, _)) = self.idle.take() {
+                self.running = Some(std::thread::spawn(move || {
+                    let changed = r.run();
+                    (r, changed)
+                }));
             }
         }
+        false
     }
 }
 
