@@ -236,7 +236,8 @@ impl fmt::Display for ConfigError {
             ConfigError::FileMode(m) => {
                 write!(
                     f,
-                    "--file-mode {m:?} is not an octal mode without group/other write (e.g. 0400, 0440)"
+                    "--file-mode {m:?} is not an octal mode without group/other write, setuid, setgid or sticky bits \
+                     (e.g. 0400, 0440)"
                 )
             }
             ConfigError::User { flag, value } => {
@@ -587,11 +588,13 @@ fn parse_item(
     Ok((dest, r, options))
 }
 
-/// Octal, at most 0o7777, and never writable by group or others.
+/// Octal, at most 0o777, and never writable by group or others.
 fn parse_mode(s: &str) -> Option<u32> {
     let s = s.trim();
     let mode = u32::from_str_radix(s.strip_prefix("0o").unwrap_or(s), 8).ok()?;
-    (mode <= 0o7777 && mode & 0o022 == 0).then_some(mode)
+    // No group/other write, and no setuid, setgid or sticky bit: a secret
+    // file is data, never a program or a shared directory.
+    (mode <= 0o777 && mode & 0o022 == 0).then_some(mode)
 }
 
 /// `UID` or `UID:GID`, numeric.

@@ -25,6 +25,11 @@ pub const CONCURRENCY: usize = 32;
 
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A listing asks for pages of 25 (`maxresults`), which Key Vault never
+/// exceeds; with at most 1000 pages, 25,000 secrets at most are held.
+const PAGE_SIZE: usize = 25;
+const MAX_PAGES: usize = 1000;
+
 /// 429 without Retry-After: 1, 2, 4, 8, 16 s (with jitter).
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
 const BACKOFF_CAP: Duration = Duration::from_secs(16);
@@ -147,14 +152,19 @@ pub fn list(
     // A `Secret`, so that it is wiped however this returns.
     let authorization = Secret::new(format!("Bearer {}", token.token.expose()));
     let fail = |kind, attempts| Error { target: Target::List(vault.clone()), kind, attempts };
-    let first = format!("{vault}/secrets?api-version={API_VERSION}&maxresults=25");
+    let first = format!("{vault}/secrets?api-version={API_VERSION}&maxresults={PAGE_SIZE}");
     let mut next = Some(first);
     let mut listed = Vec::new();
     let mut pages = 0;
     while let Some(url) = next.take() {
         pages += 1;
-        if pages > 1000 {
-            return Err(fail(ErrorKind::BadResponse("more than 1000 pages of secrets".into()), 1));
+        if pages > MAX_PAGES {
+            return Err(fail(
+                ErrorKind::BadResponse(format!(
+                    "the listing goes on past {MAX_PAGES} pages; kvinit stops there"
+                )),
+                1,
+            ));
         }
         let what = format!("listing secrets of {vault}");
         let backoff = Backoff::new(BACKOFF_BASE, BACKOFF_CAP);
@@ -205,6 +215,12 @@ pub(crate) fn parse_page(body: &[u8]) -> Result<(Vec<Listed>, Option<String>), E
     let json: Value = serde_json::from_slice(body).map_err(|_| bad("the list is not JSON"))?;
     let items =
         json.get("value").and_then(Value::as_array).ok_or_else(|| bad("the list has no value array"))?;
+    if items.len() > PAGE_SIZE {
+        return Err(bad(&format!(
+            "a page lists {} secrets; Key Vault sends at most {PAGE_SIZE}",
+            items.len()
+        )));
+    }
     let mut listed = Vec::with_capacity(items.len());
     for item in items {
         let id = item.get("id").and_then(Value::as_str).ok_or_else(|| bad("a listed secret has no id"))?;

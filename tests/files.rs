@@ -79,12 +79,12 @@ fn mode_and_owner_can_be_chosen() {
     }
     assert_eq!(std::fs::metadata(&shm.0).unwrap().uid(), 0, "an existing directory keeps its owner");
 
-    for bad in ["0666", "0622", "rw", "99999"] {
+    for bad in ["0666", "0622", "rw", "99999", "4755", "6555", "2440", "1400"] {
         let run = w
             .kvinit()
             .args(["--dir", shm.0.to_str().unwrap(), "--file", "s=s", "--file-mode", bad, "--", "true"])
             .run();
-        run.assert_code(2);
+        run.assert_code(2).assert_stderr_contains(&format!("--file-mode \"{bad}\" is not an octal mode"));
     }
 }
 

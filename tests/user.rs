@@ -17,10 +17,17 @@ fn numeric_ids_need_no_passwd_entry() {
     let dir = shm.0.join("secrets");
     w.kvinit()
         .args(["--dir", dir.to_str().unwrap(), "--file", "s=s", "--user", "4321:8765", "--env", "S=s"])
-        .args(["--", "sh", "-c", "echo $(id -u) $(id -g) $(id -G) $S; cat \"$0/s\"", dir.to_str().unwrap()])
+        .env("HOME", "/root")
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "echo $(id -u) $(id -g) $(id -G) $S $HOME; cat \"$0/s\"",
+            dir.to_str().unwrap(),
+        ])
         .run()
         .assert_success()
-        .assert_stdout("4321 8765 8765 v\nv");
+        .assert_stdout("4321 8765 8765 v /\nv");
     let meta = std::fs::metadata(dir.join("s")).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (4321, 8765), "files belong to the user");
 }

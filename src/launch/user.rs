@@ -103,7 +103,9 @@ mod imp {
                 .unwrap_or_else(|| vec![gid]),
             _ => vec![gid],
         };
-        Ok(Ids { uid, gid, groups, home: user.map(|u| u.dir) })
+        // A uid with no passwd entry has no home: `/`, not kvinit's own (`/root`).
+        let home = Some(user.map_or_else(|| std::path::PathBuf::from("/"), |u| u.dir));
+        Ok(Ids { uid, gid, groups, home })
     }
 
     /// Supplementary groups, then gid, then uid; then checks that it took
