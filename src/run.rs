@@ -155,11 +155,12 @@ struct Refresher {
 
 #[cfg(unix)]
 impl Refresher {
-    fn renew_tokens(&mut self, deadline: Deadline) -> Result<(), crate::identity::Error> {
+    /// Gets new tokens for those about to expire, or for all with `all`.
+    fn renew_tokens(&mut self, deadline: Deadline, all: bool) -> Result<(), crate::identity::Error> {
         let now = unix_now();
         for (resource, token) in self.session.tokens.iter_mut() {
-            let fresh = token.expires_on.is_some_and(|t| t > now + TOKEN_MARGIN);
-            if !fresh {
+            let fresh = token.expires_on.is_some_and(|t| t > now.saturating_add(TOKEN_MARGIN));
+            if all || !fresh {
                 *token = self.session.source.token(resource, deadline)?;
                 log::debug!("renewed the token for {resource}");
             }
@@ -176,12 +177,26 @@ impl launch::Refresh for Refresher {
 
     fn run(&mut self) -> bool {
         let deadline = Deadline::after(self.timeout);
-        if let Err(e) = self.renew_tokens(deadline) {
+        if let Err(e) = self.renew_tokens(deadline, false) {
             log::error!("refresh: {e}: {}; keeping the current secrets", crate::error::chain(&e));
             return false;
         }
-        let tokens = &self.session.tokens;
-        let results = vault::read_all(&self.session.web, &self.secrets, &|r| &tokens[r], deadline);
+        let read = |s: &Self| {
+            let tokens = &s.session.tokens;
+            vault::read_all(&s.session.web, &s.secrets, &|r| &tokens[r], deadline)
+        };
+        let mut results = read(self);
+        // A token can stop working before it says it expires (revoked, the
+        // identity changed): renew once, and read again.
+        let rejected = |e: &vault::Error| matches!(e.kind, vault::ErrorKind::Status { status: 401, .. });
+        if results.iter().any(|r| r.as_ref().is_err_and(rejected)) {
+            log::info!("refresh: Key Vault rejected the token; getting a new one");
+            if let Err(e) = self.renew_tokens(deadline, true) {
+                log::error!("refresh: {e}: {}; keeping the current secrets", crate::error::chain(&e));
+                return false;
+            }
+            results = read(self);
+        }
         let mut throttled = false;
         let mut rewrites: Vec<(usize, SecretBytes)> = Vec::new();
         for (i, output) in self.outputs.iter().enumerate() {

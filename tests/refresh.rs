@@ -139,3 +139,30 @@ fn a_hanging_round_does_not_hold_back_a_stop() {
     assert!(told && took < Duration::from_secs(10), "TERM took {took:?} to get through:\n{stderr}");
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+/// A token Key Vault stops accepting before its expiry (revoked, a changed
+/// identity) is renewed once in the round, which then goes on.
+#[test]
+fn a_rejected_token_is_renewed_once_within_the_round() {
+    let w = World::new();
+    w.vault.put("api-key", "first-value");
+    let shm = Shm::new();
+    let ready = w.dir.path().join("ready");
+    let file = shm.0.join("api-key");
+    let child = w
+        .kvinit()
+        .args(["--init", "--refresh", "1s", "--dir", shm.0.to_str().unwrap(), "--file", "api-key=api-key"])
+        .args(["--", "sh", "-c", &format!("trap '' HUP; touch {}; exec sleep 60", ready.display())])
+        .spawn();
+    assert!(wait_for(Duration::from_secs(20), || ready.exists()));
+    w.vault.put("api-key", "second-value");
+    w.vault
+        .script
+        .push(Reply::json(401, r#"{"error":{"code":"Unauthorized","message":"AKV10032: Invalid issuer."}}"#));
+    let rotated = wait_for(Duration::from_secs(15), || read(&file) == "second-value");
+    signal(child.id(), 15);
+    let (_, _, stderr) = finish(child, Duration::from_secs(20));
+    assert!(rotated, "the round gave up on the rejected token:\n{stderr}");
+    assert!(stderr.contains("refresh: Key Vault rejected the token; getting a new one"), "{stderr}");
+    assert_eq!(w.imds.server.requests().len(), 2, "one token at start, one after the 401");
+}

@@ -425,6 +425,9 @@ pub(crate) fn error_status(response: &http::Response) -> ErrorKind {
     ErrorKind::Status { status: response.status, error, description, body, codes }
 }
 
+/// The longest a token is taken to be valid, whatever its source says.
+const MAX_TOKEN_LIFETIME: u64 = 24 * 3600;
+
 /// Reads a token response, however the source spells its expiry:
 /// `expires_on` or `expires_in`, as a number or a string of digits, or a
 /// date like `06/20/2019 02:57:58 +00:00`.
@@ -442,7 +445,10 @@ pub(crate) fn parse_token(body: &[u8]) -> Result<AccessToken, ErrorKind> {
     let expires_on = obj
         .get("expires_on")
         .and_then(parse_expiry_instant)
-        .or_else(|| obj.get("expires_in").and_then(as_u64).map(|n| now + n));
+        .or_else(|| obj.get("expires_in").and_then(as_u64).map(|n| now.saturating_add(n)))
+        // No Azure token lives longer than a day; a later expiry is a
+        // server's mistake, and would keep a dead token in use.
+        .map(|t| t.min(now.saturating_add(MAX_TOKEN_LIFETIME)));
     Ok(AccessToken { token, expires_on })
 }
 
@@ -475,11 +481,21 @@ fn parse_msi_date(s: &str) -> Option<u64> {
         return None;
     }
     let (month, day, year) = (d[0], d[1], d[2]);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || t[0] > 23 || t[1] > 59 || t[2] > 60 {
+    let (oh, om) = (num(oh)?, num(om)?);
+    let fields_ok = (1970..=9999).contains(&year)
+        && (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && t.iter().all(|n| *n >= 0)
+        && t[0] <= 23
+        && t[1] <= 59
+        && t[2] <= 60
+        && (0..=23).contains(&oh)
+        && (0..=59).contains(&om);
+    if !fields_ok {
         return None;
     }
     let secs = days_from_civil(year, month, day) * 86_400 + t[0] * 3600 + t[1] * 60 + t[2]
-        - sign * (num(oh)? * 3600 + num(om)? * 60);
+        - sign * (oh * 3600 + om * 60);
     u64::try_from(secs).ok()
 }
 
@@ -586,6 +602,21 @@ mod tests {
         assert!((now + 3599..=now + 3600 + 5).contains(&e), "{e}");
         assert_eq!(on(r#"{"access_token":"t"}"#), None);
         assert_eq!(on(r#"{"access_token":"t","expires_on":"soon"}"#), None);
+    }
+
+    /// Absurd expiries neither overflow nor keep a token forever: a day at most.
+    #[test]
+    fn absurd_expiries_are_clamped() {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let on = |body: &str| parse_token(body.as_bytes()).unwrap().expires_on;
+        let day = |e: Option<u64>| e.is_some_and(|e| (now + 86_399..=now + 86_405).contains(&e));
+        assert!(day(on(r#"{"access_token":"t","expires_in":18446744073709551615}"#)));
+        assert!(day(on(r#"{"access_token":"t","expires_in":"18446744073709551615"}"#)));
+        assert!(day(on(r#"{"access_token":"t","expires_on":"99999999999"}"#)));
+        assert!(day(on(r#"{"access_token":"t","expires_in":1e300}"#)));
+        for date in ["01/01/99999999999999 00:00:00 +00:00", "01/01/2030 00:00:00 +99999999999999:00"] {
+            assert_eq!(on(&format!(r#"{{"access_token":"t","expires_on":"{date}"}}"#)), None, "{date}");
+        }
     }
 
     #[test]
