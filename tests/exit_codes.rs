@@ -97,3 +97,21 @@ fn the_commands_own_code_comes_back() {
         w.kvinit().args(["--env", "S=s", "--", "sh", "-c", &format!("exit {code}")]).run().assert_code(code);
     }
 }
+
+/// A signal that is not a stop signal, arriving while secrets are read,
+/// must not kill the app the moment it starts (before it can install a
+/// handler): kvinit drops it before exec, saying so.
+#[test]
+fn a_signal_during_the_reads_is_dropped_before_exec() {
+    let w = World::new();
+    w.vault.put("s", "v");
+    w.vault.server.set_latency(std::time::Duration::from_millis(1500));
+    let child = w.kvinit().args(["--env", "S=s", "--", "sh", "-c", "echo ran"]).spawn();
+    let reading =
+        support::wait_for(std::time::Duration::from_secs(20), || !w.vault.secret_requests().is_empty());
+    support::signal(child.id(), 10); // SIGUSR1
+    let (code, stdout, stderr) = support::finish(child, std::time::Duration::from_secs(30));
+    assert!(reading, "kvinit never reached the vault:\n{stderr}");
+    assert_eq!((code, stdout.as_str()), (Some(0), "ran\n"), "{stderr}");
+    assert!(stderr.contains("dropping SIGUSR1, which arrived while secrets were read"), "{stderr}");
+}

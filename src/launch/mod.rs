@@ -86,6 +86,7 @@ mod imp {
     /// `execvp` semantics: a bare name is looked up in the new environment's
     /// PATH. std restores SIGPIPE's default; the mask is restored here.
     pub fn run(command: &[OsString], env: Vec<(OsString, OsString)>, original: Original) -> io::Result<i32> {
+        crate::launch::signals::drop_pending();
         let mut cmd = Command::new(&command[0]);
         cmd.args(&command[1..]).env_clear().envs(env);
         // SAFETY: the closure runs just before execve in this process, and

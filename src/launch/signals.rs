@@ -61,6 +61,19 @@ mod imp {
         }
     }
 
+    /// Takes every signal that arrived while secrets were read and is still
+    /// pending (say `USR1`), logging each: unblocked at exec, it would reach
+    /// a program that cannot have installed a handler yet, and kill it.
+    pub fn drop_pending() {
+        let set = handled();
+        while let Some(sig) = wait(&set, Duration::ZERO) {
+            let name = Signal::try_from(sig).map(Signal::as_str).unwrap_or("a signal");
+            log::warn!(
+                "dropping {name}, which arrived while secrets were read: the command cannot handle it yet"
+            );
+        }
+    }
+
     /// Waits up to `timeout` for one of `set`. `None` on timeout.
     pub fn wait(set: &SigSet, timeout: Duration) -> Option<i32> {
         let ts = nix::sys::time::TimeSpec::from_duration(timeout);
