@@ -96,7 +96,10 @@ fn supervise(
     let options =
         launch::Init { group: init.group, remap: init.remap.clone(), refresh_signal: init.refresh_signal };
     let refresh = refresher.map(|r| Box::new(r) as Box<dyn launch::Refresh>);
-    launch::supervise(&plan.command, env, original, &options, ids, refresh).map_err(Error::Launch)
+    launch::supervise(&plan.command, env, original, &options, ids, refresh).map_err(|e| match e {
+        launch::SuperviseError::Launch(e) => Error::Launch(e),
+        launch::SuperviseError::User(e) => Error::User(e),
+    })
 }
 
 /// Windows always waits for the command; `--init` adds nothing there.

@@ -167,3 +167,28 @@ fn the_command_gets_an_unblocked_signal_mask() {
             .assert_stdout("SigBlk:\t0000000000000000\n");
     }
 }
+
+/// kvinit forks the command with no other thread alive (preconnect threads
+/// included), so nothing between fork and exec can meet a lock another
+/// thread held. The command counts its parent's threads, 20 times.
+#[test]
+fn no_thread_but_kvinits_own_is_alive_at_fork() {
+    let w = World::new();
+    for i in 0..5 {
+        w.vault.put(&format!("s{i}"), "v");
+    }
+    for _ in 0..20 {
+        // The connections opened ahead of the reads (one a secret, opened
+        // while the token is fetched) are slow to answer; the reads then
+        // open their own, and are done long before those are.
+        w.vault.server.control().slow_connections(5, Duration::from_secs(3));
+        let run = w
+            .kvinit()
+            .args([
+                "--init", "--env", "A=s0", "--env", "B=s1", "--env", "C=s2", "--env", "D=s3", "--env", "E=s4",
+            ])
+            .args(["--", "sh", "-c", "ls /proc/$PPID/task | wc -l"])
+            .run();
+        run.assert_success().assert_stdout("1\n");
+    }
+}

@@ -103,3 +103,33 @@ fn with_init_the_command_runs_as_the_user_and_kvinit_stays_root() {
         .assert_success()
         .assert_stdout("4321 8765 8765 v\nUid: 0 0 0 0\n");
 }
+
+/// Root without CAP_SETGID/CAP_SETUID (a locked-down container): the
+/// child's switch fails, and kvinit says which call failed and why, with
+/// exit 5, rather than "cannot execute" and 126.
+#[test]
+fn with_init_a_failed_switch_is_reported_as_such() {
+    if nix_uid() != 0 || std::process::Command::new("setpriv").arg("--version").output().is_err() {
+        return eprintln!("skipped: needs root and setpriv(1)");
+    }
+    let w = World::new();
+    w.vault.put("s", "v");
+    let mut k = support::Kvinit::new();
+    k.cmd = std::process::Command::new("setpriv");
+    k.cmd
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", w.imds.authority_host())
+        .env("SSL_CERT_FILE", &w.vault.ca_file)
+        .stdin(std::process::Stdio::null())
+        .args(["--bounding-set=-setuid,-setgid", "--inh-caps=-setuid,-setgid", env!("CARGO_BIN_EXE_kvinit")])
+        .args(["--vault", &w.vault.url(), "--allow-vault-host", &w.vault.host()]);
+    let (command, ran) = support::tripwire(&w.dir);
+    k.args(["--init", "--user", "65534", "--env", "S=s", "--"])
+        .args(command)
+        .run()
+        .assert_code(5)
+        .assert_stderr_contains("--user: setgroups failed")
+        .assert_stderr_contains("Operation not permitted");
+    assert!(!ran.exists(), "the command ran without the switch");
+}

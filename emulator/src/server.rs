@@ -87,6 +87,9 @@ struct Shared {
     latency: Mutex<Duration>,
     /// Replies that pre-empt the handler, with how many times each is left.
     failures: Mutex<Option<(usize, Reply)>>,
+    /// The next N connections wait this long before their first byte (a
+    /// far-away or overloaded server's handshake).
+    slow_connections: Mutex<(usize, Duration)>,
 }
 
 pub struct Server {
@@ -126,6 +129,7 @@ impl Server {
             stop: AtomicBool::new(false),
             latency: Mutex::new(Duration::ZERO),
             failures: Mutex::new(None),
+            slow_connections: Mutex::new((0, Duration::ZERO)),
         });
         let s = shared.clone();
         thread::spawn(move || {
@@ -180,6 +184,12 @@ impl Control {
         *self.0.latency.lock().unwrap() = latency;
     }
 
+    /// Holds each of the next `count` connections for `delay` before its
+    /// handshake, or its first request without TLS.
+    pub fn slow_connections(&self, count: usize, delay: Duration) {
+        *self.0.slow_connections.lock().unwrap() = (count, delay);
+    }
+
     /// Answers the next `count` requests with `reply` instead of the handler.
     pub fn fail_next(&self, count: usize, reply: Reply) {
         *self.0.failures.lock().unwrap() = (count > 0).then_some((count, reply));
@@ -214,6 +224,16 @@ fn serve(
     control: &Control,
     handler: &(dyn Fn(&Request) -> Reply + Send + Sync),
 ) -> io::Result<()> {
+    let delay = {
+        let mut slow = control.0.slow_connections.lock().unwrap();
+        (slow.0 > 0).then(|| {
+            slow.0 -= 1;
+            slow.1
+        })
+    };
+    if let Some(delay) = delay {
+        thread::sleep(delay);
+    }
     tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
     // Without it, Nagle and delayed ACKs add ~40 ms to small responses.
     tcp.set_nodelay(true)?;

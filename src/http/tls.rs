@@ -131,6 +131,10 @@ pub struct Warm {
     tls: Connector,
     /// `None` once closed: connections that finish later are dropped.
     ready: Arc<Mutex<Option<Vec<WarmConnection>>>>,
+    /// The threads opening them, joined on close, so that no thread is left
+    /// when `--init` forks; and their sockets, shut down to hurry them.
+    threads: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>>,
+    sockets: Arc<Mutex<Vec<TcpStream>>>,
 }
 
 #[derive(Debug)]
@@ -143,12 +147,25 @@ struct WarmConnection {
 
 impl Warm {
     pub fn new(tls: Connector) -> Warm {
-        Warm { tls, ready: Arc::new(Mutex::new(Some(Vec::new()))) }
+        Warm {
+            tls,
+            ready: Arc::new(Mutex::new(Some(Vec::new()))),
+            threads: Arc::default(),
+            sockets: Arc::default(),
+        }
     }
 
-    /// Closes the connections nobody took, and any still being opened.
+    /// Closes the connections nobody took, cuts short any still being
+    /// opened, and waits for every thread that opened them to end.
     pub fn close(&self) {
         *self.ready.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        for socket in self.sockets.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for thread in threads {
+            let _ = thread.join();
+        }
     }
 
     /// Opens `n` connections to `host:port` on background threads. Best
@@ -167,8 +184,9 @@ impl Warm {
                     Err(e) => log::debug!("preconnecting to {host}:{port}: {e}"),
                 }
             });
-            if spawned.is_err() {
-                break;
+            match spawned {
+                Ok(thread) => self.threads.lock().unwrap_or_else(|e| e.into_inner()).push(thread),
+                Err(_) => break,
             }
         }
     }
@@ -178,6 +196,10 @@ impl Warm {
         let addr = (host, port).to_socket_addrs()?.next().ok_or(io::ErrorKind::NotFound)?;
         let mut tcp = TcpStream::connect_timeout(&addr, timeout)?;
         tcp.set_nodelay(true)?;
+        match self.ready.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+            true => self.sockets.lock().unwrap_or_else(|e| e.into_inner()).push(tcp.try_clone()?),
+            false => return Err(io::ErrorKind::Interrupted.into()),
+        }
         let left = until.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
         tcp.set_read_timeout(Some(left))?;
         tcp.set_write_timeout(Some(left))?;

@@ -69,9 +69,22 @@ pub fn supervise(
     init: &Init,
     ids: Option<user::Ids>,
     refresh: Option<Box<dyn Refresh>>,
-) -> Result<i32, Error> {
-    supervise::supervise(command, env, original, init, ids, refresh)
-        .map_err(|source| Error { program: command[0].clone(), source })
+) -> Result<i32, SuperviseError> {
+    supervise::supervise(command, env, original, init, ids, refresh).map_err(|e| match e {
+        supervise::StartError::Exec(source) => {
+            SuperviseError::Launch(Error { program: command[0].clone(), source })
+        }
+        supervise::StartError::User(e) => SuperviseError::User(e),
+    })
+}
+
+/// Why `--init` could not start the command.
+#[cfg(unix)]
+#[derive(Debug)]
+pub enum SuperviseError {
+    Launch(Error),
+    /// The child could not become `--user` (exit code 5, like a switch in exec mode).
+    User(user::Error),
 }
 
 #[cfg(unix)]

@@ -3,14 +3,17 @@
 
 use std::ffi::OsString;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::libc;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
+use nix::unistd::{pipe2, Pid};
 
 use super::signals::{self, Original};
 use super::user::{self, Ids};
@@ -36,6 +39,15 @@ pub trait Refresh: Send {
     fn run(&mut self) -> bool;
 }
 
+/// Why the command was not started.
+#[derive(Debug)]
+pub enum StartError {
+    /// It could not be executed.
+    Exec(io::Error),
+    /// The child could not become `--user`.
+    User(user::Error),
+}
+
 /// Starts the command. The `Command`, which holds a copy of every value in
 /// the environment, is gone (and its memory wiped) once this returns.
 fn spawn(
@@ -44,26 +56,54 @@ fn spawn(
     original: Original,
     init: &Init,
     ids: Option<Ids>,
-) -> io::Result<Pid> {
+) -> Result<Pid, StartError> {
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..]).env_clear().envs(env);
     if init.group {
         cmd.process_group(0);
     }
-    // SAFETY: the closure runs in the forked child before exec. kvinit is
-    // single-threaded here (the start-up guard and the readers have been
-    // joined), so even `switch`'s error path, which allocates, cannot meet a
-    // lock held by another thread; on success it only makes syscalls.
+    let switch = ids.as_ref().map(user::Switch::new);
+    // The child tells which step of the switch failed through this pipe;
+    // the exec error std reports would only say "Invalid argument".
+    let (report, reported) = pipe2(OFlag::O_CLOEXEC).map_err(|e| StartError::Exec(e.into()))?;
+    let report_fd = reported.as_raw_fd();
+    // SAFETY: the closure runs in the forked child before exec. kvinit has
+    // no other thread by then (the start-up guard, the readers and the
+    // preconnect threads are joined), and the closure makes system calls
+    // only: the switch was prepared above and `Failed` is two integers.
     unsafe {
         cmd.pre_exec(move || {
             original.restore()?;
-            if let Some(ids) = &ids {
-                user::switch(ids).map_err(io::Error::other)?;
+            if let Some(switch) = &switch {
+                if let Err(failed) = switch.apply() {
+                    let mut message = [failed.step, 0, 0, 0, 0];
+                    message[1..].copy_from_slice(&failed.errno.to_le_bytes());
+                    libc::write(report_fd, message.as_ptr().cast(), message.len());
+                    return Err(io::Error::from_raw_os_error(if failed.errno == 0 {
+                        libc::EPERM
+                    } else {
+                        failed.errno
+                    }));
+                }
             }
             Ok(())
         });
     }
-    let child = cmd.spawn()?;
+    let spawned = cmd.spawn();
+    drop(reported);
+    let child = spawned.map_err(|e| {
+        let mut message = [0u8; 5];
+        match nix::unistd::read(&report, &mut message) {
+            Ok(5) => StartError::User(
+                user::Failed {
+                    step: message[0],
+                    errno: i32::from_le_bytes([message[1], message[2], message[3], message[4]]),
+                }
+                .into_error(),
+            ),
+            _ => StartError::Exec(e),
+        }
+    })?;
     // kvinit reaps with waitpid(-1); the std handle must not.
     Ok(Pid::from_raw(child.id() as i32))
 }
@@ -75,7 +115,7 @@ pub fn supervise(
     init: &Init,
     ids: Option<Ids>,
     refresh: Option<Box<dyn Refresh>>,
-) -> io::Result<i32> {
+) -> Result<i32, StartError> {
     if std::process::id() != 1 {
         // Orphans of the command are then re-parented to kvinit, not to the
         // real PID 1, so kvinit can reap them.

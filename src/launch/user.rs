@@ -57,6 +57,8 @@ impl std::error::Error for Error {
 }
 
 pub use imp::{resolve, switch};
+#[cfg(unix)]
+pub use imp::{Failed, Switch};
 
 #[cfg(unix)]
 mod imp {
@@ -111,24 +113,62 @@ mod imp {
     /// Supplementary groups, then gid, then uid; then checks that it took
     /// and that root cannot be regained.
     pub fn switch(ids: &Ids) -> Result<(), Error> {
-        let fail = |call| move |e: nix::Error| Error::Switch { call, source: std::io::Error::from(e) };
-        let groups: Vec<Gid> = ids.groups.iter().copied().map(Gid::from_raw).collect();
-        unistd::setgroups(&groups).map_err(fail("setgroups"))?;
-        unistd::setgid(Gid::from_raw(ids.gid)).map_err(fail("setgid"))?;
-        unistd::setuid(Uid::from_raw(ids.uid)).map_err(fail("setuid"))?;
-        let (uid, euid, gid, egid) =
-            (unistd::getuid(), unistd::geteuid(), unistd::getgid(), unistd::getegid());
-        if uid.as_raw() != ids.uid
-            || euid.as_raw() != ids.uid
-            || gid.as_raw() != ids.gid
-            || egid.as_raw() != ids.gid
-        {
-            return Err(Error::NotDropped(format!("now uid {uid}/{euid}, gid {gid}/{egid}")));
+        Switch::new(ids).apply().map_err(Failed::into_error)
+    }
+
+    /// A switch made ready before `fork`, so that the child, which may only
+    /// do async-signal-safe work, allocates nothing to apply it.
+    pub struct Switch {
+        groups: Vec<Gid>,
+        uid: Uid,
+        gid: Gid,
+    }
+
+    /// Which step of a switch failed, and the errno; small and `Copy`, so
+    /// that a child can report it through a pipe.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Failed {
+        pub step: u8,
+        pub errno: i32,
+    }
+
+    const STEPS: [&str; 5] = ["setgroups", "setgid", "setuid", "checking the new ids", "setuid(0)"];
+
+    impl Switch {
+        pub fn new(ids: &Ids) -> Switch {
+            Switch {
+                groups: ids.groups.iter().copied().map(Gid::from_raw).collect(),
+                uid: Uid::from_raw(ids.uid),
+                gid: Gid::from_raw(ids.gid),
+            }
         }
-        if ids.uid != 0 && unistd::setuid(Uid::from_raw(0)).is_ok() {
-            return Err(Error::NotDropped("setuid(0) still succeeds".to_string()));
+
+        /// Only system calls: safe between fork and exec.
+        pub fn apply(&self) -> Result<(), Failed> {
+            let fail = |step| move |e: nix::Error| Failed { step, errno: e as i32 };
+            unistd::setgroups(&self.groups).map_err(fail(0))?;
+            unistd::setgid(self.gid).map_err(fail(1))?;
+            unistd::setuid(self.uid).map_err(fail(2))?;
+            let now = (unistd::getuid(), unistd::geteuid(), unistd::getgid(), unistd::getegid());
+            if now != (self.uid, self.uid, self.gid, self.gid) {
+                return Err(Failed { step: 3, errno: 0 });
+            }
+            if !self.uid.is_root() && unistd::setuid(Uid::from_raw(0)).is_ok() {
+                return Err(Failed { step: 4, errno: 0 });
+            }
+            Ok(())
         }
-        Ok(())
+    }
+
+    impl Failed {
+        pub fn into_error(self) -> Error {
+            let call = STEPS.get(usize::from(self.step)).copied().unwrap_or("switching user");
+            match self.step {
+                3 => Error::NotDropped("the real and effective ids are not the ones asked for".into()),
+                4 => Error::NotDropped("setuid(0) still succeeds".into()),
+                _ => Error::Switch { call, source: std::io::Error::from_raw_os_error(self.errno) },
+            }
+        }
     }
 }
 
