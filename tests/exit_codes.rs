@@ -8,7 +8,10 @@ use support::{Kvinit, World};
 fn a_missing_command_is_127() {
     let w = World::new();
     w.vault.put("s", "v");
+    // A PATH that any user can search: a directory it cannot enter would
+    // make the miss EACCES (126), as execvp says.
     w.kvinit()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .args(["--env", "S=s", "--", "no-such-command-kvinit-test"])
         .run()
         .assert_code(127)

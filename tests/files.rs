@@ -47,6 +47,10 @@ fn files_are_written_with_content_mode_and_owner() {
 
 #[test]
 fn mode_and_owner_can_be_chosen() {
+    // SAFETY: geteuid(2) has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return eprintln!("skipped: needs root to give files another owner");
+    }
     let w = World::new();
     w.vault.put("s", "v");
     let shm = Shm::new();

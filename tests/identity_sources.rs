@@ -30,7 +30,17 @@ fn world() -> World {
 
 /// Runs kvinit with `env` and `args`, printing the secret, at debug level.
 fn run(w: &World, env: &[(&str, &str)], args: &[&str]) -> Run {
+    run_with(w, env, args, |_| {})
+}
+
+fn run_with(
+    w: &World,
+    env: &[(&str, &str)],
+    args: &[&str],
+    prepare: impl FnOnce(&mut support::Kvinit),
+) -> Run {
     let mut k = w.kvinit();
+    prepare(&mut k);
     for (name, value) in env {
         k.env(name, value);
     }
@@ -131,25 +141,33 @@ fn aci_windows_documented_call() {
         .assert_stderr_contains("only by principal (object) id: use --object-id");
 }
 
+/// The agent's key directory is fixed (`/var/opt/azcmagent/tokens`); kvinit
+/// sees a temporary one there, in a mount namespace of its own.
 #[test]
 fn arc_challenge_and_key_file() {
+    // SAFETY: geteuid(2) has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || !Path::new("/var/opt").is_dir() {
+        return eprintln!(
+            "skipped: needs root and /var/opt, to mount the agent's key directory for kvinit alone"
+        );
+    }
     let w = world();
-    let dir = PathBuf::from("/var/opt/azcmagent/tokens");
-    std::fs::create_dir_all(&dir)
-        .expect("the Arc test runs as root, like CI, to use the agent's fixed key directory");
-    let key_file = dir.join(format!("kvinit-test-{}.key", std::process::id()));
+    let opt = w.dir.path().join("opt");
+    std::fs::create_dir_all(opt.join("azcmagent/tokens")).unwrap();
+    let name = format!("azcmagent/tokens/kvinit-test-{}.key", std::process::id());
     let key = "arc-key-contents-0b1c";
-    std::fs::write(&key_file, key).unwrap();
+    std::fs::write(opt.join(&name), key).unwrap();
     let fake = FakeTokenEndpoint::start(
-        Style::Arc { key_file: key_file.clone(), key: key.into() },
+        Style::Arc { key_file: Path::new("/var/opt").join(&name), key: key.into() },
         w.tokens.clone(),
         ids(),
         None,
     );
     let endpoint = fake.url("http", "/metadata/identity/oauth2/token");
     let env = [("IDENTITY_ENDPOINT", endpoint.as_str()), ("IMDS_ENDPOINT", "http://127.0.0.1:1")];
-    let r = run(&w, &env, &[]);
-    std::fs::remove_file(&key_file).unwrap();
+    let r = run_with(&w, &env, &[], |k| {
+        k.with_bind(&opt, Path::new("/var/opt"));
+    });
     assert_used(&w, &r, "arc (IDENTITY_ENDPOINT + IMDS_ENDPOINT set, IDENTITY_HEADER unset)");
     r.assert_output_lacks(key);
     let reqs = fake.server.requests();
@@ -174,8 +192,22 @@ fn arc_refuses_a_key_file_outside_its_directory() {
     let endpoint = fake.url("http", "/metadata/identity/oauth2/token");
     let env = [("IDENTITY_ENDPOINT", endpoint.as_str()), ("IMDS_ENDPOINT", "http://127.0.0.1:1")];
     let r = run(&w, &env, &[]);
-    r.assert_code(3).assert_stderr_contains("refusing the Arc key file").assert_output_lacks("not for you");
+    // Without the agent's directory kvinit stops sooner; with it (as root,
+    // mounted for kvinit alone), the file outside it is refused by name.
+    r.assert_code(3).assert_output_lacks("not for you");
     assert_eq!(fake.server.requests().len(), 1, "the file's contents were never sent");
+    // SAFETY: geteuid(2) has no preconditions.
+    if unsafe { libc::geteuid() } == 0 && Path::new("/var/opt").is_dir() {
+        let opt = w.dir.path().join("opt");
+        std::fs::create_dir_all(opt.join("azcmagent/tokens")).unwrap();
+        run_with(&w, &env, &[], |k| {
+            k.with_bind(&opt, Path::new("/var/opt"));
+        })
+        .assert_code(3)
+        .assert_stderr_contains("refusing the Arc key file")
+        .assert_output_lacks("not for you");
+        assert_eq!(fake.server.requests().len(), 2, "the file's contents were never sent");
+    }
 
     run(&w, &env, &["--client-id", CLIENT])
         .assert_code(2)

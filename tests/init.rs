@@ -107,8 +107,9 @@ fn orphans_are_adopted_and_reaped() {
 #[test]
 fn group_sends_signals_to_the_whole_process_group() {
     let (w, dir) = world_and_dir();
+    // Each says it is ready only once its trap is set.
     let worker = format!(
-        "trap 'echo worker > {d}/worker; exit 0' TERM; while :; do sleep 0.05; done",
+        "trap 'echo worker > {d}/worker; exit 0' TERM; echo up > {d}/worker-ready; while :; do sleep 0.05; done",
         d = dir.display()
     );
     let script = format!(
@@ -116,8 +117,9 @@ fn group_sends_signals_to_the_whole_process_group() {
         d = dir.display()
     );
     let child = w.kvinit().args(["--init", "--group", "--env", "S=s", "--", "sh", "-c", &script]).spawn();
-    assert!(wait_for(Duration::from_secs(20), || dir.join("ready").exists()));
-    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        wait_for(Duration::from_secs(20), || dir.join("ready").exists() && dir.join("worker-ready").exists())
+    );
     signal(child.id(), TERM);
     let (code, _, stderr) = finish(child, Duration::from_secs(20));
     assert_eq!(code, Some(0), "{stderr}");
@@ -127,7 +129,10 @@ fn group_sends_signals_to_the_whole_process_group() {
 #[test]
 fn exec_failures_keep_126_and_127() {
     let (w, _dir) = world_and_dir();
-    w.kvinit().args(["--init", "--env", "S=s", "--", "no-such-command-kvinit"]).run().assert_code(127);
+    let mut k = w.kvinit();
+    // A PATH that any user can search (see exit_codes.rs).
+    k.env("PATH", "/usr/local/bin:/usr/bin:/bin");
+    k.args(["--init", "--env", "S=s", "--", "no-such-command-kvinit"]).run().assert_code(127);
     w.kvinit().args(["--init", "--env", "S=s", "--", "/"]).run().assert_code(126);
 }
 

@@ -2,9 +2,7 @@
 
 mod support;
 
-use std::sync::Arc;
-
-use support::{Reply, Request, Server, World};
+use support::{Reply, World};
 
 const VALUES: [&str; 3] = ["Pa55w0rd-AAAA-unique", "conn-BBBB-unique", "api-CCCC-unique"];
 
@@ -98,21 +96,22 @@ fn plain_http_vaults_are_refused() {
         .assert_stderr_contains("must use https://");
 }
 
-fn recording_proxy() -> Server {
-    Server::start(None, Arc::new(|_: &Request| Reply::text(502, "proxy says no")))
-}
-
+/// Every proxy variable kvinit could read names a proxy that really
+/// tunnels: the vault is reached through it, IMDS never is.
 #[test]
 fn imds_is_never_reached_through_a_proxy() {
     let w = world_with_values();
-    let proxy = recording_proxy();
-    let proxy_url = format!("http://127.0.0.1:{}", proxy.port());
+    let proxy = support::proxy::TunnelProxy::start(None);
     let mut k = w.kvinit();
-    for var in ["HTTP_PROXY", "http_proxy"] {
-        k.env(var, &proxy_url);
+    for var in ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"] {
+        k.env(var, proxy.url());
     }
     k.args(["--env", "DB=db", "--", "true"]).run().assert_success();
-    assert!(proxy.requests().is_empty(), "{:?}", proxy.requests());
+    let imds = w.imds.authority_host().trim_start_matches("http://").to_string();
+    let targets: Vec<String> = proxy.tunnels().into_iter().map(|t| t.target).collect();
+    assert!(targets.contains(&w.vault.host()), "the vault is reached through the proxy: {targets:?}");
+    assert!(!targets.contains(&imds), "IMDS went through the proxy: {targets:?}");
+    assert_eq!(w.imds.server.requests().len(), 1, "IMDS was asked directly");
     assert!(w.imds.server.requests()[0].header("x-forwarded-for").is_none());
 }
 

@@ -1,5 +1,5 @@
 //! --user: files owned by the user, then groups, gid, uid dropped before exec.
-//! These run as root, as CI does.
+//! These need root, as CI has; an ordinary user skips them, saying so.
 
 mod support;
 
@@ -9,7 +9,9 @@ use support::{Shm, World};
 
 #[test]
 fn numeric_ids_need_no_passwd_entry() {
-    assert_eq!(nix_uid(), 0, "this test needs root, as in CI");
+    if !is_root_or_skip() {
+        return;
+    }
     let w = World::new();
     w.vault.put("s", "v");
     let shm = Shm::new();
@@ -34,6 +36,9 @@ fn numeric_ids_need_no_passwd_entry() {
 
 #[test]
 fn a_name_from_etc_passwd() {
+    if !is_root_or_skip() {
+        return;
+    }
     let w = World::new();
     w.vault.put("s", "v");
     // Debian's nobody: uid 65534, group nogroup 65534, home /nonexistent.
@@ -62,6 +67,9 @@ fn an_unknown_user_is_a_usage_error_before_any_request() {
 
 #[test]
 fn without_root_the_switch_fails_closed() {
+    if !is_root_or_skip() {
+        return;
+    }
     let w = World::new();
     w.vault.put("s", "v");
     let (cmd, marker) = support::tripwire(&w.dir);
@@ -92,8 +100,20 @@ fn nix_uid() -> u32 {
     std::fs::metadata("/proc/self").unwrap().uid()
 }
 
+/// Switching users needs root (CI has it); an ordinary user skips, saying so.
+fn is_root_or_skip() -> bool {
+    let root = nix_uid() == 0;
+    if !root {
+        eprintln!("skipped: needs root to switch users");
+    }
+    root
+}
+
 #[test]
 fn with_init_the_command_runs_as_the_user_and_kvinit_stays_root() {
+    if !is_root_or_skip() {
+        return;
+    }
     let w = World::new();
     w.vault.put("s", "v");
     w.kvinit()
@@ -109,8 +129,11 @@ fn with_init_the_command_runs_as_the_user_and_kvinit_stays_root() {
 /// exit 5, rather than "cannot execute" and 126.
 #[test]
 fn with_init_a_failed_switch_is_reported_as_such() {
-    if nix_uid() != 0 || std::process::Command::new("setpriv").arg("--version").output().is_err() {
-        return eprintln!("skipped: needs root and setpriv(1)");
+    if !is_root_or_skip() {
+        return;
+    }
+    if std::process::Command::new("setpriv").arg("--version").output().is_err() {
+        return eprintln!("skipped: needs setpriv(1) from util-linux");
     }
     let w = World::new();
     w.vault.put("s", "v");

@@ -1,6 +1,7 @@
-//! A private network namespace, for replays at Azure's real addresses:
-//! IMDS at 169.254.169.254:80 and a vault at its real name on port 443,
-//! with kvinit run under its own `/etc/hosts`. Needs root; nothing is left
+//! Private namespaces. A network namespace, for replays at Azure's real
+//! addresses: IMDS at 169.254.169.254:80 and a vault at its real name on
+//! port 443, with kvinit run under its own `/etc/hosts`; a mount namespace,
+//! for files kvinit looks for at fixed paths. Needs root; nothing is left
 //! behind, since the namespaces end with the last socket and process in them.
 
 use std::ffi::CString;
@@ -65,8 +66,16 @@ fn ip(args: &[&str]) -> Result<(), String> {
 impl Kvinit {
     /// Runs kvinit in a mount namespace of its own where `hosts` is `/etc/hosts`.
     pub fn with_hosts(&mut self, hosts: &Path) -> &mut Kvinit {
-        let source = CString::new(hosts.as_os_str().as_encoded_bytes()).unwrap();
-        let (root, target) = (CString::new("/").unwrap(), CString::new("/etc/hosts").unwrap());
+        self.with_bind(hosts, Path::new("/etc/hosts"))
+    }
+
+    /// Runs kvinit in a mount namespace of its own where `source` is
+    /// mounted on `target` (which must exist). Needs root; the mount ends
+    /// with kvinit, so nothing is left on the host.
+    pub fn with_bind(&mut self, source: &Path, target: &Path) -> &mut Kvinit {
+        let source = CString::new(source.as_os_str().as_encoded_bytes()).unwrap();
+        let (root, target) =
+            (CString::new("/").unwrap(), CString::new(target.as_os_str().as_encoded_bytes()).unwrap());
         // SAFETY: between fork and exec only system calls run, on strings
         // made before the fork: no allocation, no lock.
         unsafe {
