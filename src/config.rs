@@ -2,15 +2,17 @@
 //! Everything that can be rejected without touching the network is rejected
 //! here, so a bad deployment fails in milliseconds with exit code 2.
 
-use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::Args;
-use crate::identity::Kind;
+use crate::identity::{Env, Kind, UserAssigned, CREDENTIALS};
+use crate::launch::user::{IdOrName, UserSpec};
 use crate::reference::{self, parse_app_service_reference, Cloud, Options, RefError, SecretRef, VaultUrl};
+use crate::sink::file::Files;
+use crate::vault::PlannedSecret;
 
 /// Docker's and Kubernetes' convention for secret files.
 pub const DEFAULT_DIR: &str = "/run/secrets";
@@ -19,49 +21,6 @@ pub const DEFAULT_FILE_MODE: u32 = 0o400;
 /// Long enough to outlast IMDS's documented 70 s "410 Gone" update window
 /// with room for the backoff around it.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Variables that let a process mint tokens as this identity; the app does
-/// not get them unless asked (`--keep-identity-env`).
-pub const CREDENTIALS: &[&str] = &[
-    "IDENTITY_HEADER",
-    "MSI_SECRET",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
-    "AZURE_PASSWORD",
-];
-
-/// A snapshot of kvinit's environment. Empty values count as unset, as the
-/// Azure SDKs treat them.
-#[derive(Debug, Clone, Default)]
-pub struct Env {
-    vars: BTreeMap<OsString, OsString>,
-}
-
-impl Env {
-    pub fn from_process() -> Env {
-        Env { vars: std::env::vars_os().collect() }
-    }
-
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars.get(OsStr::new(name)).and_then(|v| v.to_str()).filter(|v| !v.is_empty())
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&OsString, &OsString)> {
-        self.vars.iter()
-    }
-
-    /// Drops the credential variables, once the identity source holds what
-    /// it needs (their memory is wiped as it is freed).
-    pub fn forget_credentials(&mut self) {
-        self.vars.retain(|k, _| !CREDENTIALS.iter().any(|c| OsStr::new(c) == k));
-    }
-}
-
-impl<K: Into<OsString>, V: Into<OsString>> FromIterator<(K, V)> for Env {
-    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Env {
-        Env { vars: iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
-    }
-}
 
 /// Everything kvinit will do, decided before any I/O.
 #[derive(Debug)]
@@ -97,12 +56,6 @@ pub struct Plan {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlannedSecret {
-    pub reference: SecretRef,
-    pub resource: &'static str,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
     pub dest: Dest,
     pub secret: usize,
@@ -128,15 +81,6 @@ impl fmt::Display for Dest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Files {
-    pub dir: PathBuf,
-    pub mode: u32,
-    /// `--owner`; `--user`'s ids are used when this is unset.
-    pub owner: Option<(u32, Option<u32>)>,
-    pub allow_disk: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InitPlan {
     pub group: bool,
     pub remap: Vec<i32>,
@@ -151,19 +95,6 @@ pub struct Import {
     pub prefix: String,
 }
 
-/// `--user`: ids, or names to look up in /etc/passwd and /etc/group.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserSpec {
-    pub user: IdOrName,
-    pub group: Option<IdOrName>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IdOrName {
-    Id(u32),
-    Name(String),
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
     /// `--env` or `KVINIT_ENV`.
@@ -172,15 +103,6 @@ pub enum Origin {
     AppServiceReference,
     /// `--all-secrets`.
     Import,
-}
-
-/// A user-assigned identity, by whichever id the operator had at hand.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(clippy::enum_variant_names)] // named as the flags and the Azure parameters are
-pub enum UserAssigned {
-    ClientId(String),
-    ObjectId(String),
-    ResourceId(String),
 }
 
 /// Why the command line or environment was rejected (exit code 2).

@@ -45,8 +45,8 @@ pub fn main() -> ! {
     };
     init_logging(args.verbose, args.quiet);
     secret::harden_process();
-    let env = config::Env::from_process();
-    secret::wipe_from_environ(config::CREDENTIALS);
+    let env = identity::Env::from_process();
+    secret::wipe_from_environ(identity::CREDENTIALS);
     let result = config::Plan::new(args, env)
         .map_err(error::Error::Config)
         .and_then(|plan| run::run(plan, original_mask));

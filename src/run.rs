@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::config::{Dest, Import, Origin, Output, Plan, PlannedSecret};
+use crate::config::{Dest, Import, Origin, Output, Plan};
 use crate::error::{Error, RenderError};
 use crate::http::{Client, Roots};
 use crate::identity::{self, TokenSource};
@@ -15,7 +15,7 @@ use crate::retry::Deadline;
 #[cfg(unix)]
 use crate::retry::Rng;
 use crate::secret::{AccessToken, SecretBytes};
-use crate::vault::{self, Fetched};
+use crate::vault::{self, Fetched, PlannedSecret};
 use crate::{sink, transform};
 
 /// Runs the plan. Returns the exit code: `--check`'s, or the command's when

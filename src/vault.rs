@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::config::PlannedSecret;
 use crate::http::{self, Client};
 use crate::reference::{SecretRef, VaultUrl};
 use crate::retry::{retry, Attempt, Backoff, Deadline, Failure};
@@ -17,6 +16,13 @@ const API_VERSION: &str = "7.4";
 
 /// Values are at most 25 KiB; JSON escaping can grow that six-fold.
 const BODY_LIMIT: u64 = 1024 * 1024;
+
+/// A secret to read, with the token resource its vault needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedSecret {
+    pub reference: SecretRef,
+    pub resource: &'static str,
+}
 
 /// Requests in flight at once: enough that a typical app's secrets cost one
 /// round trip, few enough to be polite to a vault that allows 4,000 GETs per

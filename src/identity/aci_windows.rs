@@ -2,8 +2,8 @@
 //! injects `IDENTITY_ENDPOINT` + `IDENTITY_HEADER` and documents
 //! `GET $IDENTITY_ENDPOINT?resource=...[&principalId=...]` with header `secret`.
 
+use super::UserAssigned;
 use super::{endpoint, fetch_token, get, Context, Error, ErrorKind, Kind, TokenSource, DEFAULT_POLICY};
-use crate::config::UserAssigned;
 use crate::http::{self, Client};
 use crate::retry::Deadline;
 use crate::secret::{AccessToken, Secret};

@@ -1,8 +1,8 @@
 //! App Service, Functions, Container Apps and Automation:
 //! `IDENTITY_ENDPOINT` + `IDENTITY_HEADER`, api-version 2019-08-01.
 
+use super::UserAssigned;
 use super::{endpoint, fetch_token, get, Context, Error, ErrorKind, TokenSource, DEFAULT_POLICY};
-use crate::config::UserAssigned;
 use crate::http::Client;
 use crate::retry::Deadline;
 use crate::secret::{AccessToken, Secret};

@@ -4,10 +4,10 @@
 
 use std::path::PathBuf;
 
+use super::UserAssigned;
 use super::{
     fetch_token, Context, Error, ErrorKind, Kind, SetupError, TokenSource, DEFAULT_POLICY, TOKEN_BODY_LIMIT,
 };
-use crate::config::UserAssigned;
 use crate::http::{self, Client};
 use crate::retry::Deadline;
 use crate::secret::{AccessToken, Secret};

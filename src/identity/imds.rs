@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use super::UserAssigned;
 use super::{fetch_token, get, Context, Error, ErrorKind, Policy, TokenSource};
-use crate::config::UserAssigned;
 use crate::http::{self, Client};
 use crate::retry::Deadline;
 use crate::secret::AccessToken;

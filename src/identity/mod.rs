@@ -16,7 +16,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::config::{Env, UserAssigned};
 use crate::http::{self, Client, Roots};
 use crate::reference::Cloud;
 use crate::retry::{retry, Attempt, Backoff, Deadline, Failure};
@@ -24,6 +23,18 @@ use crate::secret::{AccessToken, Secret};
 
 /// Token bodies are a few KiB; anything far larger is not a token endpoint.
 const TOKEN_BODY_LIMIT: u64 = 64 * 1024;
+
+mod env;
+pub use env::{Env, CREDENTIALS};
+
+/// A user-assigned identity, by whichever id the operator had at hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // named as the flags and the Azure parameters are
+pub enum UserAssigned {
+    ClientId(String),
+    ObjectId(String),
+    ResourceId(String),
+}
 
 /// A platform's way of turning its identity into access tokens.
 pub trait TokenSource: Send {

@@ -1,8 +1,8 @@
 //! The 2017-09-01 MSI protocol (`MSI_ENDPOINT` + `MSI_SECRET`), still used by
 //! Azure ML compute; its `expires_on` may be a date string.
 
+use super::UserAssigned;
 use super::{endpoint, fetch_token, get, Context, Error, Kind, TokenSource, DEFAULT_POLICY};
-use crate::config::UserAssigned;
 use crate::http::Client;
 use crate::retry::Deadline;
 use crate::secret::{AccessToken, Secret};

@@ -4,7 +4,18 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::config::UserSpec;
+/// `--user`: ids, or names to look up in /etc/passwd and /etc/group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSpec {
+    pub user: IdOrName,
+    pub group: Option<IdOrName>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdOrName {
+    Id(u32),
+    Name(String),
+}
 
 /// The ids to switch to, resolved before any file is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,8 +77,7 @@ mod imp {
 
     use nix::unistd::{self, Gid, Group, Uid, User};
 
-    use super::{Error, Ids, UserSpec};
-    use crate::config::IdOrName;
+    use super::{Error, IdOrName, Ids, UserSpec};
 
     fn lookup_failed(what: &'static str, name: &str) -> Error {
         Error::Unknown { what, name: name.to_string() }

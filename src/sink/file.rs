@@ -13,8 +13,17 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::config::Files;
 use crate::secret::SecretBytes;
+
+/// Where and how secret files are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Files {
+    pub dir: PathBuf,
+    pub mode: u32,
+    /// `--owner`; `--user`'s ids are used when this is unset.
+    pub owner: Option<(u32, Option<u32>)>,
+    pub allow_disk: bool,
+}
 
 /// Why secret files could not be written (exit code 5).
 #[derive(Debug)]
