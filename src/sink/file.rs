@@ -85,10 +85,8 @@ impl Dir {
     /// files, and opens it. Nothing is created if the check fails. This is
     /// the only step that goes by path, and it runs before the command.
     pub fn prepare(files: &Files, owner: Option<(u32, u32)>) -> Result<Dir, Error> {
-        let mut missing = Vec::new();
         let mut probe = files.dir.as_path();
         while !probe.exists() {
-            missing.push(probe);
             probe = probe.parent().unwrap_or(Path::new("/"));
         }
         if !files.allow_disk {
@@ -97,10 +95,8 @@ impl Dir {
                 return Err(Error::NotInMemory { dir: files.dir.clone(), fs });
             }
         }
-        for dir in missing.into_iter().rev() {
-            imp::create_dir(dir, owner)?;
-        }
-        let handle = imp::open_dir(&files.dir)?;
+        let handle = imp::open_secrets_dir(&files.dir, owner)?;
+        imp::remove_stale_temporaries(&handle);
         Ok(Dir { handle, path: files.dir.clone(), mode: files.mode, owner })
     }
 
@@ -153,8 +149,8 @@ mod imp {
     use std::fs::File;
     use std::io::{self, Write};
     use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
     use std::path::{Path, PathBuf};
-    use std::sync::atomic::{AtomicU32, Ordering};
 
     use nix::errno::Errno;
     use nix::fcntl::{openat, renameat, AtFlags, OFlag};
@@ -203,24 +199,90 @@ mod imp {
         }
     }
 
-    /// One directory of the secrets directory's own path, 0700, whose parent
-    /// exists; at start-up, before the command runs.
-    pub fn create_dir(dir: &Path, owner: Option<(u32, u32)>) -> Result<(), Error> {
-        use std::os::unix::fs::DirBuilderExt;
-        let made = std::fs::DirBuilder::new().mode(0o700).create(dir);
-        made.map_err(io_error("creating the directory", dir))?;
-        if let Some((uid, gid)) = owner {
-            std::os::unix::fs::lchown(dir, Some(uid), Some(gid))
-                .map_err(io_error("changing the owner of", dir))?;
-        }
-        Ok(())
-    }
-
     const DIR_FLAGS: OFlag =
         OFlag::O_RDONLY.union(OFlag::O_DIRECTORY).union(OFlag::O_NOFOLLOW).union(OFlag::O_CLOEXEC);
 
-    pub fn open_dir(dir: &Path) -> Result<OwnedFd, Error> {
-        nix::fcntl::open(dir, DIR_FLAGS, Mode::empty()).map_err(|e| refusal(e, "opening the directory", dir))
+    /// Opens `dir` walking down from `/` one name at a time. A symlink on
+    /// the way is followed only if root made it (`/var/run`); one anybody
+    /// else made (in a shared, writable directory, say an `emptyDir` that
+    /// outlived a previous run of the app) is refused. What is missing is
+    /// made: root's 0755 on the way, and `dir` itself 0700, given to
+    /// `owner` through its descriptor once it is sure to be the one just made.
+    pub fn open_secrets_dir(dir: &Path, owner: Option<(u32, u32)>) -> Result<OwnedFd, Error> {
+        use std::path::Component;
+        let absolute = std::env::current_dir().map(|cwd| cwd.join(dir)).unwrap_or_else(|_| dir.to_path_buf());
+        let names: Vec<&OsStr> = absolute
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(name) => Some(Ok(name)),
+                Component::ParentDir => Some(Err(())),
+                _ => None,
+            })
+            .collect::<Result<_, ()>>()
+            .map_err(|()| io_error("opening the directory", dir)(io::ErrorKind::InvalidInput.into()))?;
+        let mut at = PathBuf::from("/");
+        let mut fd = nix::fcntl::open("/", DIR_FLAGS, Mode::empty())
+            .map_err(|e| io_error("opening the directory", &at)(e.into()))?;
+        for (i, name) in names.iter().enumerate() {
+            let last = i + 1 == names.len();
+            at.push(name);
+            fd = match fstatat(&fd, *name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) if kind(&st) == SFlag::S_IFLNK && st.st_uid == 0 => {
+                    nix::fcntl::open(&at, DIR_FLAGS.difference(OFlag::O_NOFOLLOW), Mode::empty())
+                        .map_err(|e| refusal(e, "opening the directory", &at))?
+                }
+                Ok(st) if kind(&st) == SFlag::S_IFLNK => return Err(Error::Symlink(at)),
+                Ok(_) => openat(&fd, *name, DIR_FLAGS, Mode::empty())
+                    .map_err(|e| refusal(e, "opening the directory", &at))?,
+                Err(Errno::ENOENT) => {
+                    let mode = if last { Mode::S_IRWXU } else { Mode::from_bits_truncate(0o755) };
+                    mkdirat(&fd, *name, mode).map_err(|e| refusal(e, "creating the directory", &at))?;
+                    let made = openat(&fd, *name, DIR_FLAGS, Mode::empty())
+                        .map_err(|e| refusal(e, "opening the directory", &at))?;
+                    if last {
+                        if !made_by_us(&made) {
+                            let raced = io::Error::from(io::ErrorKind::AlreadyExists);
+                            return Err(io_error("creating the directory", &at)(raced));
+                        }
+                        set_owner(&made, owner).map_err(io_error("changing the owner of", &at))?;
+                    }
+                    made
+                }
+                Err(e) => return Err(refusal(e, "opening the directory", &at)),
+            };
+        }
+        Ok(fd)
+    }
+
+    fn kind(st: &nix::sys::stat::FileStat) -> SFlag {
+        SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT
+    }
+
+    /// A directory kvinit just made is its own; one put in its place is not.
+    fn made_by_us(dir: &OwnedFd) -> bool {
+        nix::sys::stat::fstat(dir).is_ok_and(|st| st.st_uid == nix::unistd::geteuid().as_raw())
+    }
+
+    /// Temporaries an earlier run left (killed mid-write): they hold values
+    /// that are no longer current, and nothing else would remove them.
+    pub fn remove_stale_temporaries(dir: &OwnedFd) {
+        let Ok(fd) = dir.try_clone() else { return };
+        let Ok(mut listing) = nix::dir::Dir::from_fd(fd) else { return };
+        let stale: Vec<OsString> = listing
+            .iter()
+            .filter_map(Result::ok)
+            .map(|entry| OsStr::from_bytes(entry.file_name().to_bytes()).to_os_string())
+            .filter(|name| is_temporary(name))
+            .collect();
+        for name in stale {
+            let _ = unlinkat(dir, name.as_os_str(), UnlinkatFlags::NoRemoveDir);
+        }
+    }
+
+    /// `.NAME.kvinit-<random>.tmp`, as `stage` names them.
+    fn is_temporary(name: &OsStr) -> bool {
+        let name = name.as_bytes();
+        name.starts_with(b".") && name.ends_with(b".tmp") && name.windows(8).any(|w| w == b".kvinit-")
     }
 
     /// `name` in `parent`, created 0700 and given to `owner` if missing;
@@ -238,7 +300,9 @@ mod imp {
                     .map_err(|e| refusal(e, "creating the directory", shown))?;
                 let fd = openat(parent.fd(), name, DIR_FLAGS, Mode::empty())
                     .map_err(|e| refusal(e, "opening the directory", shown))?;
-                set_owner(&fd, owner).map_err(io_error("changing the owner of", shown))?;
+                if made_by_us(&fd) {
+                    set_owner(&fd, owner).map_err(io_error("changing the owner of", shown))?;
+                }
                 Ok(fd)
             }
             // O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR.
@@ -281,17 +345,24 @@ mod imp {
         if is_symlink(dir.fd(), name) {
             return Err(Error::Symlink(shown.to_path_buf()));
         }
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let mut temp = OsString::from(".");
-        temp.push(name);
-        temp.push(format!(".kvinit-{}-{}.tmp", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
         let dir = match dir {
             Opened::Root(fd) => fd.try_clone().map_err(io_error("opening the directory of", shown))?,
             Opened::Sub(fd) => fd,
         };
+        // A random name, so that neither a leftover of an earlier run (pids
+        // repeat in containers) nor the command can take it first.
         let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        let fd = openat(&dir, temp.as_os_str(), flags, Mode::S_IRUSR | Mode::S_IWUSR)
-            .map_err(|e| refusal(e, "creating", shown))?;
+        let mut rng = crate::retry::Rng::new();
+        let (temp, fd) = loop {
+            let mut temp = OsString::from(".");
+            temp.push(name);
+            temp.push(format!(".kvinit-{:016x}.tmp", rng.next_u64()));
+            match openat(&dir, temp.as_os_str(), flags, Mode::S_IRUSR | Mode::S_IWUSR) {
+                Ok(fd) => break (temp, fd),
+                Err(Errno::EEXIST) => continue,
+                Err(e) => return Err(refusal(e, "creating", shown)),
+            }
+        };
         let staged = Staged { dir, temp, name: name.to_os_string(), shown: shown.to_path_buf() };
         let mut file = File::from(fd);
         let written = file
@@ -351,13 +422,11 @@ mod imp {
         Err(io::Error::new(io::ErrorKind::Unsupported, "no statfs here"))
     }
 
-    pub fn create_dir(_dir: &Path, _owner: Option<(u32, u32)>) -> Result<(), Error> {
+    pub fn open_secrets_dir(_dir: &Path, _owner: Option<(u32, u32)>) -> Result<Handle, Error> {
         Err(Error::Unsupported)
     }
 
-    pub fn open_dir(_dir: &Path) -> Result<Handle, Error> {
-        Err(Error::Unsupported)
-    }
+    pub fn remove_stale_temporaries(_dir: &Handle) {}
 
     pub fn enter(_: &Opened<'_>, _: &OsStr, _: &Path, _: Option<(u32, u32)>) -> Result<Handle, Error> {
         Err(Error::Unsupported)
