@@ -112,16 +112,16 @@ impl StdError for RenderError {
     }
 }
 
-/// The `source()` chain of an error, joined for one log line.
+/// An error and its `source()` chain on one log line: "what: why: why".
 #[cfg_attr(not(unix), allow(dead_code))] // only --refresh, Unix-only, uses it
-pub fn chain(error: &dyn StdError) -> String {
+pub fn one_line(error: &dyn StdError) -> String {
     let mut parts = Vec::new();
-    let mut cause = error.source();
-    while let Some(e) = cause {
+    let mut next = Some(error);
+    while let Some(e) = next {
         let text = e.to_string();
         let lines: Vec<&str> = text.split(['\r', '\n']).map(str::trim).filter(|l| !l.is_empty()).collect();
         parts.push(lines.join(" "));
-        cause = e.source();
+        next = e.source();
     }
     parts.join(": ")
 }

@@ -36,7 +36,7 @@ pub fn bodies(body: &[u8]) {
         let kind = crate::vault::status_error(&response);
         let error =
             crate::vault::Error { target: crate::vault::Target::Secret(secret.clone()), kind, attempts: 1 };
-        let _ = (error.hint(), crate::error::chain(&error));
+        let _ = (error.hint(), crate::error::one_line(&error));
     }
     let _ = crate::transform::decode_base64(body);
 }

@@ -181,7 +181,7 @@ impl launch::Refresh for Refresher {
     fn run(&mut self) -> bool {
         let deadline = Deadline::after(self.timeout);
         if let Err(e) = self.renew_tokens(deadline, false) {
-            log::error!("refresh: {e}: {}; keeping the current secrets", crate::error::chain(&e));
+            log::error!("refresh: {}; keeping the current secrets", crate::error::one_line(&e));
             return false;
         }
         let read = |s: &Self| {
@@ -195,7 +195,7 @@ impl launch::Refresh for Refresher {
         if results.iter().any(|r| r.as_ref().is_err_and(rejected)) {
             log::info!("refresh: Key Vault rejected the token; getting a new one");
             if let Err(e) = self.renew_tokens(deadline, true) {
-                log::error!("refresh: {e}: {}; keeping the current secrets", crate::error::chain(&e));
+                log::error!("refresh: {}; keeping the current secrets", crate::error::one_line(&e));
                 return false;
             }
             results = read(self);
@@ -209,7 +209,7 @@ impl launch::Refresh for Refresher {
                 Err(e) => {
                     throttled |= matches!(e.kind, vault::ErrorKind::Status { status: 429, .. });
                     if !(output.options.optional && e.is_missing()) {
-                        log::error!("refresh: {e}: {}; keeping {}", crate::error::chain(e), output.dest);
+                        log::error!("refresh: {}; keeping {}", crate::error::one_line(e), output.dest);
                     }
                     continue;
                 }
@@ -255,7 +255,7 @@ impl Refresher {
         };
         let files: Vec<_> = rewrites.iter().map(|(i, value)| (path(*i), value)).collect();
         if let Err(e) = dir.write_all(&files) {
-            log::error!("refresh: {e}: {}; keeping the current files", crate::error::chain(&e));
+            log::error!("refresh: {}; keeping the current files", crate::error::one_line(&e));
             return 0;
         }
         let written = files.len();

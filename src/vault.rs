@@ -70,14 +70,23 @@ pub fn read_all<'t>(
     let next = AtomicUsize::new(0);
     let results: Vec<Mutex<Option<Result<Fetched, Error>>>> =
         secrets.iter().map(|_| Mutex::new(None)).collect();
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(s) = secrets.get(i) else { break };
+        let result = read(client, &s.reference, token_for(s.resource), deadline);
+        *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+    };
     std::thread::scope(|scope| {
+        let mut started = 0;
         for _ in 0..CONCURRENCY.min(secrets.len()) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(s) = secrets.get(i) else { break };
-                let result = read(client, &s.reference, token_for(s.resource), deadline);
-                *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
-            });
+            // Threads may run out (a full pids cgroup); fewer is slower, not wrong.
+            if std::thread::Builder::new().name("kvinit-read".into()).spawn_scoped(scope, work).is_err() {
+                break;
+            }
+            started += 1;
+        }
+        if started == 0 {
+            work();
         }
     });
     results

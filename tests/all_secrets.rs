@@ -154,6 +154,12 @@ fn imports_never_set_variables_that_change_how_programs_run() {
         "ifs",
         "env",
         "shell",
+        "git-ssh-command",
+        "requests-ca-bundle",
+        "ps1",
+        "lessopen",
+        "node-tls-reject-unauthorized",
+        "ftp-proxy",
     ];
     for name in hostile {
         w.vault.put(name, "/tmp/evil");

@@ -135,8 +135,9 @@ fn a_hanging_round_does_not_hold_back_a_stop() {
     let (code, _, stderr) = finish(child, Duration::from_secs(20));
     let took = sent.elapsed();
     assert!(round_started, "no round started:\n{stderr}");
-    // The round would hang for 60 s; a bound far below that, far above any scheduling delay.
-    assert!(told && took < Duration::from_secs(10), "TERM took {took:?} to get through:\n{stderr}");
+    // The round would hang for 60 s; TERM must get through in a couple of
+    // seconds (5 s leaves room for a loaded machine).
+    assert!(told && took < Duration::from_secs(5), "TERM took {took:?} to get through:\n{stderr}");
     assert_eq!(code, Some(0), "{stderr}");
 }
 

@@ -68,6 +68,11 @@ mod imp {
         let set = handled();
         while let Some(sig) = wait(&set, Duration::ZERO) {
             let name = Signal::try_from(sig).map(Signal::as_str).unwrap_or("a signal");
+            // A stop that slipped in after the start-up guard still stops.
+            if STOP_DURING_START.iter().any(|s| *s as i32 == sig) {
+                log::warn!("received {name} while starting; stopping");
+                std::process::exit(128 + sig);
+            }
             log::warn!(
                 "dropping {name}, which arrived while secrets were read: the command cannot handle it yet"
             );

@@ -67,10 +67,13 @@ fn spawn(
     // the exec error std reports would only say "Invalid argument".
     let (report, reported) = pipe2(OFlag::O_CLOEXEC).map_err(|e| StartError::Exec(e.into()))?;
     let report_fd = reported.as_raw_fd();
-    // SAFETY: the closure runs in the forked child before exec. kvinit has
-    // no other thread by then (the start-up guard, the readers and the
-    // preconnect threads are joined), and the closure makes system calls
-    // only: the switch was prepared above and `Failed` is two integers.
+    // SAFETY: the closure runs in the forked child before exec, where only
+    // async-signal-safe work is sound: it makes system calls only (the
+    // switch was prepared above, `Failed` is two integers, the report is
+    // one write(2)). kvinit's own threads are joined by now (the start-up
+    // guard, the readers, the preconnect threads), though a DNS lookup that
+    // timed out may leave one behind; with no allocation and no lock taken
+    // here, that cannot matter.
     unsafe {
         cmd.pre_exec(move || {
             original.restore()?;
@@ -132,7 +135,14 @@ pub fn supervise(
         match signals::wait(&handled, rounds.wait_at_most()) {
             None => {}
             Some(sig) if sig == Signal::SIGCHLD as i32 => {}
-            Some(sig) => forward(pid, sig, init.group),
+            Some(sig) => {
+                forward(pid, sig, init.group);
+                // The command is stopping: no more rounds, and no refresh
+                // signal to a process that is shutting down.
+                if [Signal::SIGTERM, Signal::SIGINT, Signal::SIGQUIT].iter().any(|s| *s as i32 == sig) {
+                    rounds.stop();
+                }
+            }
         }
         // A round still running is abandoned: kvinit exits with the command.
         if let Some(code) = reap(pid) {
@@ -151,6 +161,9 @@ struct Rounds {
     idle: Option<(Box<dyn Refresh>, Instant)>,
     /// During one: the thread, which hands the refresher back.
     running: Option<std::thread::JoinHandle<(Box<dyn Refresh>, bool)>>,
+    /// After a stop signal: a round still running is left to be cut short
+    /// by kvinit's exit, and its outcome ignored.
+    stopped: bool,
 }
 
 impl Rounds {
@@ -159,7 +172,12 @@ impl Rounds {
             let at = Instant::now() + r.next_delay();
             (r, at)
         });
-        Rounds { idle, running: None }
+        Rounds { idle, running: None, stopped: false }
+    }
+
+    fn stop(&mut self) {
+        self.stopped = true;
+        self.idle = None;
     }
 
     /// How long the loop may wait for a signal before calling `poll`.
@@ -174,6 +192,9 @@ impl Rounds {
     /// Starts a round that is due, or collects one that ended; `true` when
     /// one ended and the command should be told.
     fn poll(&mut self) -> bool {
+        if self.stopped {
+            return false;
+        }
         if self.running.as_ref().is_some_and(|t| t.is_finished()) {
             let finished = self.running.take().and_then(|t| t.join().ok());
             if let Some((mut r, changed)) = finished {
@@ -185,14 +206,33 @@ impl Rounds {
             return false;
         }
         if self.idle.as_ref().is_some_and(|(_, at)| Instant::now() >= *at) {
-            if let Some((mut r, _)) = self.idle.take() {
-                self.running = Some(std::thread::spawn(move || {
-                    let changed = r.run();
-                    (r, changed)
-                }));
+            if let Some((r, _)) = self.idle.take() {
+                self.start(r);
             }
         }
         false
+    }
+
+    /// A thread that cannot be had (a full pids cgroup) skips the round,
+    /// rather than bring PID 1 down.
+    fn start(&mut self, r: Box<dyn Refresh>) {
+        let shared = std::sync::Arc::new(std::sync::Mutex::new(Some(r)));
+        let theirs = shared.clone();
+        let spawned = std::thread::Builder::new().name("kvinit-refresh".into()).spawn(move || {
+            let mut r = theirs.lock().unwrap_or_else(|e| e.into_inner()).take().expect("handed over once");
+            let changed = r.run();
+            (r, changed)
+        });
+        match spawned {
+            Ok(thread) => self.running = Some(thread),
+            Err(e) => {
+                log::error!("refresh: cannot start a round: {e}; trying again later");
+                if let Some(mut r) = shared.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    let at = Instant::now() + r.next_delay();
+                    self.idle = Some((r, at));
+                }
+            }
+        }
     }
 }
 

@@ -21,46 +21,24 @@ pub fn build(mut base: Vec<(OsString, OsString)>, items: &[(&str, OsString)]) ->
 /// they send traffic, and kvinit's and Azure's own: an import (anyone who
 /// can write a secret in the vault) never sets them; `--env` can.
 pub fn changes_how_programs_run(var: &str) -> bool {
+    #[rustfmt::skip]
     const NAMES: &[&str] = &[
-        "PATH",
-        "HOME",
-        "SHELL",
-        "ENV",
-        "BASH_ENV",
-        "IFS",
-        "CDPATH",
-        "PS4",
-        "PROMPT_COMMAND",
-        "SHELLOPTS",
-        "BASHOPTS",
-        "NODE_OPTIONS",
-        "NODE_PATH",
-        "RUBYOPT",
-        "RUBYLIB",
-        "JAVA_TOOL_OPTIONS",
-        "_JAVA_OPTIONS",
-        "JDK_JAVA_OPTIONS",
-        "CLASSPATH",
-        "DOTNET_STARTUP_HOOKS",
-        "CORECLR_PROFILER_PATH",
-        "GCONV_PATH",
-        "GLIBC_TUNABLES",
-        "LOCPATH",
-        "NLSPATH",
-        "HOSTALIASES",
-        "RES_OPTIONS",
-        "LOCALDOMAIN",
-        "TMPDIR",
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "NO_PROXY",
+        "PATH", "HOME", "SHELL", "ENV", "BASH_ENV", "IFS", "CDPATH", "PROMPT_COMMAND", "SHELLOPTS", "BASHOPTS",
+        "EDITOR", "VISUAL", "PAGER", "LESSOPEN", "LESSCLOSE", "LUA_INIT", "RUBYOPT", "RUBYLIB", "CLASSPATH",
+        "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "ASPNETCORE_HOSTINGSTARTUPASSEMBLIES",
+        "GCONV_PATH", "GLIBC_TUNABLES", "LOCPATH", "NLSPATH", "HOSTALIASES", "RES_OPTIONS", "LOCALDOMAIN",
+        "TMPDIR", "PHPRC", "PHP_INI_SCAN_DIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "SSLKEYLOGFILE", "NO_PROXY",
+        "PS0", "PS1", "PS2", "PS3", "PS4",
     ];
-    const PREFIXES: &[&str] =
-        &["LD_", "DYLD_", "PYTHON", "PERL5", "PERLLIB", "MALLOC_", "KVINIT_", "AZURE_", "IDENTITY_", "MSI_"];
-    NAMES.contains(&var) || PREFIXES.iter().any(|p| var.starts_with(p))
+    #[rustfmt::skip]
+    const PREFIXES: &[&str] = &[
+        "LD_", "DYLD_", "PYTHON", "PERL5", "PERLLIB", "NODE_", "NPM_CONFIG_", "DOTNET_", "CORECLR_",
+        "OPENSSL_", "GIT_", "GEM_", "BUNDLE_", "MALLOC_", "KVINIT_", "AZURE_", "IDENTITY_", "MSI_",
+    ];
+    const SUFFIXES: &[&str] = &["_PROXY", "_ASKPASS", "_CA_BUNDLE", "_CA_CERTS"];
+    NAMES.contains(&var)
+        || PREFIXES.iter().any(|p| var.starts_with(p))
+        || SUFFIXES.iter().any(|s| var.ends_with(s))
 }
 
 /// A value as an environment string, or `None` if it cannot be one: it
