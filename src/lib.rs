@@ -62,56 +62,120 @@ pub fn main() -> ! {
 
 /// `-v`/`-q` win; otherwise `KVINIT_LOG`, then `RUST_LOG`, then info.
 fn init_logging(verbose: u8, quiet: u8) {
-    let mut builder = env_logger::Builder::new();
-    match (verbose, quiet) {
+    let filter = match (verbose, quiet) {
         (0, 0) => match std::env::var("KVINIT_LOG").or_else(|_| std::env::var("RUST_LOG")) {
-            Ok(filters) if !filters.is_empty() => builder.parse_filters(&filters),
-            _ => builder.filter_level(LevelFilter::Info),
+            Ok(spec) if !spec.is_empty() => Filter::parse(&spec),
+            _ => Filter::level(LevelFilter::Info),
         },
-        (0, _) => builder.filter_level(LevelFilter::Error),
-        (1, _) => builder.filter_level(LevelFilter::Warn).filter_module("kvinit", LevelFilter::Debug),
-        _ => builder.filter_level(LevelFilter::Trace),
+        (0, _) => Filter::level(LevelFilter::Error),
+        (1, _) => Filter { default: LevelFilter::Warn, targets: vec![("kvinit".into(), LevelFilter::Debug)] },
+        _ => Filter::level(LevelFilter::Trace),
     };
-    builder.format(|buf, record| match record.level() {
-        Level::Info => writeln!(buf, "kvinit: {}", record.args()),
-        Level::Warn => writeln!(buf, "kvinit: warning: {}", record.args()),
-        Level::Error => writeln!(buf, "kvinit: error: {}", record.args()),
-        level => writeln!(
-            buf,
-            "kvinit: {}: [{}] {}",
-            level.as_str().to_lowercase(),
-            record.target(),
-            record.args()
-        ),
-    });
-    let logger = builder.target(env_logger::Target::Stderr).build();
-    log::set_max_level(logger.filter());
-    let _ = log::set_boxed_logger(Box::new(NoWireDumps(logger)));
+    log::set_max_level(filter.max());
+    let _ = log::set_logger(Box::leak(Box::new(Logger(filter))));
 }
 
-/// At trace level ureq-proto hex-dumps every byte on the wire, bearer tokens
-/// and secret values included. No filter a user writes may turn that on, so
-/// other crates' trace records are dropped here, in front of env_logger.
-struct NoWireDumps(env_logger::Logger);
+/// `RUST_LOG`'s usual syntax: comma-separated `level` or `target=level`
+/// directives; the longest matching target wins.
+struct Filter {
+    default: LevelFilter,
+    targets: Vec<(String, LevelFilter)>,
+}
 
-impl NoWireDumps {
+impl Filter {
+    fn level(default: LevelFilter) -> Filter {
+        Filter { default, targets: Vec::new() }
+    }
+
+    fn parse(spec: &str) -> Filter {
+        let mut filter = Filter::level(LevelFilter::Error);
+        for directive in spec.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+            match directive.split_once('=') {
+                Some((target, level)) => {
+                    if let Ok(level) = level.trim().parse() {
+                        filter.targets.push((target.trim().to_string(), level));
+                    }
+                }
+                None => match directive.parse() {
+                    Ok(level) => filter.default = level,
+                    Err(_) => filter.targets.push((directive.to_string(), LevelFilter::Trace)),
+                },
+            }
+        }
+        filter
+    }
+
+    fn allows(&self, metadata: &Metadata<'_>) -> bool {
+        let target = metadata.target();
+        let level = self
+            .targets
+            .iter()
+            .filter(|(t, _)| target.starts_with(t.as_str()))
+            .max_by_key(|(t, _)| t.len())
+            .map_or(self.default, |(_, level)| *level);
+        metadata.level() <= level
+    }
+
+    fn max(&self) -> LevelFilter {
+        self.targets.iter().map(|(_, level)| *level).fold(self.default, |a, b| a.max(b))
+    }
+}
+
+/// kvinit's lines on stderr. At trace level ureq-proto hex-dumps every byte
+/// on the wire, bearer tokens and secret values included: no filter a user
+/// writes may turn that on, so other crates' trace records are dropped.
+struct Logger(Filter);
+
+impl Logger {
     fn allowed(metadata: &Metadata<'_>) -> bool {
         metadata.level() < Level::Trace || metadata.target().starts_with("kvinit")
     }
 }
 
-impl Log for NoWireDumps {
+impl Log for Logger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        Self::allowed(metadata) && self.0.enabled(metadata)
+        Self::allowed(metadata) && self.0.allows(metadata)
     }
 
     fn log(&self, record: &Record<'_>) {
-        if Self::allowed(record.metadata()) {
-            self.0.log(record);
+        if !self.enabled(record.metadata()) {
+            return;
         }
+        let line = match record.level() {
+            Level::Info => format!("kvinit: {}\n", record.args()),
+            Level::Warn => format!("kvinit: warning: {}\n", record.args()),
+            Level::Error => format!("kvinit: error: {}\n", record.args()),
+            level => format!(
+                "kvinit: {}: [{}] {}\n",
+                level.as_str().to_lowercase(),
+                record.target(),
+                record.args()
+            ),
+        };
+        // One write per line, so that lines from threads do not interleave.
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
 
-    fn flush(&self) {
-        self.0.flush();
+    fn flush(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allows(filter: &Filter, target: &str, level: Level) -> bool {
+        filter.allows(&Metadata::builder().target(target).level(level).build())
+    }
+
+    #[test]
+    fn filters_read_like_rust_log() {
+        let f = Filter::parse("warn, kvinit=debug ,kvinit::http=trace,bogus=loud");
+        assert!(allows(&f, "ureq", Level::Warn) && !allows(&f, "ureq", Level::Info));
+        assert!(allows(&f, "kvinit::run", Level::Debug) && !allows(&f, "kvinit::run", Level::Trace));
+        assert!(allows(&f, "kvinit::http::tls", Level::Trace), "the longest target wins");
+        assert_eq!(f.max(), LevelFilter::Trace);
+        let f = Filter::parse("kvinit");
+        assert!(allows(&f, "kvinit", Level::Trace) && !allows(&f, "rustls", Level::Warn));
+        assert!(allows(&Filter::parse("info"), "x", Level::Info));
     }
 }

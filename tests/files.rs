@@ -244,3 +244,18 @@ fn a_file_that_cannot_be_written_leaves_none_written() {
         .assert_stderr_contains(&format!("opening the directory {}", shm.0.join("blocker").display()));
     assert_eq!(listing(&shm.0), ["blocker"]);
 }
+
+/// A kvinit killed mid-write (pid 1 again on restart) leaves temporaries:
+/// they neither block the next start nor stay behind with old values.
+#[test]
+fn an_earlier_runs_temporaries_are_cleared_not_tripped_over() {
+    let w = World::new();
+    w.vault.put("s", "new");
+    let shm = Shm::new();
+    for stale in [".s.kvinit-1-0.tmp", ".s.kvinit-00000000000000ff.tmp"] {
+        std::fs::write(shm.0.join(stale), "old value").unwrap();
+    }
+    std::fs::write(shm.0.join(".keep.tmp"), "not ours").unwrap();
+    w.kvinit().args(["--dir", shm.0.to_str().unwrap(), "--file", "s=s", "--", "true"]).run().assert_success();
+    assert_eq!(listing(&shm.0), [".keep.tmp", "s"]);
+}

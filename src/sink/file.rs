@@ -96,7 +96,7 @@ impl Dir {
             }
         }
         let handle = imp::open_secrets_dir(&files.dir, owner)?;
-        imp::remove_stale_temporaries(&handle);
+        imp::remove_stale_temporaries(&handle, &files.dir);
         Ok(Dir { handle, path: files.dir.clone(), mode: files.mode, owner })
     }
 
@@ -265,17 +265,15 @@ mod imp {
 
     /// Temporaries an earlier run left (killed mid-write): they hold values
     /// that are no longer current, and nothing else would remove them.
-    pub fn remove_stale_temporaries(dir: &OwnedFd) {
-        let Ok(fd) = dir.try_clone() else { return };
-        let Ok(mut listing) = nix::dir::Dir::from_fd(fd) else { return };
-        let stale: Vec<OsString> = listing
-            .iter()
-            .filter_map(Result::ok)
-            .map(|entry| OsStr::from_bytes(entry.file_name().to_bytes()).to_os_string())
-            .filter(|name| is_temporary(name))
-            .collect();
-        for name in stale {
-            let _ = unlinkat(dir, name.as_os_str(), UnlinkatFlags::NoRemoveDir);
+    /// Listed by path, at start-up like the rest of `prepare`; removed
+    /// through the descriptor.
+    pub fn remove_stale_temporaries(dir: &OwnedFd, path: &Path) {
+        let Ok(listing) = std::fs::read_dir(path) else { return };
+        for entry in listing.flatten() {
+            let name = entry.file_name();
+            if is_temporary(&name) {
+                let _ = unlinkat(dir, name.as_os_str(), UnlinkatFlags::NoRemoveDir);
+            }
         }
     }
 
@@ -426,7 +424,7 @@ mod imp {
         Err(Error::Unsupported)
     }
 
-    pub fn remove_stale_temporaries(_dir: &Handle) {}
+    pub fn remove_stale_temporaries(_dir: &Handle, _path: &Path) {}
 
     pub fn enter(_: &Opened<'_>, _: &OsStr, _: &Path, _: Option<(u32, u32)>) -> Result<Handle, Error> {
         Err(Error::Unsupported)
