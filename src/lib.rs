@@ -12,8 +12,11 @@ mod config;
 mod error;
 mod http;
 mod identity;
+mod import;
 mod launch;
 mod reference;
+#[cfg(unix)]
+mod refresh;
 mod retry;
 mod run;
 mod secret;

@@ -10,10 +10,11 @@ use crate::config::{Dest, Import, Origin, Output, Plan};
 use crate::error::{Error, RenderError};
 use crate::http::{Client, Roots};
 use crate::identity::{self, TokenSource};
+use crate::import;
 use crate::launch::{self, signals, user};
-use crate::retry::Deadline;
 #[cfg(unix)]
-use crate::retry::Rng;
+use crate::refresh::Refresher;
+use crate::retry::Deadline;
 use crate::secret::{AccessToken, SecretBytes};
 use crate::vault::{self, Fetched, PlannedSecret};
 use crate::{sink, transform};
@@ -58,39 +59,31 @@ pub fn run(mut plan: Plan, original: signals::Original) -> Result<i32, Error> {
             let values = rendered.into_iter().map(|r| r.value).collect();
             // Refresh compares rendered values; the bundles as read go now.
             drop(fetched);
-            supervise(&plan, init, env, original, ids, dir, session.map(|s| (s, secrets, outputs, values)))
+            let state = session.map(|s| (s, secrets, outputs, values));
+            supervise(&plan, init, Start { env, original, ids, dir, state })
         }
     }
 }
 
-#[cfg(unix)]
-fn supervise(
-    plan: &Plan,
-    init: &crate::config::InitPlan,
+/// What `--init` starts the command with and keeps while it runs.
+struct Start {
     env: Vec<(OsString, OsString)>,
     original: signals::Original,
     ids: Option<user::Ids>,
+    #[cfg_attr(not(unix), allow(dead_code))] // --refresh writes through it, and is Unix-only
     dir: Option<sink::file::Dir>,
+    #[cfg_attr(not(unix), allow(dead_code))]
     state: Option<RefreshState>,
-) -> Result<i32, Error> {
+}
+
+#[cfg(unix)]
+fn supervise(plan: &Plan, init: &crate::config::InitPlan, start: Start) -> Result<i32, Error> {
+    let Start { env, original, ids, dir, state } = start;
     if ids.is_some() && !nix::unistd::geteuid().is_root() {
         return Err(Error::User(user::Error::NotRoot));
     }
     let refresher = match (init.refresh, state) {
-        (Some(every), Some((session, secrets, outputs, values))) => {
-            let timeout = plan.timeout;
-            Some(Refresher {
-                timeout,
-                session,
-                secrets,
-                outputs,
-                values,
-                dir,
-                every,
-                slow: 0,
-                rng: Rng::new(),
-            })
-        }
+        (Some(every), Some(state)) => Some(Refresher::new(state, dir, every, plan.timeout)),
         _ => None,
     };
     let options =
@@ -104,172 +97,23 @@ fn supervise(
 
 /// Windows always waits for the command; `--init` adds nothing there.
 #[cfg(not(unix))]
-fn supervise(
-    plan: &Plan,
-    init: &crate::config::InitPlan,
-    env: Vec<(OsString, OsString)>,
-    original: signals::Original,
-    _ids: Option<user::Ids>,
-    _dir: Option<sink::file::Dir>,
-    _state: Option<RefreshState>,
-) -> Result<i32, Error> {
+fn supervise(plan: &Plan, init: &crate::config::InitPlan, start: Start) -> Result<i32, Error> {
     if init.refresh.is_some() {
         log::warn!("--refresh is not supported on Windows yet; secrets are read once");
     }
-    launch::run(&plan.command, env, original).map_err(Error::Launch)
+    launch::run(&plan.command, start.env, start.original).map_err(Error::Launch)
 }
 
 /// Everything a refresh round starts from: the session, what is read, and
 /// the value each output has now.
-type RefreshState = (Session, Vec<PlannedSecret>, Vec<Output>, Vec<Option<SecretBytes>>);
+pub(crate) type RefreshState = (Session, Vec<PlannedSecret>, Vec<Output>, Vec<Option<SecretBytes>>);
 
 /// What it takes to read secrets again: the identity and its tokens.
 #[cfg_attr(not(unix), allow(dead_code))] // --refresh reads it, and is Unix-only
-struct Session {
-    source: Box<dyn TokenSource>,
-    web: Client,
-    tokens: BTreeMap<&'static str, AccessToken>,
-}
-
-/// Tokens are renewed this long before they expire.
-#[cfg(unix)]
-const TOKEN_MARGIN: u64 = 5 * 60;
-
-/// `--refresh`: re-reads every secret each round, rewrites files whose value
-/// changed, and warns about changed variables (a running process cannot see
-/// them). A failed round changes nothing and is retried next round, later
-/// when Key Vault throttles.
-#[cfg(unix)]
-struct Refresher {
-    /// `--timeout`, for each round.
-    timeout: Duration,
-    session: Session,
-    secrets: Vec<PlannedSecret>,
-    outputs: Vec<Output>,
-    /// The value each output has now; `None` for a missing optional secret.
-    values: Vec<Option<SecretBytes>>,
-    /// The secrets directory, opened before the command started.
-    dir: Option<sink::file::Dir>,
-    every: Duration,
-    /// Rounds are spaced 2^slow times `every` after throttling.
-    slow: u32,
-    rng: Rng,
-}
-
-#[cfg(unix)]
-impl Refresher {
-    /// Gets new tokens for those about to expire, or for all with `all`.
-    fn renew_tokens(&mut self, deadline: Deadline, all: bool) -> Result<(), crate::identity::Error> {
-        let now = unix_now();
-        for (resource, token) in self.session.tokens.iter_mut() {
-            let fresh = token.expires_on.is_some_and(|t| t > now.saturating_add(TOKEN_MARGIN));
-            if all || !fresh {
-                *token = self.session.source.token(resource, deadline)?;
-                log::debug!("renewed the token for {resource}");
-            }
-        }
-        Ok(())
-    }
-}
-
-#[cfg(unix)]
-impl launch::Refresh for Refresher {
-    fn next_delay(&mut self) -> Duration {
-        self.rng.jitter(self.every * (1 << self.slow), 0.1)
-    }
-
-    fn run(&mut self) -> bool {
-        let deadline = Deadline::after(self.timeout);
-        if let Err(e) = self.renew_tokens(deadline, false) {
-            log::error!("refresh: {}; keeping the current secrets", crate::error::one_line(&e));
-            return false;
-        }
-        let read = |s: &Self| {
-            let tokens = &s.session.tokens;
-            vault::read_all(&s.session.web, &s.secrets, &|r| &tokens[r], deadline)
-        };
-        let mut results = read(self);
-        // A token can stop working before it says it expires (revoked, the
-        // identity changed): renew once, and read again.
-        let rejected = |e: &vault::Error| matches!(e.kind, vault::ErrorKind::Status { status: 401, .. });
-        if results.iter().any(|r| r.as_ref().is_err_and(rejected)) {
-            log::info!("refresh: Key Vault rejected the token; getting a new one");
-            if let Err(e) = self.renew_tokens(deadline, true) {
-                log::error!("refresh: {}; keeping the current secrets", crate::error::one_line(&e));
-                return false;
-            }
-            results = read(self);
-        }
-        let mut throttled = false;
-        let mut rewrites: Vec<(usize, SecretBytes)> = Vec::new();
-        for (i, output) in self.outputs.iter().enumerate() {
-            let reference = &self.secrets[output.secret].reference;
-            let value = match &results[output.secret] {
-                Ok(f) => transform::apply(&f.value, &output.options),
-                Err(e) => {
-                    throttled |= matches!(e.kind, vault::ErrorKind::Status { status: 429, .. });
-                    if !(output.options.optional && e.is_missing()) {
-                        log::error!("refresh: {}; keeping {}", crate::error::one_line(e), output.dest);
-                    }
-                    continue;
-                }
-            };
-            let value = match value {
-                Ok(v) => v,
-                Err(e) => {
-                    log::error!("refresh: {reference} for {}: {e}; keeping the current value", output.dest);
-                    continue;
-                }
-            };
-            if self.values[i].as_ref() == Some(&value) {
-                continue;
-            }
-            match &output.dest {
-                Dest::File(_) => rewrites.push((i, value)),
-                Dest::Env(var) => {
-                    log::warn!(
-                        "refresh: {reference} changed in Key Vault, but {var} of the running command cannot \
-                         change; restart it to pick up the new value"
-                    );
-                    self.values[i] = Some(value);
-                }
-            }
-        }
-        let changed_files = self.rewrite(rewrites);
-        self.slow = if throttled { (self.slow + 1).min(3) } else { 0 };
-        changed_files > 0
-    }
-}
-
-#[cfg(unix)]
-impl Refresher {
-    /// Writes the changed files together, all or none; returns how many.
-    fn rewrite(&mut self, rewrites: Vec<(usize, SecretBytes)>) -> usize {
-        let Some(dir) = &self.dir else { return 0 };
-        if rewrites.is_empty() {
-            return 0;
-        }
-        let path = |i: usize| match &self.outputs[i].dest {
-            Dest::File(path) => path.as_path(),
-            Dest::Env(_) => unreachable!("only files are rewritten"),
-        };
-        let files: Vec<_> = rewrites.iter().map(|(i, value)| (path(*i), value)).collect();
-        if let Err(e) = dir.write_all(&files) {
-            log::error!("refresh: {}; keeping the current files", crate::error::one_line(&e));
-            return 0;
-        }
-        let written = files.len();
-        for (i, value) in rewrites {
-            let output = &self.outputs[i];
-            log::info!(
-                "refresh: {} changed in Key Vault; rewrote {}",
-                self.secrets[output.secret].reference,
-                output.dest
-            );
-            self.values[i] = Some(value);
-        }
-        written
-    }
+pub(crate) struct Session {
+    pub source: Box<dyn TokenSource>,
+    pub web: Client,
+    pub tokens: BTreeMap<&'static str, AccessToken>,
 }
 
 fn has_files(outputs: &[Output]) -> bool {
@@ -307,7 +151,7 @@ fn read_secrets(plan: &mut Plan, deadline: Deadline) -> Result<(Reads, Option<Se
     if let Some(import) = &plan.import {
         let listed =
             vault::list(&web, &import.vault, &tokens[import.resource], deadline).map_err(Error::Listing)?;
-        plan_import(import, &plan.child_env, listed, &mut secrets, &mut outputs);
+        import::plan(import, &plan.child_env, listed, &mut secrets, &mut outputs);
     }
     let results = vault::read_all(&web, &secrets, &|resource| &tokens[resource], deadline);
     web.close_preconnected();
@@ -329,76 +173,6 @@ fn preconnect(web: &Client, secrets: &[PlannedSecret], import: Option<&Import>, 
     let timeout = deadline.remaining().min(Duration::from_secs(10));
     for (host, port, n) in vaults {
         web.preconnect(host, port, n.min(vault::CONCURRENCY), timeout);
-    }
-}
-
-/// Adds the imported secrets as environment outputs. The name becomes the
-/// variable: prefix stripped, upper-cased, `-` as `_`. Explicit outputs win;
-/// names that are not valid variables, or that two secrets map to, are
-/// skipped with a warning.
-fn plan_import(
-    import: &crate::config::Import,
-    inherited: &[(OsString, OsString)],
-    listed: Vec<vault::Listed>,
-    secrets: &mut Vec<PlannedSecret>,
-    outputs: &mut Vec<Output>,
-) {
-    let mut by_var: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for item in listed.into_iter().filter(|i| i.enabled && !i.managed) {
-        let Some(rest) = item.name.strip_prefix(import.prefix.as_str()) else { continue };
-        let var = rest.to_ascii_uppercase().replace('-', "_");
-        by_var.entry(var).or_default().push(item.name);
-    }
-    for (var, names) in by_var {
-        let valid = var.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
-        if !valid {
-            log::warn!(
-                "--all-secrets: skipping {} (\"{var}\" is not a valid variable name)",
-                names.join(", ")
-            );
-            continue;
-        }
-        if names.len() > 1 {
-            log::warn!("--all-secrets: skipping {}: they all map to {var}", names.join(", "));
-            continue;
-        }
-        if outputs.iter().any(|o| o.dest == Dest::Env(var.clone())) {
-            continue;
-        }
-        if sink::env::changes_how_programs_run(&var) {
-            log::warn!(
-                "--all-secrets: skipping {}: {var} changes how programs run; to set it, name it: --env {var}={}",
-                names[0],
-                names[0]
-            );
-            continue;
-        }
-        if inherited.iter().any(|(k, _)| k == var.as_str()) {
-            log::warn!(
-                "--all-secrets: skipping {}: {var} is already set; to replace it, name it: --env {var}={}",
-                names[0],
-                names[0]
-            );
-            continue;
-        }
-        let reference = crate::reference::SecretRef {
-            vault: import.vault.clone(),
-            name: names[0].clone(),
-            version: None,
-        };
-        let secret = match secrets.iter().position(|s| s.reference == reference) {
-            Some(i) => i,
-            None => {
-                secrets.push(PlannedSecret { reference, resource: import.resource });
-                secrets.len() - 1
-            }
-        };
-        outputs.push(Output {
-            dest: Dest::Env(var),
-            secret,
-            origin: Origin::Import,
-            options: Default::default(),
-        });
     }
 }
 
@@ -442,7 +216,7 @@ fn get_tokens(
     Ok(tokens)
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 

@@ -1,0 +1,75 @@
+//! `--all-secrets`: a vault's listing becomes environment outputs.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+
+use crate::config::{Dest, Import, Origin, Output};
+use crate::reference::SecretRef;
+use crate::sink;
+use crate::vault::{self, PlannedSecret};
+
+/// Adds the imported secrets as environment outputs. The name becomes the
+/// variable: prefix stripped, upper-cased, `-` as `_`. Explicit outputs win;
+/// names that are not valid variables, or that two secrets map to, are
+/// skipped with a warning.
+pub fn plan(
+    import: &Import,
+    inherited: &[(OsString, OsString)],
+    listed: Vec<vault::Listed>,
+    secrets: &mut Vec<PlannedSecret>,
+    outputs: &mut Vec<Output>,
+) {
+    let mut by_var: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for item in listed.into_iter().filter(|i| i.enabled && !i.managed) {
+        let Some(rest) = item.name.strip_prefix(import.prefix.as_str()) else { continue };
+        let var = rest.to_ascii_uppercase().replace('-', "_");
+        by_var.entry(var).or_default().push(item.name);
+    }
+    for (var, names) in by_var {
+        let valid = var.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+        if !valid {
+            log::warn!(
+                "--all-secrets: skipping {} (\"{var}\" is not a valid variable name)",
+                names.join(", ")
+            );
+            continue;
+        }
+        if names.len() > 1 {
+            log::warn!("--all-secrets: skipping {}: they all map to {var}", names.join(", "));
+            continue;
+        }
+        if outputs.iter().any(|o| o.dest == Dest::Env(var.clone())) {
+            continue;
+        }
+        if sink::env::changes_how_programs_run(&var) {
+            log::warn!(
+                "--all-secrets: skipping {}: {var} changes how programs run; to set it, name it: --env {var}={}",
+                names[0],
+                names[0]
+            );
+            continue;
+        }
+        if inherited.iter().any(|(k, _)| k == var.as_str()) {
+            log::warn!(
+                "--all-secrets: skipping {}: {var} is already set; to replace it, name it: --env {var}={}",
+                names[0],
+                names[0]
+            );
+            continue;
+        }
+        let reference = SecretRef { vault: import.vault.clone(), name: names[0].clone(), version: None };
+        let secret = match secrets.iter().position(|s| s.reference == reference) {
+            Some(i) => i,
+            None => {
+                secrets.push(PlannedSecret { reference, resource: import.resource });
+                secrets.len() - 1
+            }
+        };
+        outputs.push(Output {
+            dest: Dest::Env(var),
+            secret,
+            origin: Origin::Import,
+            options: Default::default(),
+        });
+    }
+}
