@@ -251,71 +251,18 @@ impl Plan {
                     .map_err(|source| ConfigError::Reference { what: format!("--vault {v}"), source })
             })
             .transpose()?;
-
-        let mut allowed = Vec::new();
-        for item in &args.allow_vault_host {
-            allowed.push(AllowedHost::parse(item)?);
-        }
-        for item in env.get("KVINIT_ALLOW_VAULT_HOSTS").unwrap_or("").split(',') {
-            if !item.trim().is_empty() {
-                allowed.push(AllowedHost::parse(item)?);
-            }
-        }
-
+        let allowed = allowed_hosts(&args, &env)?;
         let timeout = match args.timeout.as_deref().or(env.get("KVINIT_TIMEOUT")) {
             Some(t) => parse_duration(t).ok_or_else(|| ConfigError::Timeout(t.to_string()))?,
             None => DEFAULT_TIMEOUT,
         };
-
-        let mut requests: Vec<Request> = Vec::new();
-        let vault = default_vault.as_ref();
-        let from_env = |name| env.get(name).unwrap_or("");
-        add_items(
-            &mut requests,
-            &args.env,
-            ("--env", "KVINIT_ENV"),
-            from_env("KVINIT_ENV"),
-            vault,
-            env_dest,
-        )?;
-        add_items(
-            &mut requests,
-            &args.file,
-            ("--file", "KVINIT_FILE"),
-            from_env("KVINIT_FILE"),
-            vault,
-            file_dest,
-        )?;
-        for (name, value) in env.iter() {
-            let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else { continue };
-            let Some(parsed) = parse_app_service_reference(value, cloud) else { continue };
-            let r = parsed
-                .map_err(|source| ConfigError::Reference { what: format!("variable {name}"), source })?;
-            let dest = Dest::Env(name.to_string());
-            if taken(&requests, &dest).is_none() {
-                requests.push((dest, r, Options::default(), Origin::AppServiceReference));
-            }
-        }
-
+        let requests = requests(&args, &env, default_vault.as_ref(), cloud)?;
         let resource_of = |vault: &VaultUrl, what: String| match vault.known_resource() {
             Some(resource) => Ok(resource),
             None if allowed.iter().any(|a| a.matches(vault)) => Ok(cloud.resource()),
             None => Err(ConfigError::ForeignHost { what, vault: vault.clone() }),
         };
-        let mut secrets: Vec<PlannedSecret> = Vec::new();
-        let mut outputs = Vec::new();
-        for (dest, r, options, origin) in requests {
-            let resource = resource_of(&r.vault, format!("secret {} for {dest}", r.name))?;
-            let secret = match secrets.iter().position(|s| s.reference == r) {
-                Some(i) => i,
-                None => {
-                    secrets.push(PlannedSecret { reference: r, resource });
-                    secrets.len() - 1
-                }
-            };
-            outputs.push(Output { dest, secret, origin, options });
-        }
-
+        let (secrets, outputs) = plan_secrets(requests, &resource_of)?;
         let import = match &args.all_secrets {
             None => None,
             Some(prefix) => {
@@ -324,86 +271,22 @@ impl Plan {
                 Some(Import { vault, resource, prefix: prefix.clone() })
             }
         };
-
-        let files = Files {
-            dir: PathBuf::from(args.dir.as_deref().or(env.get("KVINIT_DIR")).unwrap_or(DEFAULT_DIR)),
-            mode: match args.file_mode.as_deref().or(env.get("KVINIT_FILE_MODE")) {
-                Some(m) => parse_mode(m).ok_or_else(|| ConfigError::FileMode(m.to_string()))?,
-                None => DEFAULT_FILE_MODE,
-            },
-            owner: args
-                .owner
-                .as_deref()
-                .map(|o| {
-                    parse_ids(o).ok_or_else(|| ConfigError::User { flag: "--owner", value: o.to_string() })
-                })
-                .transpose()?,
-            allow_disk: args.allow_disk,
-        };
-        let init_on = args.init || env.get("KVINIT_INIT").is_some_and(|v| v != "0" && v != "false");
-        let refresh = match args.refresh.as_deref().or(env.get("KVINIT_REFRESH")) {
-            None => None,
-            Some(r) => match parse_duration(r) {
-                Some(d) if d >= Duration::from_secs(1) => Some(d),
-                _ => {
-                    return Err(ConfigError::Refresh(format!(
-                        "--refresh {r:?} is not a duration of 1s or more"
-                    )))
-                }
-            },
-        };
-        let refresh_signal = match args.refresh_signal.as_deref() {
-            None => crate::launch::signals::parse("HUP").unwrap_or(1),
-            Some(s) => crate::launch::signals::parse(s).ok_or_else(|| {
-                ConfigError::Refresh(format!("--refresh-signal {s:?} is not a signal name or number"))
-            })?,
-        };
-        let init = if init_on {
-            Some(InitPlan {
-                group: args.group,
-                remap: args.remap_exit.iter().map(|c| i32::from(*c)).collect(),
-                refresh,
-                refresh_signal,
-            })
-        } else {
-            for (given, flag) in [
-                (args.group, "--group"),
-                (!args.remap_exit.is_empty(), "--remap-exit"),
-                (refresh.is_some(), "--refresh"),
-                (args.refresh_signal.is_some(), "--refresh-signal"),
-            ] {
-                if given {
-                    return Err(ConfigError::NeedsInit(flag));
-                }
-            }
-            None
-        };
+        let files = files(&args, &env)?;
+        let init = init_plan(&args, &env)?;
         let user = args
             .user
             .as_deref()
             .map(|u| parse_user(u).ok_or_else(|| ConfigError::User { flag: "--user", value: u.to_string() }))
             .transpose()?;
-
         if args.command.is_empty() && !args.check {
             return Err(ConfigError::NoCommand);
         }
-
-        let (user_assigned, user_assigned_by) = if let Some(id) = args.client_id {
-            (Some(UserAssigned::ClientId(id)), "--client-id")
-        } else if let Some(id) = args.object_id {
-            (Some(UserAssigned::ObjectId(id)), "--object-id")
-        } else if let Some(id) = args.resource_id {
-            (Some(UserAssigned::ResourceId(id)), "--resource-id")
-        } else {
-            (env.get("AZURE_CLIENT_ID").map(|id| UserAssigned::ClientId(id.to_string())), "AZURE_CLIENT_ID")
-        };
-
+        let (user_assigned, user_assigned_by) = user_assigned(&args, &env);
         let child_env = env
             .iter()
             .filter(|(k, _)| args.keep_identity_env || !CREDENTIALS.iter().any(|s| OsStr::new(s) == *k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-
         Ok(Plan {
             secrets,
             outputs,
@@ -422,6 +305,141 @@ impl Plan {
             ssl_cert_file: env.get("SSL_CERT_FILE").map(PathBuf::from),
             env,
         })
+    }
+}
+
+/// `--allow-vault-host` and `KVINIT_ALLOW_VAULT_HOSTS`.
+fn allowed_hosts(args: &Args, env: &Env) -> Result<Vec<AllowedHost>, ConfigError> {
+    let mut allowed = Vec::new();
+    for item in &args.allow_vault_host {
+        allowed.push(AllowedHost::parse(item)?);
+    }
+    for item in env.get("KVINIT_ALLOW_VAULT_HOSTS").unwrap_or("").split(',') {
+        if !item.trim().is_empty() {
+            allowed.push(AllowedHost::parse(item)?);
+        }
+    }
+    Ok(allowed)
+}
+
+/// Every output asked for: `--env`, `--file`, their variables, and App
+/// Service references in the environment.
+fn requests(
+    args: &Args,
+    env: &Env,
+    vault: Option<&VaultUrl>,
+    cloud: Cloud,
+) -> Result<Vec<Request>, ConfigError> {
+    let mut requests: Vec<Request> = Vec::new();
+    let from_env = |name| env.get(name).unwrap_or("");
+    add_items(&mut requests, &args.env, ("--env", "KVINIT_ENV"), from_env("KVINIT_ENV"), vault, env_dest)?;
+    add_items(
+        &mut requests,
+        &args.file,
+        ("--file", "KVINIT_FILE"),
+        from_env("KVINIT_FILE"),
+        vault,
+        file_dest,
+    )?;
+    for (name, value) in env.iter() {
+        let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else { continue };
+        let Some(parsed) = parse_app_service_reference(value, cloud) else { continue };
+        let r =
+            parsed.map_err(|source| ConfigError::Reference { what: format!("variable {name}"), source })?;
+        let dest = Dest::Env(name.to_string());
+        if taken(&requests, &dest).is_none() {
+            requests.push((dest, r, Options::default(), Origin::AppServiceReference));
+        }
+    }
+    Ok(requests)
+}
+
+/// Distinct secrets, each with its token resource, and the outputs that use them.
+fn plan_secrets(
+    requests: Vec<Request>,
+    resource_of: &dyn Fn(&VaultUrl, String) -> Result<&'static str, ConfigError>,
+) -> Result<(Vec<PlannedSecret>, Vec<Output>), ConfigError> {
+    let mut secrets: Vec<PlannedSecret> = Vec::new();
+    let mut outputs = Vec::new();
+    for (dest, r, options, origin) in requests {
+        let resource = resource_of(&r.vault, format!("secret {} for {dest}", r.name))?;
+        let secret = match secrets.iter().position(|s| s.reference == r) {
+            Some(i) => i,
+            None => {
+                secrets.push(PlannedSecret { reference: r, resource });
+                secrets.len() - 1
+            }
+        };
+        outputs.push(Output { dest, secret, origin, options });
+    }
+    Ok((secrets, outputs))
+}
+
+fn files(args: &Args, env: &Env) -> Result<Files, ConfigError> {
+    Ok(Files {
+        dir: PathBuf::from(args.dir.as_deref().or(env.get("KVINIT_DIR")).unwrap_or(DEFAULT_DIR)),
+        mode: match args.file_mode.as_deref().or(env.get("KVINIT_FILE_MODE")) {
+            Some(m) => parse_mode(m).ok_or_else(|| ConfigError::FileMode(m.to_string()))?,
+            None => DEFAULT_FILE_MODE,
+        },
+        owner: args
+            .owner
+            .as_deref()
+            .map(|o| parse_ids(o).ok_or_else(|| ConfigError::User { flag: "--owner", value: o.to_string() }))
+            .transpose()?,
+        allow_disk: args.allow_disk,
+    })
+}
+
+/// `--init` and the flags that need it.
+fn init_plan(args: &Args, env: &Env) -> Result<Option<InitPlan>, ConfigError> {
+    let init_on = args.init || env.get("KVINIT_INIT").is_some_and(|v| v != "0" && v != "false");
+    let refresh = match args.refresh.as_deref().or(env.get("KVINIT_REFRESH")) {
+        None => None,
+        Some(r) => match parse_duration(r) {
+            Some(d) if d >= Duration::from_secs(1) => Some(d),
+            _ => {
+                return Err(ConfigError::Refresh(format!("--refresh {r:?} is not a duration of 1s or more")))
+            }
+        },
+    };
+    let refresh_signal = match args.refresh_signal.as_deref() {
+        None => crate::launch::signals::parse("HUP").unwrap_or(1),
+        Some(s) => crate::launch::signals::parse(s).ok_or_else(|| {
+            ConfigError::Refresh(format!("--refresh-signal {s:?} is not a signal name or number"))
+        })?,
+    };
+    if init_on {
+        return Ok(Some(InitPlan {
+            group: args.group,
+            remap: args.remap_exit.iter().map(|c| i32::from(*c)).collect(),
+            refresh,
+            refresh_signal,
+        }));
+    }
+    for (given, flag) in [
+        (args.group, "--group"),
+        (!args.remap_exit.is_empty(), "--remap-exit"),
+        (refresh.is_some(), "--refresh"),
+        (args.refresh_signal.is_some(), "--refresh-signal"),
+    ] {
+        if given {
+            return Err(ConfigError::NeedsInit(flag));
+        }
+    }
+    Ok(None)
+}
+
+/// The user-assigned identity asked for, and by which flag or variable.
+fn user_assigned(args: &Args, env: &Env) -> (Option<UserAssigned>, &'static str) {
+    if let Some(id) = &args.client_id {
+        (Some(UserAssigned::ClientId(id.clone())), "--client-id")
+    } else if let Some(id) = &args.object_id {
+        (Some(UserAssigned::ObjectId(id.clone())), "--object-id")
+    } else if let Some(id) = &args.resource_id {
+        (Some(UserAssigned::ResourceId(id.clone())), "--resource-id")
+    } else {
+        (env.get("AZURE_CLIENT_ID").map(|id| UserAssigned::ClientId(id.to_string())), "AZURE_CLIENT_ID")
     }
 }
 
