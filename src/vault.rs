@@ -344,7 +344,6 @@ impl Error {
             Target::Secret(s) => (&s.vault, s.name.as_str(), false),
             Target::List(v) => (v, "", true),
         };
-        let name = vault_name(vault);
         let (status, inner, message, authority) = match &self.kind {
             ErrorKind::Status { status, inner, message, authority, .. } => {
                 (*status, inner.as_deref(), message.as_deref().unwrap_or(""), authority.as_deref())
@@ -361,69 +360,83 @@ impl Error {
             ErrorKind::Http(e) => return e.proxy_hint(),
             ErrorKind::BadResponse(_) => return None,
         };
-        let permission = if listing { "list" } else { "get" };
-        Some(match (status, inner) {
-            (401, _) => unauthorized_hint(message, authority),
-            (403, Some("ForbiddenByRbac")) => format!(
-                "grant the identity the \"Key Vault Secrets User\" role on the vault (new assignments can take \
-                 a few minutes to apply): az role assignment create --role \"Key Vault Secrets User\" --assignee \
-                 <principal id> --scope $(az keyvault show --name {name} --query id -o tsv)"
+        Some(match status {
+            401 => unauthorized_hint(message, authority),
+            403 => forbidden_hint(inner, message, vault, secret_name, listing),
+            404 if listing => format!("check that {} is a Key Vault", vault.host()),
+            404 => format!(
+                "check the name{}: az keyvault secret show --vault-name {} --name {secret_name}",
+                if matches!(&self.target, Target::Secret(s) if s.version.is_some()) {
+                    " and version"
+                } else {
+                    ""
+                },
+                vault_name(vault),
             ),
-            (403, Some("AccessDenied")) => format!(
-                "the vault uses access policies: give the identity {permission} permission on secrets: az keyvault \
-                 set-policy --name {name} --object-id <principal id> --secret-permissions {}",
-                if listing { "get list" } else { "get" }
-            ),
-            (403, Some("ForbiddenByFirewall")) if message.contains("NSP rules") => format!(
-                "a network security perimeter around the vault refused this client{}: add an inbound access \
-                 rule for it to the perimeter's profile (az network perimeter profile access-rule create)",
-                client_address(message).map(|a| format!(" ({a})")).unwrap_or_default()
-            ),
-            (403, Some("ForbiddenByFirewall")) => {
-                let address = client_address(message);
-                format!(
-                    "the vault's firewall refused this client's address{}: allow it with az keyvault network-rule \
-                     add --name {name} --ip-address {}, or reach the vault through its private endpoint (check that \
-                     {} resolves to a private address here)",
-                    address.map(|a| format!(" ({a})")).unwrap_or_default(),
-                    address.unwrap_or("<address>"),
-                    vault.host()
-                )
-            }
-            (403, Some("ForbiddenByConnection")) => format!(
-                "the vault refuses public network access: reach it through its private endpoint (check that {} \
-                 resolves to a private address here), or ask its owner to allow this network",
-                vault.host()
-            ),
-            (403, Some("ForbiddenByPolicy")) if message.contains("on-behalf-of") => format!(
-                "the vault's access policy for this identity is a compound one (an application acting for a \
-                 user): give the identity a policy of its own, without --application-id: az keyvault set-policy \
-                 --name {name} --object-id <principal id> --secret-permissions {}",
-                if listing { "get list" } else { "get" }
-            ),
-            (403, Some("ForbiddenByPolicy")) => {
-                "a policy of the vault forbids this operation for this identity (the message says which): ask \
-                 the vault's owner"
-                    .into()
-            }
-            (403, Some("SecretDisabled")) => format!(
-                "enable the secret: az keyvault secret set-attributes --vault-name {name} --name {secret_name} \
-                 --enabled true"
-            ),
-            (403, _) => format!(
-                "the identity may not {permission} secrets here: on an RBAC vault grant the \"Key Vault Secrets \
-                 User\" role; with access policies, az keyvault set-policy --name {name} --object-id <principal id> \
-                 --secret-permissions {}",
-                if listing { "get list" } else { "get" }
-            ),
-            (404, _) if listing => format!("check that {} is a Key Vault", vault.host()),
-            (404, _) => format!(
-                "check the name{}: az keyvault secret show --vault-name {name} --name {secret_name}",
-                if matches!(&self.target, Target::Secret(s) if s.version.is_some()) { " and version" } else { "" },
-            ),
-            (429, _) => "Key Vault kept throttling within --timeout: raise --timeout, or stagger start-ups".into(),
+            429 => "Key Vault kept throttling within --timeout: raise --timeout, or stagger start-ups".into(),
             _ => return None,
         })
+    }
+}
+
+/// A 403's fix depends on the reason in `innererror.code` (and, for a
+/// firewall or a policy, on what the message says).
+fn forbidden_hint(
+    inner: Option<&str>,
+    message: &str,
+    vault: &VaultUrl,
+    secret: &str,
+    listing: bool,
+) -> String {
+    let name = vault_name(vault);
+    let (permission, permissions) = if listing { ("list", "get list") } else { ("get", "get") };
+    match inner {
+        Some("ForbiddenByRbac") => format!(
+            "grant the identity the \"Key Vault Secrets User\" role on the vault (new assignments can take a \
+             few minutes to apply): az role assignment create --role \"Key Vault Secrets User\" --assignee \
+             <principal id> --scope $(az keyvault show --name {name} --query id -o tsv)"
+        ),
+        Some("AccessDenied") => format!(
+            "the vault uses access policies: give the identity {permission} permission on secrets: az keyvault \
+             set-policy --name {name} --object-id <principal id> --secret-permissions {permissions}"
+        ),
+        Some("ForbiddenByFirewall") if message.contains("NSP rules") => format!(
+            "a network security perimeter around the vault refused this client{}: add an inbound access rule \
+             for it to the perimeter's profile (az network perimeter profile access-rule create)",
+            client_address(message).map(|a| format!(" ({a})")).unwrap_or_default()
+        ),
+        Some("ForbiddenByFirewall") => {
+            let address = client_address(message);
+            format!(
+                "the vault's firewall refused this client's address{}: allow it with az keyvault network-rule \
+                 add --name {name} --ip-address {}, or reach the vault through its private endpoint (check that \
+                 {} resolves to a private address here)",
+                address.map(|a| format!(" ({a})")).unwrap_or_default(),
+                address.unwrap_or("<address>"),
+                vault.host()
+            )
+        }
+        Some("ForbiddenByConnection") => format!(
+            "the vault refuses public network access: reach it through its private endpoint (check that {} \
+             resolves to a private address here), or ask its owner to allow this network",
+            vault.host()
+        ),
+        Some("ForbiddenByPolicy") if message.contains("on-behalf-of") => format!(
+            "the vault's access policy for this identity is a compound one (an application acting for a user): \
+             give the identity a policy of its own, without --application-id: az keyvault set-policy --name \
+             {name} --object-id <principal id> --secret-permissions {permissions}"
+        ),
+        Some("ForbiddenByPolicy") => "a policy of the vault forbids this operation for this identity (the \
+             message says which): ask the vault's owner"
+            .into(),
+        Some("SecretDisabled") => format!(
+            "enable the secret: az keyvault secret set-attributes --vault-name {name} --name {secret} --enabled true"
+        ),
+        _ => format!(
+            "the identity may not {permission} secrets here: on an RBAC vault grant the \"Key Vault Secrets User\" \
+             role; with access policies, az keyvault set-policy --name {name} --object-id <principal id> \
+             --secret-permissions {permissions}"
+        ),
     }
 }
 
