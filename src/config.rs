@@ -93,6 +93,8 @@ pub struct Import {
     pub vault: VaultUrl,
     pub resource: &'static str,
     pub prefix: String,
+    /// `--all-secrets=PREFIX?optional`: importing nothing is fine.
+    pub optional: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +124,10 @@ pub enum ConfigError {
     User { flag: &'static str, value: String },
     /// `--all-secrets` without a default vault.
     ImportNeedsVault,
+    /// `--all-secrets=PREFIX?...` with an option other than `optional`.
+    ImportOption(String),
+    /// A boolean variable that is not 1/0, true/false, yes/no or on/off.
+    Boolean { var: &'static str, value: String },
     /// `--group`, `--remap-exit`, `--refresh` or `--refresh-signal` without `--init`.
     NeedsInit(&'static str),
     /// A `--refresh` under a second, or a `--refresh-signal` that names no signal.
@@ -166,6 +172,12 @@ impl fmt::Display for ConfigError {
                 write!(f, "{flag} {value:?} is not UID[:GID] or NAME[:GROUP]")
             }
             ConfigError::ImportNeedsVault => write!(f, "--all-secrets needs --vault (or KVINIT_VAULT)"),
+            ConfigError::ImportOption(v) => {
+                write!(f, "--all-secrets={v}: the only option is ?optional (--all-secrets=PREFIX?optional)")
+            }
+            ConfigError::Boolean { var, value } => {
+                write!(f, "{var}={value:?} is not a boolean: use 1/0, true/false, yes/no or on/off")
+            }
             ConfigError::NeedsInit(flag) => write!(f, "{flag} needs --init (or KVINIT_INIT=1)"),
             ConfigError::Refresh(why) => f.write_str(why),
             ConfigError::VarName(var) => write!(
@@ -265,10 +277,15 @@ impl Plan {
         let (secrets, outputs) = plan_secrets(requests, &resource_of)?;
         let import = match &args.all_secrets {
             None => None,
-            Some(prefix) => {
+            Some(value) => {
                 let vault = default_vault.clone().ok_or(ConfigError::ImportNeedsVault)?;
                 let resource = resource_of(&vault, "--all-secrets".to_string())?;
-                Some(Import { vault, resource, prefix: prefix.clone() })
+                let (prefix, optional) = match value.split_once('?') {
+                    Some((prefix, "optional")) => (prefix, true),
+                    Some(_) => return Err(ConfigError::ImportOption(value.clone())),
+                    None => (value.as_str(), false),
+                };
+                Some(Import { vault, resource, prefix: prefix.to_string(), optional })
             }
         };
         let files = files(&args, &env)?;
@@ -393,7 +410,7 @@ fn files(args: &Args, env: &Env) -> Result<Files, ConfigError> {
 
 /// `--init` and the flags that need it.
 fn init_plan(args: &Args, env: &Env) -> Result<Option<InitPlan>, ConfigError> {
-    let init_on = args.init || env.get("KVINIT_INIT").is_some_and(|v| v != "0" && v != "false");
+    let init_on = args.init || boolean(env, "KVINIT_INIT")?.unwrap_or(false);
     let refresh = match args.refresh.as_deref().or(env.get("KVINIT_REFRESH")) {
         None => None,
         Some(r) => match parse_duration(r) {
@@ -428,6 +445,17 @@ fn init_plan(args: &Args, env: &Env) -> Result<Option<InitPlan>, ConfigError> {
         }
     }
     Ok(None)
+}
+
+/// A boolean variable: 1/0, true/false, yes/no, on/off, in any case. Unset
+/// (or empty) is `None`; anything else is refused, never guessed.
+fn boolean(env: &Env, var: &'static str) -> Result<Option<bool>, ConfigError> {
+    let Some(value) = env.get(var) else { return Ok(None) };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(Some(true)),
+        "0" | "false" | "no" | "off" => Ok(Some(false)),
+        _ => Err(ConfigError::Boolean { var, value: value.to_string() }),
+    }
 }
 
 /// The user-assigned identity asked for, and by which flag or variable.

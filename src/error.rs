@@ -35,6 +35,8 @@ pub enum Error {
     Unreadable { reads: Vec<vault::Error>, renders: Vec<RenderError> },
     /// `--all-secrets` could not list the vault, so no secret was read.
     Listing(vault::Error),
+    /// `--all-secrets` found nothing to import, and `?optional` was not given.
+    NothingImported { vault: String, prefix: String, listed: usize },
     /// A secret file could not be written.
     File(sink::file::Error),
     /// `--user` could not be resolved or switched to.
@@ -48,7 +50,7 @@ impl Error {
         match self {
             Error::Config(_) | Error::Setup(_) | Error::IdentitySetup(_) => EXIT_USAGE,
             Error::Identity(_) => EXIT_IDENTITY,
-            Error::Unreadable { .. } | Error::Listing(_) => EXIT_SECRET,
+            Error::Unreadable { .. } | Error::Listing(_) | Error::NothingImported { .. } => EXIT_SECRET,
             Error::File(_) => EXIT_OUTPUT,
             Error::User(launch::user::Error::Unknown { .. }) => EXIT_USAGE,
             Error::User(_) => EXIT_OUTPUT,
@@ -83,6 +85,16 @@ impl Error {
                 block(&mut out, e, e.hint().as_deref());
                 let _ =
                     writeln!(out, "kvinit: --all-secrets could not list the vault; not starting the command");
+            }
+            Error::NothingImported { vault, prefix, listed } => {
+                let _ = writeln!(
+                    out,
+                    "kvinit: error: --all-secrets={prefix} imported nothing from vault {vault}: no enabled secret \
+                     {} becomes a variable (the vault lists {listed})\n  hint: check the prefix: az keyvault \
+                     secret list --vault-name <vault name> --query \"[].name\"; if none is fine, say so: \
+                     --all-secrets={prefix}?optional\nkvinit: nothing imported; not starting the command",
+                    if prefix.is_empty() { "of it".to_string() } else { format!("whose name starts with {prefix:?}") }
+                );
             }
             Error::Launch(e) => block(&mut out, e, None),
             Error::File(e) => block(&mut out, e, None),

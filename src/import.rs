@@ -8,6 +8,14 @@ use crate::reference::SecretRef;
 use crate::sink;
 use crate::vault::{self, PlannedSecret};
 
+/// What an import came to, for the error when it came to nothing.
+pub struct Imported {
+    /// Secrets the vault listed.
+    pub listed: usize,
+    /// Variables set, or already set by an explicit `--env` for a match.
+    pub imported: usize,
+}
+
 /// Adds the imported secrets as environment outputs. The name becomes the
 /// variable: prefix stripped, upper-cased, `-` as `_`. Explicit outputs win;
 /// names that are not valid variables, or that two secrets map to, are
@@ -18,7 +26,8 @@ pub fn plan(
     listed: Vec<vault::Listed>,
     secrets: &mut Vec<PlannedSecret>,
     outputs: &mut Vec<Output>,
-) {
+) -> Imported {
+    let mut summary = Imported { listed: listed.len(), imported: 0 };
     let mut by_var: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for item in listed.into_iter().filter(|i| i.enabled && !i.managed) {
         let Some(rest) = item.name.strip_prefix(import.prefix.as_str()) else { continue };
@@ -39,6 +48,7 @@ pub fn plan(
             continue;
         }
         if outputs.iter().any(|o| o.dest == Dest::Env(var.clone())) {
+            summary.imported += 1;
             continue;
         }
         if sink::env::changes_how_programs_run(&var) {
@@ -71,5 +81,7 @@ pub fn plan(
             origin: Origin::Import,
             options: Default::default(),
         });
+        summary.imported += 1;
     }
+    summary
 }

@@ -151,7 +151,15 @@ fn read_secrets(plan: &mut Plan, deadline: Deadline) -> Result<(Reads, Option<Se
     if let Some(import) = &plan.import {
         let listed =
             vault::list(&web, &import.vault, &tokens[import.resource], deadline).map_err(Error::Listing)?;
-        import::plan(import, &plan.child_env, listed, &mut secrets, &mut outputs);
+        let summary = import::plan(import, &plan.child_env, listed, &mut secrets, &mut outputs);
+        // A mistyped prefix would otherwise start the app with none of its settings.
+        if summary.imported == 0 && !import.optional {
+            return Err(Error::NothingImported {
+                vault: import.vault.to_string(),
+                prefix: import.prefix.clone(),
+                listed: summary.listed,
+            });
+        }
     }
     let results = vault::read_all(&web, &secrets, &|resource| &tokens[resource], deadline);
     web.close_preconnected();

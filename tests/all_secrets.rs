@@ -187,3 +187,33 @@ fn imports_never_set_variables_that_change_how_programs_run() {
     }
     run.assert_stderr_contains("--all-secrets: skipping greeting: GREETING is already set");
 }
+
+/// A mistyped prefix must not start the app with none of its settings.
+#[test]
+fn a_prefix_that_matches_nothing_fails_unless_optional() {
+    let w = World::new();
+    for name in ["myapp-db-url", "myapp-api-key", "other"] {
+        w.vault.put(name, "v");
+    }
+    let (command, ran) = support::tripwire(&w.dir);
+    for args in [&["--all-secrets=myap-", "--"][..], &["--all-secrets=myap-", "--check"][..]] {
+        w.kvinit()
+            .args(args)
+            .args(if args[1] == "--" { command.clone() } else { vec![] })
+            .run()
+            .assert_code(4)
+            .assert_stderr_contains(&format!(
+                "error: --all-secrets=myap- imported nothing from vault {}: no enabled secret whose name starts \
+                 with \"myap-\" becomes a variable (the vault lists 3)",
+                w.vault.url()
+            ))
+            .assert_stderr_contains("--all-secrets=myap-?optional");
+    }
+    assert!(!ran.exists(), "the command ran with nothing imported");
+    w.kvinit().args(["--all-secrets=myap-?optional", "--", "true"]).run().assert_success();
+    w.kvinit()
+        .args(["--all-secrets=myapp-?required", "--", "true"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("the only option is ?optional");
+}

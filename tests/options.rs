@@ -147,3 +147,40 @@ fn unknown_options_are_usage_errors() {
             .assert_stderr_contains("the options are json=/POINTER, base64 and optional");
     }
 }
+
+/// KVINIT_INIT reads like every boolean: 1/0, true/false, yes/no, on/off in
+/// any case; anything else is refused, never taken as "on".
+#[test]
+fn boolean_variables_mean_what_they_say() {
+    let w = World::new();
+    w.vault.put("s", "v");
+    for (value, init) in [
+        ("no", false),
+        ("OFF", false),
+        ("False", false),
+        ("0", false),
+        ("Yes", true),
+        ("on", true),
+        ("1", true),
+        ("TRUE", true),
+    ] {
+        let mut child =
+            w.kvinit().env("KVINIT_INIT", value).args(["--env", "S=s", "--", "sh", "-c", "echo $$"]).spawn();
+        let kvinit = child.id();
+        let (code, stdout, stderr) = {
+            let _ = &mut child;
+            support::finish(child, std::time::Duration::from_secs(30))
+        };
+        assert_eq!(code, Some(0), "KVINIT_INIT={value}: {stderr}");
+        let in_init = stdout.trim() != kvinit.to_string();
+        assert_eq!(in_init, init, "KVINIT_INIT={value}: the command's pid {stdout} vs kvinit's {kvinit}");
+    }
+    w.kvinit()
+        .env("KVINIT_INIT", "garbage")
+        .args(["--env", "S=s", "--", "true"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains(
+            "KVINIT_INIT=\"garbage\" is not a boolean: use 1/0, true/false, yes/no or on/off",
+        );
+}
