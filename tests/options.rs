@@ -164,13 +164,10 @@ fn boolean_variables_mean_what_they_say() {
         ("1", true),
         ("TRUE", true),
     ] {
-        let mut child =
+        let child =
             w.kvinit().env("KVINIT_INIT", value).args(["--env", "S=s", "--", "sh", "-c", "echo $$"]).spawn();
         let kvinit = child.id();
-        let (code, stdout, stderr) = {
-            let _ = &mut child;
-            support::finish(child, std::time::Duration::from_secs(30))
-        };
+        let (code, stdout, stderr) = support::finish(child, std::time::Duration::from_secs(30));
         assert_eq!(code, Some(0), "KVINIT_INIT={value}: {stderr}");
         let in_init = stdout.trim() != kvinit.to_string();
         assert_eq!(in_init, init, "KVINIT_INIT={value}: the command's pid {stdout} vs kvinit's {kvinit}");
