@@ -124,6 +124,8 @@ pub enum ConfigError {
     User { flag: &'static str, value: String },
     /// `--all-secrets` without a default vault.
     ImportNeedsVault,
+    /// `--all-secrets PREFIX`: the prefix taken for the command.
+    ImportPrefix(String),
     /// `--all-secrets=PREFIX?...` with an option other than `optional`.
     ImportOption(String),
     /// A boolean variable that is not 1/0, true/false, yes/no or on/off.
@@ -172,6 +174,11 @@ impl fmt::Display for ConfigError {
                 write!(f, "{flag} {value:?} is not UID[:GID] or NAME[:GROUP]")
             }
             ConfigError::ImportNeedsVault => write!(f, "--all-secrets needs --vault (or KVINIT_VAULT)"),
+            ConfigError::ImportPrefix(p) => write!(
+                f,
+                "--all-secrets takes its prefix after '=': {p:?} was read as the command, and no such command \
+                 exists; did you mean --all-secrets={p} -- COMMAND?"
+            ),
             ConfigError::ImportOption(v) => {
                 write!(f, "--all-secrets={v}: the only option is ?optional (--all-secrets=PREFIX?optional)")
             }

@@ -27,6 +27,9 @@ pub fn run(mut plan: Plan, original: signals::Original) -> Result<i32, Error> {
     let guard = signals::StartupGuard::start();
     let deadline = Deadline::after(plan.timeout);
     let ids = plan.user.as_ref().map(user::resolve).transpose().map_err(Error::User)?;
+    if !plan.check {
+        find_command(&plan, ids.as_ref())?;
+    }
     let owner = file_owner(&plan, ids.as_ref());
     let dir = match has_files(&plan.outputs) {
         true => Some(sink::file::Dir::prepare(&plan.files, owner).map_err(Error::File)?),
@@ -114,6 +117,23 @@ pub(crate) struct Session {
     pub source: Box<dyn TokenSource>,
     pub web: Client,
     pub tokens: BTreeMap<&'static str, AccessToken>,
+}
+
+/// The command must exist before a token is asked for. A bare
+/// `--all-secrets` followed by what looks like a prefix rather than a
+/// command is the `=` forgotten: said so, with the fix.
+fn find_command(plan: &Plan, ids: Option<&user::Ids>) -> Result<(), Error> {
+    // A PATH that comes from a secret is known only once it is read.
+    if plan.outputs.iter().any(|o| matches!(&o.dest, Dest::Env(var) if var == "PATH")) {
+        return Ok(());
+    }
+    let Err(e) = launch::find(&plan.command, &plan.child_env, ids) else { return Ok(()) };
+    let word = plan.command[0].to_string_lossy();
+    let bare_import = plan.import.as_ref().is_some_and(|i| i.prefix.is_empty());
+    if bare_import && e.exit_code() == 127 && crate::reference::is_secret_name(&word) {
+        return Err(Error::Config(crate::config::ConfigError::ImportPrefix(word.into_owned())));
+    }
+    Err(Error::Launch(e))
 }
 
 fn has_files(outputs: &[Output]) -> bool {

@@ -77,16 +77,22 @@ pub fn read_all<'t>(
         *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
     };
     std::thread::scope(|scope| {
-        let mut started = 0;
+        let mut readers = Vec::new();
         for _ in 0..CONCURRENCY.min(secrets.len()) {
             // Threads may run out (a full pids cgroup); fewer is slower, not wrong.
-            if std::thread::Builder::new().name("kvinit-read".into()).spawn_scoped(scope, work).is_err() {
-                break;
+            match std::thread::Builder::new().name("kvinit-read".into()).spawn_scoped(scope, work) {
+                Ok(reader) => readers.push(reader),
+                Err(_) => break,
             }
-            started += 1;
         }
-        if started == 0 {
+        if readers.is_empty() {
             work();
+        }
+        // Joined here, not left to the scope: a scope only waits for the
+        // closures, and a thread that is still exiting must not be alive
+        // when `--init` forks.
+        for reader in readers {
+            let _ = reader.join();
         }
     });
     results

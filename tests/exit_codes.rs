@@ -17,6 +17,37 @@ fn a_missing_command_is_127() {
         .assert_code(127)
         .assert_stderr_contains("cannot execute \"no-such-command-kvinit-test\"")
         .assert_stderr_contains("No such file or directory");
+    assert!(w.imds.server.requests().is_empty(), "the command is looked for before any token is asked for");
+}
+
+/// `--all-secrets myapp-` (a space for the `=`): the prefix is not run as
+/// the command after a fetch; it is a usage error with the fix.
+#[test]
+fn a_prefix_taken_for_the_command_is_a_usage_error_before_any_fetch() {
+    let w = World::new();
+    w.vault.put("myapp-db", "v");
+    w.kvinit()
+        .args(["--all-secrets", "myapp-"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("did you mean --all-secrets=myapp- -- COMMAND?");
+    assert!(w.imds.server.requests().is_empty());
+}
+
+/// A command this user may not run is 126, also found before any fetch.
+#[test]
+fn a_command_found_but_not_executable_is_126_before_any_fetch() {
+    let w = World::new();
+    let bin = w.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("tool"), "#!/bin/sh\n").unwrap();
+    w.kvinit()
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .args(["--env", "S=s", "--", "tool"])
+        .run()
+        .assert_code(126)
+        .assert_stderr_contains("Permission denied");
+    assert!(w.imds.server.requests().is_empty());
 }
 
 #[test]

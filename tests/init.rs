@@ -186,7 +186,7 @@ fn no_thread_but_kvinits_own_is_alive_at_fork() {
         // The connections opened ahead of the reads (one a secret, opened
         // while the token is fetched) are slow to answer; the reads then
         // open their own, and are done long before those are.
-        w.vault.server.control().slow_connections(5, Duration::from_secs(3));
+        w.vault.server.control().slow_connections(5, Duration::from_secs(1));
         let run = w
             .kvinit()
             .args([

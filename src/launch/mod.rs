@@ -5,6 +5,8 @@
 //! stays out of its way on Ctrl+C / Ctrl+Break (the console delivers those
 //! to the command itself), waits, and exits with its code.
 
+#[cfg(unix)]
+mod find;
 pub mod signals;
 #[cfg(unix)]
 mod supervise;
@@ -57,6 +59,28 @@ pub fn run(
     original: signals::Original,
 ) -> Result<i32, Error> {
     imp::run(command, env, original).map_err(|source| Error { program: command[0].clone(), source })
+}
+
+/// Finds `command` as exec will, before anything is fetched: a missing
+/// or unexecutable command fails at once with exec's own error.
+#[cfg(unix)]
+pub fn find(
+    command: &[OsString],
+    env: &[(OsString, OsString)],
+    ids: Option<&user::Ids>,
+) -> Result<(), Error> {
+    find::find(&command[0], env, ids).map_err(|source| Error { program: command[0].clone(), source })
+}
+
+/// Windows looks commands up its own way (`PATHEXT`, the current
+/// directory first); it is left to the start itself.
+#[cfg(not(unix))]
+pub fn find(
+    _command: &[OsString],
+    _env: &[(OsString, OsString)],
+    _ids: Option<&user::Ids>,
+) -> Result<(), Error> {
+    Ok(())
 }
 
 /// `--init`: starts `command` as a child and supervises it until it exits;
