@@ -124,3 +124,53 @@ pub struct Args {
     #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     pub command: Vec<OsString>,
 }
+
+/// For an unknown option: clap's suggestion, or where it has none (it
+/// misses swapped letters, `--evn`) the long option one edit or one swap
+/// away, if any.
+pub fn suggestion(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    use clap::CommandFactory;
+    if let Some(ContextValue::String(suggested)) = e.get(ContextKind::SuggestedArg) {
+        return Some(suggested.clone());
+    }
+    let Some(ContextValue::String(given)) = e.get(ContextKind::InvalidArg) else { return None };
+    let given = given.strip_prefix("--")?;
+    let command = Args::command();
+    let longs: Vec<&str> = command.get_arguments().filter_map(|a| a.get_long()).collect();
+    longs.into_iter().find(|long| close(given, long)).map(|long| format!("--{long}"))
+}
+
+/// At most one insertion, deletion, substitution or swap of neighbours apart.
+fn close(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len().abs_diff(b.len()) > 1 || a.len() < 3 {
+        return false;
+    }
+    let start = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[start..], &b[start..]);
+    let tail = |x: &[u8], y: &[u8]| x == y;
+    match (a.len(), b.len()) {
+        (0, 0) => false,
+        (n, m) if n == m => {
+            tail(&a[1..], &b[1..]) || (n >= 2 && a[0] == b[1] && a[1] == b[0] && tail(&a[2..], &b[2..]))
+        }
+        (n, m) if n > m => tail(&a[1..], b),
+        _ => tail(a, &b[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn near_misses() {
+        for (a, b) in
+            [("evn", "env"), ("vualt", "vault"), ("fiel", "file"), ("dirr", "dir"), ("inti", "init")]
+        {
+            assert!(super::close(a, b), "{a} ~ {b}");
+        }
+        for (a, b) in [("env", "env"), ("xyz", "env"), ("ev", "env"), ("timeout", "vault")] {
+            assert!(!super::close(a, b), "{a} !~ {b}");
+        }
+    }
+}

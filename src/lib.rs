@@ -41,9 +41,27 @@ pub fn main() -> ! {
     let original_mask = launch::signals::block();
     let args = match cli::Args::try_parse() {
         Ok(args) => args,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print(); // --help, --version
+            std::process::exit(0);
+        }
         Err(e) => {
-            let _ = e.print();
-            std::process::exit(if e.use_stderr() { error::EXIT_USAGE } else { 0 });
+            // Usage errors in the shape of every other error, with a "did
+            // you mean" and the usage line after.
+            let text = e.render().to_string();
+            let text = text.strip_prefix("error: ").unwrap_or(&text);
+            // clap's other tip for an unknown option, to pass it as a value
+            // after `--`, misleads more often than it helps: left out.
+            let text = match e.kind() {
+                clap::error::ErrorKind::UnknownArgument => format!(
+                    "{}\n\n{}Usage: kvinit [OPTIONS] [--] COMMAND [ARG]...\n\nFor more information, try '--help'.\n",
+                    text.lines().next().unwrap_or_default(),
+                    cli::suggestion(&e).map(|s| format!("  tip: a similar argument exists: '{s}'\n\n")).unwrap_or_default(),
+                ),
+                _ => text.to_string(),
+            };
+            let _ = std::io::stderr().write_all(format!("kvinit: error: {text}").as_bytes());
+            std::process::exit(error::EXIT_USAGE);
         }
     };
     init_logging(args.verbose, args.quiet);

@@ -149,3 +149,22 @@ fn a_signal_during_the_reads_is_dropped_before_exec() {
     assert_eq!((code, stdout.as_str()), (Some(0), "ran\n"), "{stderr}");
     assert!(stderr.contains("dropping SIGUSR1, which arrived while secrets were read"), "{stderr}");
 }
+
+/// Typos get a "did you mean", and usage errors read like every other error.
+#[test]
+fn usage_errors_suggest_and_share_the_error_shape() {
+    for (typo, meant) in [("--evn", "--env"), ("--vualt", "--vault"), ("--all-secret", "--all-secrets")] {
+        let run = Kvinit::new().args([typo, "x", "--", "true"]).run();
+        run.assert_code(2)
+            .assert_stderr_contains(&format!("a similar argument exists: '{meant}'"))
+            .assert_output_lacks("as a value, use");
+        assert!(
+            run.stderr().starts_with(&format!("kvinit: error: unexpected argument '{typo}' found")),
+            "{}",
+            run.stderr()
+        );
+    }
+    let run = Kvinit::new().args(["--vault"]).run();
+    run.assert_code(2);
+    assert!(run.stderr().starts_with("kvinit: error: a value is required for '--vault"), "{}", run.stderr());
+}
