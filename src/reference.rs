@@ -148,6 +148,14 @@ impl VaultUrl {
                 });
             }
             Ok(vault)
+        } else if input.contains('.') {
+            // A bare host, `myvault.vault.azure.net`, as the portal shows it.
+            let url = format!("https://{input}");
+            let (vault, path) = split_url(&url)?;
+            match path {
+                "" | "/" => Ok(vault),
+                _ => Err(RefError::BadVaultName(input.to_string())),
+            }
         } else {
             VaultUrl::from_name(input, cloud)
         }
@@ -469,6 +477,10 @@ mod tests {
         assert_eq!(vault("https://x.vault.azure.net:443").to_string(), "https://x.vault.azure.net");
         assert_eq!(vault("https://127.0.0.1:8443").to_string(), "https://127.0.0.1:8443");
         assert_eq!(vault("https://[::1]:8443").to_string(), "https://[::1]:8443");
+        // A bare host, as the portal shows it.
+        assert_eq!(vault("MyVault.vault.azure.net").to_string(), "https://myvault.vault.azure.net");
+        assert_eq!(vault("myvault.vault.azure.net/").to_string(), "https://myvault.vault.azure.net");
+        assert!(VaultUrl::parse("myvault.vault.azure.net/secrets/x", Cloud::Public).is_err());
     }
 
     #[test]

@@ -356,7 +356,9 @@ impl Error {
             }
             ErrorKind::Http(http::Error::HostNotFound) => {
                 return Some(format!(
-                    "check the vault name; for a private endpoint, check that {} resolves here",
+                    "{} does not resolve: the vault name may be wrong (az keyvault list --query \"[].name\"), \
+                     or, for a private endpoint, the private DNS zone (privatelink.vaultcore.azure.net) is not \
+                     linked to this network",
                     vault.host()
                 ))
             }

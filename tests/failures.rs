@@ -280,3 +280,28 @@ fn an_unreadable_ssl_cert_file_is_a_configuration_error() {
         .assert_code(2)
         .assert_stderr_contains("no certificates");
 }
+
+/// A vault name that does not exist is an answer, not an outage: one
+/// attempt, and a hint naming the host. The lookup is made definite (no
+/// DNS server asked) with a private nsswitch.conf; that needs root.
+#[test]
+fn a_vault_that_does_not_resolve_is_named_and_not_retried() {
+    // SAFETY: geteuid(2) has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return eprintln!("skipped: needs root to give kvinit its own nsswitch.conf");
+    }
+    let w = World::new();
+    let nsswitch = w.dir.path().join("nsswitch.conf");
+    std::fs::write(&nsswitch, "hosts: files\n").unwrap();
+    let mut k = support::Kvinit::new();
+    k.env("AZURE_POD_IDENTITY_AUTHORITY_HOST", w.imds.authority_host())
+        .with_bind(&nsswitch, std::path::Path::new("/etc/nsswitch.conf"))
+        .args(["--vault", "no-such-vault-kvinit.vault.azure.net", "--env", "A=s", "--", "true"]);
+    let run = k.run();
+    run.assert_code(4)
+        .assert_stderr_contains("caused by: host not found (DNS)")
+        .assert_stderr_contains(
+            "hint: no-such-vault-kvinit.vault.azure.net does not resolve: the vault name may be wrong",
+        )
+        .assert_output_lacks("retrying");
+}

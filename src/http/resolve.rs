@@ -50,9 +50,28 @@ impl ureq::unversioned::resolver::Resolver for Resolver {
                 return Ok(self.addrs(list));
             }
         }
-        let found = self.lookup.resolve(uri, config, timeout)?;
+        let found = self.lookup.resolve(uri, config, timeout).map_err(definite)?;
         let list = found.iter().copied().collect();
         self.recent.lock().unwrap_or_else(|e| e.into_inner()).push((key, list, Instant::now()));
         Ok(found)
+    }
+}
+
+/// A lookup that says the name does not exist (NXDOMAIN, no address) is an
+/// answer, not an outage: `HostNotFound`, which is not retried. std gives
+/// getaddrinfo's failures only as text, glibc's or musl's.
+fn definite(e: ureq::Error) -> ureq::Error {
+    const NO_SUCH_NAME: [&str; 5] = [
+        "Name or service not known",
+        "No address associated with hostname",
+        "Name does not resolve",
+        "Name has no usable address",
+        "nodename nor servname provided",
+    ];
+    match e {
+        ureq::Error::Io(io) if NO_SUCH_NAME.iter().any(|m| io.to_string().contains(m)) => {
+            ureq::Error::HostNotFound
+        }
+        other => other,
     }
 }
