@@ -125,9 +125,10 @@ pub struct Args {
     pub command: Vec<OsString>,
 }
 
-/// For an unknown option: clap's suggestion, or where it has none (it
-/// misses swapped letters, `--evn`) the long option one edit or one swap
-/// away, if any.
+/// For an unknown option, the long option one edit or one swap away, if
+/// any (`--evn`, `--vualt`, `--all-secret`). clap's own suggestions cost
+/// kilobytes of the static binary and miss swapped letters; clap's, if it
+/// ever has one, is taken first.
 pub fn suggestion(e: &clap::Error) -> Option<String> {
     use clap::error::{ContextKind, ContextValue};
     use clap::CommandFactory;

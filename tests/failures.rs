@@ -305,3 +305,23 @@ fn a_vault_that_does_not_resolve_is_named_and_not_retried() {
         )
         .assert_output_lacks("retrying");
 }
+
+/// Off Azure, the first failed attempt explains itself at once, instead of
+/// a silence until --timeout; once, not at every retry.
+#[test]
+fn an_unreachable_imds_is_explained_at_the_first_attempt() {
+    let run = support::Kvinit::new()
+        .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:1")
+        .args(["--timeout", "3s", "--vault", "myvault", "--env", "A=s", "--", "true"])
+        .run();
+    run.assert_code(3);
+    let stderr = run.stderr();
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("kvinit: warning: cannot reach IMDS at http://127.0.0.1:1/metadata/identity/oauth2/token (AZURE_POD_IDENTITY_AUTHORITY_HOST points kvinit there)")
+            && first.contains("kvinit-emulator or a service principal")
+            && first.contains("Retrying until --timeout"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("cannot reach IMDS").count(), 1, "{stderr}");
+}

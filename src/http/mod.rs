@@ -121,18 +121,26 @@ impl Client {
     /// (`--refresh`) then holds no idle connection, and no buffer of one,
     /// with a token or a value in it between rounds.
     pub fn new(proxy: Proxy, roots: &Roots, keep_alive: bool) -> Result<Client, SetupError> {
+        // Never proxied means a local endpoint (IMDS, the App Service and
+        // Arc agents): it connects at once or not at all, and a dropped SYN
+        // (IMDS's address off Azure) should not cost a whole attempt.
+        let connect = matches!(proxy, Proxy::Never).then_some(LOCAL_CONNECT_TIMEOUT);
         let proxy = match proxy {
             Proxy::FromEnv => proxy_from_env()?,
             Proxy::Never => None,
         };
         let tls = tls::Connector::verified(roots.0.clone());
         if proxy.is_some() {
-            return Ok(Client::with_tls(proxy, tls, keep_alive));
+            return Ok(Client::with_tls(proxy, tls, keep_alive, None));
         }
         let warm = tls::Warm::new(tls.clone());
         let connector = ().chain(warm.clone()).chain(TcpConnector::default()).chain(tls);
         Ok(Client {
-            agent: Agent::with_parts(config(None, keep_alive), connector, resolve::Resolver::default()),
+            agent: Agent::with_parts(
+                config(None, keep_alive, connect),
+                connector,
+                resolve::Resolver::default(),
+            ),
             warm: Some(warm),
             proxy_name: None,
         })
@@ -159,16 +167,25 @@ impl Client {
     /// thumbprint is `thumbprint` (Service Fabric's `IDENTITY_SERVER_THUMBPRINT`):
     /// clusters use self-signed certificates that no root vouches for.
     pub fn pinned(thumbprint: [u8; 20]) -> Client {
-        Client::with_tls(None, tls::Connector::pinned(thumbprint), false)
+        Client::with_tls(None, tls::Connector::pinned(thumbprint), false, Some(LOCAL_CONNECT_TIMEOUT))
     }
 
-    fn with_tls(proxy: Option<(ureq::Proxy, ProxyName)>, tls: tls::Connector, keep_alive: bool) -> Client {
+    fn with_tls(
+        proxy: Option<(ureq::Proxy, ProxyName)>,
+        tls: tls::Connector,
+        keep_alive: bool,
+        connect: Option<Duration>,
+    ) -> Client {
         // ureq's default chain, with our TLS in place of its rustls feature:
         // that one needs whole root certificates, about 200 KiB of them.
         let connector = ().chain(ConnectProxyConnector::default()).chain(TcpConnector::default()).chain(tls);
         let (proxy, proxy_name) = proxy.unzip();
         Client {
-            agent: Agent::with_parts(config(proxy, keep_alive), connector, resolve::Resolver::default()),
+            agent: Agent::with_parts(
+                config(proxy, keep_alive, connect),
+                connector,
+                resolve::Resolver::default(),
+            ),
             warm: None,
             proxy_name,
         }
@@ -233,9 +250,13 @@ impl Client {
     }
 }
 
-fn config(proxy: Option<ureq::Proxy>, keep_alive: bool) -> ureq::config::Config {
+/// How long a local endpoint may take to accept a connection.
+const LOCAL_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+fn config(proxy: Option<ureq::Proxy>, keep_alive: bool, connect: Option<Duration>) -> ureq::config::Config {
     let idle = if keep_alive { 32 } else { 0 };
     Agent::config_builder()
+        .timeout_connect(connect)
         .http_status_as_error(false)
         .max_redirects(0)
         .max_redirects_will_error(false)

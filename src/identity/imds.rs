@@ -27,17 +27,21 @@ pub struct Imds {
     client: Client,
     endpoint: String,
     user_assigned: Option<UserAssigned>,
+    /// Set from `AZURE_POD_IDENTITY_AUTHORITY_HOST`, rather than IMDS's own address.
+    overridden: bool,
 }
 
 impl Imds {
     /// `AZURE_POD_IDENTITY_AUTHORITY_HOST` replaces `http://169.254.169.254`,
     /// as it does for the Azure SDKs.
     pub fn new(cx: &Context<'_>) -> Imds {
-        let base = cx.env.get("AZURE_POD_IDENTITY_AUTHORITY_HOST").unwrap_or(DEFAULT_BASE);
+        let overridden = cx.env.get("AZURE_POD_IDENTITY_AUTHORITY_HOST");
+        let base = overridden.unwrap_or(DEFAULT_BASE);
         Imds {
             client: cx.direct.clone(),
             endpoint: format!("{}{TOKEN_PATH}", base.trim_end_matches('/')),
             user_assigned: cx.user_assigned.cloned(),
+            overridden: overridden.is_some(),
         }
     }
 }
@@ -55,11 +59,37 @@ impl TokenSource for Imds {
             Some(UserAssigned::ResourceId(id)) => query.push(("msi_res_id", id)),
             None => {}
         }
-        let send = |timeout| get(&self.client, &self.endpoint, &query, &[("Metadata", "true")], timeout);
+        // Off Azure, IMDS's address drops packets: each attempt waits out
+        // its timeout. Say at once what is going on, not only at the end.
+        let explained = std::cell::Cell::new(false);
+        let send = |timeout| {
+            let result = get(&self.client, &self.endpoint, &query, &[("Metadata", "true")], timeout);
+            if let Err(ErrorKind::Http(e @ (http::Error::Connect(_) | http::Error::Timeout))) = &result {
+                if !explained.replace(true) {
+                    log::warn!("{}", self.unreachable(e, deadline));
+                }
+            }
+            result
+        };
         let user_assigned = self.user_assigned.is_some();
         fetch_token(self.name(), resource, &self.endpoint, &POLICY, deadline, send, |k| {
             hint(k, user_assigned)
         })
+    }
+}
+
+impl Imds {
+    fn unreachable(&self, e: &http::Error, deadline: Deadline) -> String {
+        let pointed =
+            if self.overridden { " (AZURE_POD_IDENTITY_AUTHORITY_HOST points kvinit there)" } else { "" };
+        format!(
+            "cannot reach IMDS at {}{pointed}: {e}. This may not be an Azure host, IMDS may be blocked (a \
+             firewall, a network policy), or the container started before IMDS was ready. To run elsewhere, use \
+             kvinit-emulator or a service principal (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET). \
+             Retrying until --timeout ({} s left).",
+            self.endpoint,
+            deadline.remaining().as_secs()
+        )
     }
 }
 
