@@ -48,6 +48,13 @@ impl ReplayedVault {
         k
     }
 
+    /// A world whose IMDS answers with the recorded token, and the vault.
+    fn with_recorded_token(exchanges: Vec<Exchange>, recorded_origin: &str) -> (World, ReplayedVault) {
+        let w = World::new();
+        w.imds.script.push(one("identity/imds-success-keyvault.json").reply());
+        (w, ReplayedVault::start(exchanges, recorded_origin))
+    }
+
     fn list_requests(&self) -> usize {
         self.server.requests().iter().filter(|r| r.path == "/secrets").count()
     }
@@ -234,9 +241,8 @@ fn a_recorded_seven_page_listing_is_followed_to_the_end() {
     let mut exchanges = load("keyvault/list-7-pages.json");
     assert!(exchanges[0].body.contains("\"nextLink\":\"https://cpp-recordings.vault.azure.net:443/secrets?"));
     exchanges.push(one("keyvault/get-secret-exact.json"));
-    let w = World::new();
-    w.imds.script.push(one("identity/imds-success-keyvault.json").reply());
-    let vault = ReplayedVault::start(exchanges, "https://cpp-recordings.vault.azure.net:443");
+    let (w, vault) =
+        ReplayedVault::with_recorded_token(exchanges, "https://cpp-recordings.vault.azure.net:443");
     vault
         .kvinit(&w)
         .args(["--all-secrets=First", "--", "sh", "-c", "printf %s \"$CREATETEST\""])
@@ -257,9 +263,8 @@ fn recorded_empty_pages_with_a_next_link_are_followed() {
     for e in exchanges.iter_mut().filter(|e| e.method == "PUT") {
         e.method = "GET".into();
     }
-    let w = World::new();
-    w.imds.script.push(one("identity/imds-success-keyvault.json").reply());
-    let vault = ReplayedVault::start(exchanges, "https://keyvault_name.vault.azure.net:443");
+    let (w, vault) =
+        ReplayedVault::with_recorded_token(exchanges, "https://keyvault_name.vault.azure.net:443");
     vault
         .kvinit(&w)
         .args(["--all-secrets=listSecretName-canlistsecretsbypage", "--", "sh", "-c", "echo $_0 $_1"])
