@@ -72,6 +72,7 @@ pub fn run(mut plan: Plan, original: signals::Original) -> Result<i32, Error> {
 struct Start {
     env: Vec<(OsString, OsString)>,
     original: signals::Original,
+    #[cfg_attr(not(unix), allow(dead_code))] // --user is Unix-only
     ids: Option<user::Ids>,
     #[cfg_attr(not(unix), allow(dead_code))] // --refresh writes through it, and is Unix-only
     dir: Option<sink::file::Dir>,
