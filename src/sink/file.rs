@@ -236,9 +236,7 @@ mod imp {
                     .map_err(|e| refusal(e, "opening the directory", &at))?,
                 Err(Errno::ENOENT) => {
                     let mode = if last { Mode::S_IRWXU } else { Mode::from_bits_truncate(0o755) };
-                    mkdirat(&fd, *name, mode).map_err(|e| refusal(e, "creating the directory", &at))?;
-                    let made = openat(&fd, *name, DIR_FLAGS, Mode::empty())
-                        .map_err(|e| refusal(e, "opening the directory", &at))?;
+                    let made = make_dir(fd.as_fd(), name, mode, &at)?;
                     if last {
                         if !made_by_us(&made) {
                             let raced = io::Error::from(io::ErrorKind::AlreadyExists);
@@ -252,6 +250,12 @@ mod imp {
             };
         }
         Ok(fd)
+    }
+
+    /// `name` made in `parent` with `mode`, and opened.
+    fn make_dir(parent: BorrowedFd<'_>, name: &OsStr, mode: Mode, shown: &Path) -> Result<OwnedFd, Error> {
+        mkdirat(parent, name, mode).map_err(|e| refusal(e, "creating the directory", shown))?;
+        openat(parent, name, DIR_FLAGS, Mode::empty()).map_err(|e| refusal(e, "opening the directory", shown))
     }
 
     fn kind(st: &nix::sys::stat::FileStat) -> SFlag {
@@ -294,10 +298,7 @@ mod imp {
         match openat(parent.fd(), name, DIR_FLAGS, Mode::empty()) {
             Ok(fd) => Ok(fd),
             Err(Errno::ENOENT) => {
-                mkdirat(parent.fd(), name, Mode::S_IRWXU)
-                    .map_err(|e| refusal(e, "creating the directory", shown))?;
-                let fd = openat(parent.fd(), name, DIR_FLAGS, Mode::empty())
-                    .map_err(|e| refusal(e, "opening the directory", shown))?;
+                let fd = make_dir(parent.fd(), name, Mode::S_IRWXU, shown)?;
                 if made_by_us(&fd) {
                     set_owner(&fd, owner).map_err(io_error("changing the owner of", shown))?;
                 }
@@ -310,8 +311,7 @@ mod imp {
     }
 
     fn is_symlink(dir: BorrowedFd<'_>, name: &OsStr) -> bool {
-        fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)
-            .is_ok_and(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK)
+        fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW).is_ok_and(|st| kind(&st) == SFlag::S_IFLNK)
     }
 
     fn refusal(errno: Errno, op: &'static str, path: &Path) -> Error {
