@@ -418,11 +418,13 @@ impl std::error::Error for ErrorKind {}
 /// plain text (ACI's IMDS answers a bad request in text).
 pub(crate) fn error_status(response: &http::Response) -> ErrorKind {
     let json: Option<Value> = serde_json::from_slice(&response.body).ok();
+    // Codes on one line, as Key Vault's are; descriptions may span lines.
+    let code = |v: Option<&Value>| v.and_then(Value::as_str).map(http::printable_line);
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(http::printable);
     let (error, description) = match &json {
         Some(Value::Object(o)) => match o.get("error") {
-            Some(Value::Object(inner)) => (text(inner.get("code")), text(inner.get("message"))),
-            e => (text(e), text(o.get("error_description")).or_else(|| text(o.get("message")))),
+            Some(Value::Object(inner)) => (code(inner.get("code")), text(inner.get("message"))),
+            e => (code(e), text(o.get("error_description")).or_else(|| text(o.get("message")))),
         },
         _ => (None, None),
     };
