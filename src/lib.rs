@@ -17,6 +17,7 @@ mod launch;
 mod reference;
 #[cfg(unix)]
 mod refresh;
+mod request;
 mod retry;
 mod run;
 mod secret;

@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use crate::http::{self, Client};
 use crate::reference::{SecretRef, VaultUrl};
-use crate::retry::{retry, Attempt, Backoff, Deadline, Failure};
+use crate::request::{self, Call, Failed, Policy};
+use crate::retry::{Deadline, Failure};
 use crate::secret::{AccessToken, Secret};
 
 const API_VERSION: &str = "7.4";
@@ -29,19 +30,21 @@ pub struct PlannedSecret {
 /// 10 s shared by the whole fleet.
 pub const CONCURRENCY: usize = 32;
 
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// A listing asks for pages of 25 (`maxresults`), which Key Vault never
 /// exceeds; with at most 1000 pages, 25,000 secrets at most are held.
 const PAGE_SIZE: usize = 25;
 const MAX_PAGES: usize = 1000;
 
-/// 429 without Retry-After: 1, 2, 4, 8, 16 s (with jitter).
-const BACKOFF_BASE: Duration = Duration::from_secs(1);
-const BACKOFF_CAP: Duration = Duration::from_secs(16);
-const MAX_RETRIES_THROTTLED: u32 = 8;
-/// 5xx and broken connections.
-const MAX_RETRIES_TRANSIENT: u32 = 3;
+/// Throttling (429) is retried up to 8 times, waiting as `Retry-After` says
+/// or 1, 2, 4, 8, 16 s (with jitter); 5xx and broken connections 3 times.
+const POLICY: Policy = Policy {
+    retryable: |s| (500..=599).contains(&s),
+    base: Duration::from_secs(1),
+    cap: Duration::from_secs(16),
+    max_retries: 8 + 3,
+    max_transient: 3,
+    attempt_timeout: Duration::from_secs(30),
+};
 
 /// A secret as Key Vault returned it.
 #[derive(Debug)]
@@ -109,48 +112,10 @@ pub fn read(
     deadline: Deadline,
 ) -> Result<Fetched, Error> {
     let url = secret.url();
-    // A `Secret`, so that it is wiped however this returns.
-    let authorization = Secret::new(format!("Bearer {}", token.token.expose()));
     let what = format!("reading secret {} from {}", secret, secret.vault);
-    let mut transient_failures = 0;
-    let backoff = Backoff::new(BACKOFF_BASE, BACKOFF_CAP);
-    let result =
-        retry(&what, deadline, backoff, MAX_RETRIES_THROTTLED + MAX_RETRIES_TRANSIENT, |remaining| {
-            let request = http::Request {
-                url: &url,
-                query: &[("api-version", API_VERSION)],
-                headers: &[("Authorization", authorization.expose()), ("Accept", "application/json")],
-                form: None,
-                timeout: remaining.min(ATTEMPT_TIMEOUT),
-                body_limit: BODY_LIMIT,
-            };
-            let mut transient = |error| {
-                transient_failures += 1;
-                if transient_failures > MAX_RETRIES_TRANSIENT {
-                    Attempt::Fail(error)
-                } else {
-                    Attempt::Retry { error, after: None }
-                }
-            };
-            match client.send(&request) {
-                Ok(r) if r.status == 200 => match parse_secret(&r.body) {
-                    Ok(fetched) => Attempt::Done(fetched),
-                    Err(e) => Attempt::Fail(e),
-                },
-                Ok(r) if r.status == 429 => {
-                    Attempt::Retry { after: r.retry_after(), error: status_error(&r) }
-                }
-                Ok(r) if r.status >= 500 => transient(status_error(&r)),
-                Ok(r) => Attempt::Fail(status_error(&r)),
-                Err(e) if e.is_transient() => transient(ErrorKind::Http(e)),
-                Err(e) => Attempt::Fail(ErrorKind::Http(e)),
-            }
-        });
-    result.map_err(|Failure { error, attempts }| Error {
-        target: Target::Secret(secret.clone()),
-        kind: error,
-        attempts,
-    })
+    let call = Call { what: &what, query: &[("api-version", API_VERSION)], ..call(&url, token) };
+    request::send(client, &call, &POLICY, deadline, |r| parse_secret(&r.body))
+        .map_err(|failure| Error::new(Target::Secret(secret.clone()), failure))
 }
 
 /// A secret as the list API shows it: no value.
@@ -170,9 +135,9 @@ pub fn list(
     token: &AccessToken,
     deadline: Deadline,
 ) -> Result<Vec<Listed>, Error> {
-    // A `Secret`, so that it is wiped however this returns.
-    let authorization = Secret::new(format!("Bearer {}", token.token.expose()));
-    let fail = |kind, attempts| Error { target: Target::List(vault.clone()), kind, attempts };
+    let target = || Target::List(vault.clone());
+    let fail = |error, attempts| Error::new(target(), Failure { error, attempts });
+    let what = format!("listing secrets of {vault}");
     let first = format!("{vault}/secrets?api-version={API_VERSION}&maxresults={PAGE_SIZE}");
     let mut next = Some(first);
     let mut listed = Vec::new();
@@ -187,32 +152,32 @@ pub fn list(
                 1,
             ));
         }
-        let what = format!("listing secrets of {vault}");
-        let backoff = Backoff::new(BACKOFF_BASE, BACKOFF_CAP);
-        let page = retry(&what, deadline, backoff, MAX_RETRIES_THROTTLED, |remaining| {
-            let request = http::Request {
-                url: &url,
-                query: &[],
-                headers: &[("Authorization", authorization.expose()), ("Accept", "application/json")],
-                form: None,
-                timeout: remaining.min(ATTEMPT_TIMEOUT),
-                body_limit: BODY_LIMIT,
-            };
-            match client.send(&request) {
-                Ok(r) if r.status == 200 => Attempt::Done(parse_page(&r.body)),
-                Ok(r) if r.status == 429 || r.status >= 500 => {
-                    Attempt::Retry { after: r.retry_after(), error: status_error(&r) }
-                }
-                Ok(r) => Attempt::Fail(status_error(&r)),
-                Err(e) if e.is_transient() => Attempt::Retry { error: ErrorKind::Http(e), after: None },
-                Err(e) => Attempt::Fail(ErrorKind::Http(e)),
-            }
-        });
-        let (items, link) = page.map_err(|f| fail(f.error, f.attempts))?.map_err(|kind| fail(kind, 1))?;
+        let call = Call { what: &what, ..call(&url, token) };
+        let (items, link) = request::send(client, &call, &POLICY, deadline, |r| parse_page(&r.body))
+            .map_err(|f| Error::new(target(), f))?;
         listed.extend(items);
         next = link.map(|link| next_page(vault, &link)).transpose().map_err(|kind| fail(kind, 1))?;
     }
     Ok(listed)
+}
+
+/// A Key Vault GET of `url` with `token`.
+fn call<'a>(url: &'a str, token: &'a AccessToken) -> Call<'a> {
+    Call {
+        headers: &[("Accept", "application/json")],
+        authorization: Some(("Bearer", &token.token)),
+        ..Call::get(url, BODY_LIMIT)
+    }
+}
+
+impl Failed for ErrorKind {
+    fn http(e: http::Error) -> ErrorKind {
+        ErrorKind::Http(e)
+    }
+
+    fn status(r: &http::Response) -> ErrorKind {
+        status_error(r)
+    }
 }
 
 /// The URL of the page a `nextLink` names, on `vault` itself. Key Vault
@@ -333,6 +298,10 @@ pub enum ErrorKind {
 }
 
 impl Error {
+    fn new(target: Target, Failure { error, attempts }: Failure<ErrorKind>) -> Error {
+        Error { target, kind: error, attempts }
+    }
+
     /// A 404, or a disabled secret: what `?optional` tolerates.
     pub fn is_missing(&self) -> bool {
         match &self.kind {

@@ -3,8 +3,11 @@
 //! `GET $IDENTITY_ENDPOINT?resource=...[&principalId=...]` with header `secret`.
 
 use super::UserAssigned;
-use super::{endpoint, fetch_token, get, Context, Error, ErrorKind, Kind, TokenSource, DEFAULT_POLICY};
+use super::{
+    endpoint, fetch_token, Context, Error, ErrorKind, Kind, TokenSource, DEFAULT_POLICY, TOKEN_BODY_LIMIT,
+};
 use crate::http::{self, Client};
+use crate::request::Call;
 use crate::retry::Deadline;
 use crate::secret::{AccessToken, Secret};
 
@@ -47,9 +50,16 @@ impl TokenSource for AciWindows {
             query.push(("principalId", id));
         }
         // App Service's header too, in case detection guessed wrong: harmless.
-        let headers = [("secret", self.header.expose()), ("X-IDENTITY-HEADER", self.header.expose())];
-        let send = |timeout| get(&self.client, &self.endpoint, &query, &headers, timeout);
-        fetch_token(self.name(), resource, &self.endpoint, &DEFAULT_POLICY, deadline, send, hint)
+        let call = Call {
+            query: &query,
+            secret_headers: &[("secret", &self.header), ("X-IDENTITY-HEADER", &self.header)],
+            ..Call::get(&self.endpoint, TOKEN_BODY_LIMIT)
+        };
+        fetch_token(self, resource, &self.client, call, &DEFAULT_POLICY, deadline)
+    }
+
+    fn hint(&self, failure: &ErrorKind) -> Option<String> {
+        hint(failure)
     }
 }
 

@@ -2,8 +2,11 @@
 //! `IDENTITY_ENDPOINT` + `IDENTITY_HEADER`, api-version 2019-08-01.
 
 use super::UserAssigned;
-use super::{endpoint, fetch_token, get, Context, Error, ErrorKind, TokenSource, DEFAULT_POLICY};
+use super::{
+    endpoint, fetch_token, Context, Error, ErrorKind, TokenSource, DEFAULT_POLICY, TOKEN_BODY_LIMIT,
+};
 use crate::http::Client;
+use crate::request::Call;
 use crate::retry::Deadline;
 use crate::secret::{AccessToken, Secret};
 
@@ -44,9 +47,16 @@ impl TokenSource for AppService {
             query.push((param, id));
         }
         // `secret` is what ACI Windows wants; sending it too is harmless here.
-        let headers = [("X-IDENTITY-HEADER", self.header.expose()), ("secret", self.header.expose())];
-        let send = |timeout| get(&self.client, &self.endpoint, &query, &headers, timeout);
-        fetch_token(self.name(), resource, &self.endpoint, &DEFAULT_POLICY, deadline, send, hint)
+        let call = Call {
+            query: &query,
+            secret_headers: &[("X-IDENTITY-HEADER", &self.header), ("secret", &self.header)],
+            ..Call::get(&self.endpoint, TOKEN_BODY_LIMIT)
+        };
+        fetch_token(self, resource, &self.client, call, &DEFAULT_POLICY, deadline)
+    }
+
+    fn hint(&self, failure: &ErrorKind) -> Option<String> {
+        hint(failure)
     }
 }
 

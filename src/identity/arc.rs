@@ -4,14 +4,13 @@
 //! back as `Authorization: Basic <contents>`.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use super::{
-    endpoint, error_status, fetch_token, get, Context, Error, ErrorKind, Kind, TokenSource, DEFAULT_POLICY,
-    TOKEN_BODY_LIMIT,
+    endpoint, fetch_token, Context, Error, ErrorKind, Kind, TokenSource, DEFAULT_POLICY, TOKEN_BODY_LIMIT,
 };
-use crate::http::{self, Client};
-use crate::retry::{retry, Attempt, Backoff, Deadline};
+use crate::http::Client;
+use crate::request::{self, Call};
+use crate::retry::Deadline;
 use crate::secret::{AccessToken, Secret};
 
 const API_VERSION: &str = "2020-06-01";
@@ -39,36 +38,22 @@ impl Arc {
 
     /// The first round: the 401 challenge naming the key file.
     fn challenge(&self, query: &[(&str, &str)], deadline: Deadline) -> Result<PathBuf, Error> {
-        let backoff = Backoff::new(DEFAULT_POLICY.base, DEFAULT_POLICY.cap);
-        let what = "Azure Arc challenge";
-        let result = retry(&what, deadline, backoff, DEFAULT_POLICY.max_retries, |remaining| {
-            let request = http::Request {
-                url: &self.endpoint,
-                query,
-                headers: &[("Metadata", "true")],
-                form: None,
-                timeout: remaining.min(Duration::from_secs(20)),
-                body_limit: TOKEN_BODY_LIMIT,
-            };
-            match self.client.send(&request) {
-                Ok(r) if r.status == 401 => match r.www_authenticate.as_deref().and_then(realm) {
-                    Some(path) => Attempt::Done(PathBuf::from(path)),
-                    None => Attempt::Fail(ErrorKind::BadResponse(
-                        "401 without a WWW-Authenticate: Basic realm=<key file> challenge".into(),
-                    )),
-                },
-                Ok(r) if r.status == 200 => {
-                    Attempt::Fail(ErrorKind::BadResponse("expected a 401 challenge, got 200".into()))
-                }
-                Ok(r) if (DEFAULT_POLICY.retryable)(r.status) => {
-                    Attempt::Retry { after: r.retry_after(), error: error_status(&r) }
-                }
-                Ok(r) => Attempt::Fail(error_status(&r)),
-                Err(e) if e.is_transient() => Attempt::Retry { error: ErrorKind::Http(e), after: None },
-                Err(e) => Attempt::Fail(ErrorKind::Http(e)),
-            }
-        });
-        result.map_err(|f| Error::from_failure(self.name(), &self.endpoint, f, |_| None))
+        let call = Call {
+            what: &"Azure Arc challenge",
+            query,
+            headers: &[("Metadata", "true")],
+            expect: &[401, 200],
+            ..Call::get(&self.endpoint, TOKEN_BODY_LIMIT)
+        };
+        let read = |r: &crate::http::Response| match r.www_authenticate.as_deref().and_then(realm) {
+            Some(path) if r.status == 401 => Ok(PathBuf::from(path)),
+            _ if r.status == 200 => Err(ErrorKind::BadResponse("expected a 401 challenge, got 200".into())),
+            _ => Err(ErrorKind::BadResponse(
+                "401 without a WWW-Authenticate: Basic realm=<key file> challenge".into(),
+            )),
+        };
+        request::send(&self.client, &call, &DEFAULT_POLICY, deadline, read)
+            .map_err(|f| Error::from_failure(self, &self.endpoint, f))
     }
 }
 
@@ -87,10 +72,13 @@ impl TokenSource for Arc {
             attempts: 1,
             hint: Some("kvinit must run as root (or in the himds group) to read the Arc agent's key".into()),
         })?;
-        let authorization = Secret::new(format!("Basic {}", key.expose()));
-        let headers = [("Metadata", "true"), ("Authorization", authorization.expose())];
-        let send = |timeout| get(&self.client, &self.endpoint, &query, &headers, timeout);
-        fetch_token(self.name(), resource, &self.endpoint, &DEFAULT_POLICY, deadline, send, |_| None)
+        let call = Call {
+            query: &query,
+            headers: &[("Metadata", "true")],
+            authorization: Some(("Basic", &key)),
+            ..Call::get(&self.endpoint, TOKEN_BODY_LIMIT)
+        };
+        fetch_token(self, resource, &self.client, call, &DEFAULT_POLICY, deadline)
     }
 }
 

@@ -1,9 +1,8 @@
 //! Azure Cloud Shell: `MSI_ENDPOINT` alone, a form POST.
 
-use super::{
-    endpoint, fetch_token, Context, Error, ErrorKind, Kind, TokenSource, DEFAULT_POLICY, TOKEN_BODY_LIMIT,
-};
-use crate::http::{self, Client};
+use super::{endpoint, fetch_token, Context, Error, Kind, TokenSource, DEFAULT_POLICY, TOKEN_BODY_LIMIT};
+use crate::http::Client;
+use crate::request::Call;
 use crate::retry::Deadline;
 use crate::secret::AccessToken;
 
@@ -31,18 +30,11 @@ impl TokenSource for CloudShell {
 
     fn token(&self, resource: &str, deadline: Deadline) -> Result<AccessToken, Error> {
         let form = [("resource", resource)];
-        let send = |timeout| {
-            self.client
-                .send(&http::Request {
-                    url: &self.endpoint,
-                    query: &[],
-                    headers: &[("Metadata", "true")],
-                    form: Some(&form),
-                    timeout,
-                    body_limit: TOKEN_BODY_LIMIT,
-                })
-                .map_err(ErrorKind::Http)
+        let call = Call {
+            headers: &[("Metadata", "true")],
+            form: Some(&form),
+            ..Call::get(&self.endpoint, TOKEN_BODY_LIMIT)
         };
-        fetch_token(self.name(), resource, &self.endpoint, &DEFAULT_POLICY, deadline, send, |_| None)
+        fetch_token(self, resource, &self.client, call, &DEFAULT_POLICY, deadline)
     }
 }

@@ -8,7 +8,8 @@ use super::UserAssigned;
 use super::{
     fetch_token, Context, Error, ErrorKind, Kind, SetupError, TokenSource, DEFAULT_POLICY, TOKEN_BODY_LIMIT,
 };
-use crate::http::{self, Client};
+use crate::http::Client;
+use crate::request::Call;
 use crate::retry::Deadline;
 use crate::secret::{AccessToken, Secret};
 
@@ -84,54 +85,54 @@ impl TokenSource for Entra {
 
     fn token(&self, resource: &str, deadline: Deadline) -> Result<AccessToken, Error> {
         let scope = format!("{}/.default", resource.trim_end_matches('/'));
-        let send = |timeout| {
-            let assertion = match &self.credential {
-                Credential::FederatedTokenFile(path) => Some(read_token_file(path)?),
-                Credential::ClientSecret(_) => None,
-            };
-            let mut form = vec![
-                ("grant_type", "client_credentials"),
-                ("client_id", self.client_id.as_str()),
-                ("scope", scope.as_str()),
-            ];
-            match (&self.credential, &assertion) {
-                (_, Some(assertion)) => {
-                    form.push(("client_assertion_type", ASSERTION_TYPE));
-                    form.push(("client_assertion", assertion.expose()));
-                }
-                (Credential::ClientSecret(secret), None) => form.push(("client_secret", secret.expose())),
-                (Credential::FederatedTokenFile(_), None) => unreachable!("the token file was read above"),
-            }
-            self.client
-                .send(&http::Request {
-                    url: &self.endpoint,
-                    query: &[],
-                    headers: &[("Accept", "application/json")],
-                    form: Some(&form),
-                    timeout,
-                    body_limit: TOKEN_BODY_LIMIT,
-                })
-                .map_err(ErrorKind::Http)
+        // Read for every token: the kubelet rotates the file.
+        let assertion = match &self.credential {
+            Credential::FederatedTokenFile(path) => Some(read_token_file(path).map_err(|why| Error {
+                source_name: self.name(),
+                endpoint: self.endpoint.clone(),
+                kind: ErrorKind::File(why),
+                attempts: 1,
+                hint: None,
+            })?),
+            Credential::ClientSecret(_) => None,
         };
-        fetch_token(self.name(), resource, &self.endpoint, &DEFAULT_POLICY, deadline, send, hint)
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", self.client_id.as_str()),
+            ("scope", &scope),
+        ];
+        match (&self.credential, &assertion) {
+            (_, Some(assertion)) => {
+                form.push(("client_assertion_type", ASSERTION_TYPE));
+                form.push(("client_assertion", assertion.expose()));
+            }
+            (Credential::ClientSecret(secret), None) => form.push(("client_secret", secret.expose())),
+            (Credential::FederatedTokenFile(_), None) => unreachable!("the token file was read above"),
+        }
+        let call = Call {
+            headers: &[("Accept", "application/json")],
+            form: Some(&form),
+            ..Call::get(&self.endpoint, TOKEN_BODY_LIMIT)
+        };
+        fetch_token(self, resource, &self.client, call, &DEFAULT_POLICY, deadline)
+    }
+
+    fn hint(&self, failure: &ErrorKind) -> Option<String> {
+        hint(failure)
     }
 }
 
-fn read_token_file(path: &std::path::Path) -> Result<Secret, ErrorKind> {
-    let file_error = |e: std::io::Error| {
-        ErrorKind::File(format!("reading AZURE_FEDERATED_TOKEN_FILE {}: {e}", path.display()))
-    };
+fn read_token_file(path: &std::path::Path) -> Result<Secret, String> {
+    let file_error =
+        |e: std::io::Error| format!("reading AZURE_FEDERATED_TOKEN_FILE {}: {e}", path.display());
     let size = std::fs::metadata(path).map_err(file_error)?.len();
     if size > TOKEN_FILE_LIMIT {
-        return Err(ErrorKind::File(format!(
-            "AZURE_FEDERATED_TOKEN_FILE {} is {size} bytes, not a token",
-            path.display()
-        )));
+        return Err(format!("AZURE_FEDERATED_TOKEN_FILE {} is {size} bytes, not a token", path.display()));
     }
     let token = std::fs::read_to_string(path).map_err(file_error)?;
     let token = token.trim();
     if token.is_empty() {
-        return Err(ErrorKind::File(format!("AZURE_FEDERATED_TOKEN_FILE {} is empty", path.display())));
+        return Err(format!("AZURE_FEDERATED_TOKEN_FILE {} is empty", path.display()));
     }
     Ok(Secret::new(token.to_string()))
 }

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use super::UserAssigned;
-use super::{fetch_token, get, Context, Error, ErrorKind, Policy, TokenSource};
+use super::{fetch_token, Context, Error, ErrorKind, TokenSource, TOKEN_BODY_LIMIT};
 use crate::http::{self, Client};
+use crate::request::{Call, Policy};
 use crate::retry::Deadline;
 use crate::secret::AccessToken;
 
@@ -20,6 +21,7 @@ const POLICY: Policy = Policy {
     base: Duration::from_secs(1),
     cap: Duration::from_secs(30),
     max_retries: 20,
+    max_transient: 20,
     attempt_timeout: Duration::from_secs(20),
 };
 
@@ -62,19 +64,22 @@ impl TokenSource for Imds {
         // Off Azure, IMDS's address drops packets: each attempt waits out
         // its timeout. Say at once what is going on, not only at the end.
         let explained = std::cell::Cell::new(false);
-        let send = |timeout| {
-            let result = get(&self.client, &self.endpoint, &query, &[("Metadata", "true")], timeout);
-            if let Err(ErrorKind::Http(e @ (http::Error::Connect(_) | http::Error::Timeout))) = &result {
-                if !explained.replace(true) {
-                    log::warn!("{}", self.unreachable(e, deadline));
-                }
+        let watch = |e: &http::Error| {
+            if matches!(e, http::Error::Connect(_) | http::Error::Timeout) && !explained.replace(true) {
+                log::warn!("{}", self.unreachable(e, deadline));
             }
-            result
         };
-        let user_assigned = self.user_assigned.is_some();
-        fetch_token(self.name(), resource, &self.endpoint, &POLICY, deadline, send, |k| {
-            hint(k, user_assigned)
-        })
+        let call = Call {
+            query: &query,
+            headers: &[("Metadata", "true")],
+            watch: Some(&watch),
+            ..Call::get(&self.endpoint, TOKEN_BODY_LIMIT)
+        };
+        fetch_token(self, resource, &self.client, call, &POLICY, deadline)
+    }
+
+    fn hint(&self, failure: &ErrorKind) -> Option<String> {
+        hint(failure, self.user_assigned.is_some())
     }
 }
 

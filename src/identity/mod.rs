@@ -18,7 +18,8 @@ use serde_json::Value;
 
 use crate::http::{self, Client, Roots};
 use crate::reference::Cloud;
-use crate::retry::{retry, Attempt, Backoff, Deadline, Failure};
+use crate::request::{self, Call, Failed, Policy};
+use crate::retry::{Deadline, Failure};
 use crate::secret::{AccessToken, Secret};
 
 /// Token bodies are a few KiB; anything far larger is not a token endpoint.
@@ -44,6 +45,11 @@ pub trait TokenSource: Send {
     /// Gets a token for `resource` (e.g. `https://vault.azure.net`), retrying
     /// as the platform's guidance says, within `deadline`.
     fn token(&self, resource: &str, deadline: Deadline) -> Result<AccessToken, Error>;
+
+    /// What the operator can do about a failure, where the source can tell.
+    fn hint(&self, _failure: &ErrorKind) -> Option<String> {
+        None
+    }
 }
 
 /// The token sources kvinit knows, by their `--identity-source` names.
@@ -251,16 +257,6 @@ fn endpoint(var: &'static str, value: &str) -> Result<String, SetupError> {
     }
 }
 
-/// How an endpoint wants to be retried.
-pub(crate) struct Policy {
-    pub retryable: fn(u16) -> bool,
-    pub base: Duration,
-    pub cap: Duration,
-    pub max_retries: u32,
-    /// One attempt may not take the whole deadline.
-    pub attempt_timeout: Duration,
-}
-
 /// The Azure SDKs' default for managed identity endpoints other than IMDS,
 /// and for Entra ID: 429 and 5xx, a few times.
 pub(crate) const DEFAULT_POLICY: Policy = Policy {
@@ -268,51 +264,34 @@ pub(crate) const DEFAULT_POLICY: Policy = Policy {
     base: Duration::from_millis(800),
     cap: Duration::from_secs(16),
     max_retries: 5,
+    max_transient: 5,
     attempt_timeout: Duration::from_secs(20),
 };
 
-/// Calls `send` (one request, given the time it may take) until it yields a
-/// token or a final error, retrying as `policy` says.
+/// Sends `call` (a source's token request) until it yields a token or a
+/// final error, retrying as `policy` says.
 pub(crate) fn fetch_token(
-    source: &'static str,
+    source: &dyn TokenSource,
     resource: &str,
-    endpoint: &str,
+    client: &Client,
+    call: Call<'_>,
     policy: &Policy,
     deadline: Deadline,
-    mut send: impl FnMut(Duration) -> Result<http::Response, ErrorKind>,
-    hint: impl FnOnce(&ErrorKind) -> Option<String>,
 ) -> Result<AccessToken, Error> {
-    let what = format!("{source} token for {resource}");
-    let backoff = Backoff::new(policy.base, policy.cap);
-    let result = retry(&what, deadline, backoff, policy.max_retries, |remaining| {
-        match send(remaining.min(policy.attempt_timeout)) {
-            Ok(r) if r.status == 200 => match parse_token(&r.body) {
-                Ok(token) => Attempt::Done(token),
-                Err(e) => Attempt::Fail(e),
-            },
-            Ok(r) if (policy.retryable)(r.status) => {
-                Attempt::Retry { after: r.retry_after(), error: error_status(&r) }
-            }
-            Ok(r) => Attempt::Fail(error_status(&r)),
-            Err(ErrorKind::Http(e)) if e.is_transient() => {
-                Attempt::Retry { error: ErrorKind::Http(e), after: None }
-            }
-            Err(e) => Attempt::Fail(e),
-        }
-    });
-    result.map_err(|failure| Error::from_failure(source, endpoint, failure, hint))
+    let what = format!("{} token for {resource}", source.name());
+    let call = Call { what: &what, ..call };
+    request::send(client, &call, policy, deadline, |r| parse_token(&r.body))
+        .map_err(|failure| Error::from_failure(source, call.url, failure))
 }
 
-/// One GET to a token endpoint; most sources need nothing more.
-fn get(
-    client: &Client,
-    url: &str,
-    query: &[(&str, &str)],
-    headers: &[(&str, &str)],
-    timeout: Duration,
-) -> Result<http::Response, ErrorKind> {
-    let request = http::Request { url, query, headers, form: None, timeout, body_limit: TOKEN_BODY_LIMIT };
-    client.send(&request).map_err(ErrorKind::Http)
+impl Failed for ErrorKind {
+    fn http(e: http::Error) -> ErrorKind {
+        ErrorKind::Http(e)
+    }
+
+    fn status(r: &http::Response) -> ErrorKind {
+        error_status(r)
+    }
 }
 
 /// Strips the query string for messages (it may name an identity, nothing
@@ -357,15 +336,14 @@ pub enum ErrorKind {
 
 impl Error {
     pub(crate) fn from_failure(
-        source_name: &'static str,
+        source: &dyn TokenSource,
         endpoint: &str,
         failure: Failure<ErrorKind>,
-        hint: impl FnOnce(&ErrorKind) -> Option<String>,
     ) -> Error {
         Error {
-            source_name,
+            source_name: source.name(),
             endpoint: display_endpoint(endpoint).to_string(),
-            hint: hint(&failure.error).or_else(|| match &failure.error {
+            hint: source.hint(&failure.error).or_else(|| match &failure.error {
                 ErrorKind::Http(e) => e.proxy_hint(),
                 _ => None,
             }),

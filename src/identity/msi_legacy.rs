@@ -2,8 +2,9 @@
 //! Azure ML compute; its `expires_on` may be a date string.
 
 use super::UserAssigned;
-use super::{endpoint, fetch_token, get, Context, Error, Kind, TokenSource, DEFAULT_POLICY};
+use super::{endpoint, fetch_token, Context, Error, Kind, TokenSource, DEFAULT_POLICY, TOKEN_BODY_LIMIT};
 use crate::http::Client;
+use crate::request::Call;
 use crate::retry::Deadline;
 use crate::secret::{AccessToken, Secret};
 
@@ -47,8 +48,11 @@ impl TokenSource for MsiLegacy {
         if let Some(id) = &self.client_id {
             query.push(("clientid", id));
         }
-        let headers = [("secret", self.secret.expose())];
-        let send = |timeout| get(&self.client, &self.endpoint, &query, &headers, timeout);
-        fetch_token(self.name(), resource, &self.endpoint, &DEFAULT_POLICY, deadline, send, |_| None)
+        let call = Call {
+            query: &query,
+            secret_headers: &[("secret", &self.secret)],
+            ..Call::get(&self.endpoint, TOKEN_BODY_LIMIT)
+        };
+        fetch_token(self, resource, &self.client, call, &DEFAULT_POLICY, deadline)
     }
 }

@@ -2,8 +2,11 @@
 //! `IDENTITY_SERVER_THUMBPRINT`, over HTTPS to the cluster's own endpoint,
 //! whose certificate is trusted by thumbprint alone.
 
-use super::{endpoint, fetch_token, get, Context, Error, Kind, SetupError, TokenSource, DEFAULT_POLICY};
+use super::{
+    endpoint, fetch_token, Context, Error, Kind, SetupError, TokenSource, DEFAULT_POLICY, TOKEN_BODY_LIMIT,
+};
 use crate::http::Client;
+use crate::request::Call;
 use crate::retry::Deadline;
 use crate::secret::{AccessToken, Secret};
 
@@ -44,10 +47,13 @@ impl TokenSource for ServiceFabric {
 
     fn token(&self, resource: &str, deadline: Deadline) -> Result<AccessToken, Error> {
         let query = [("api-version", API_VERSION), ("resource", resource)];
-        let headers = [("secret", self.header.expose())];
-        let send = |timeout| get(&self.client, &self.endpoint, &query, &headers, timeout);
+        let call = Call {
+            query: &query,
+            secret_headers: &[("secret", &self.header)],
+            ..Call::get(&self.endpoint, TOKEN_BODY_LIMIT)
+        };
         // The default policy does not retry 404, as Service Fabric asks.
-        fetch_token(self.name(), resource, &self.endpoint, &DEFAULT_POLICY, deadline, send, |_| None)
+        fetch_token(self, resource, &self.client, call, &DEFAULT_POLICY, deadline)
     }
 }
 
