@@ -2,16 +2,19 @@
 //! Everything that can be rejected without touching the network is rejected
 //! here, so a bad deployment fails in milliseconds with exit code 2.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::Args;
-use crate::identity::{Env, Kind, UserAssigned, CREDENTIALS};
+use crate::identity::{Choice, Env, Kind, UserAssigned, CREDENTIALS};
+use crate::import::Import;
 use crate::launch::user::{IdOrName, UserSpec};
+use crate::launch::{Init, Job};
 use crate::reference::{self, parse_app_service_reference, Cloud, Options, RefError, SecretRef, VaultUrl};
 use crate::sink::file::Files;
+use crate::sink::{Dest, Origin, Output};
 use crate::vault::PlannedSecret;
 
 /// Docker's and Kubernetes' convention for secret files.
@@ -22,89 +25,26 @@ pub const DEFAULT_FILE_MODE: u32 = 0o400;
 /// with room for the backoff around it.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Everything kvinit will do, decided before any I/O.
+/// Everything kvinit will do, decided before any I/O: one part per layer
+/// that consumes it.
 #[derive(Debug)]
 pub struct Plan {
+    /// Which identity gets the tokens.
+    pub identity: Choice,
     /// Distinct secrets to read, with the token resource each needs.
     pub secrets: Vec<PlannedSecret>,
+    /// `--all-secrets`: the vault to list, and the name prefix.
+    pub import: Option<Import>,
     /// Where each secret goes; `secret` indexes `secrets`.
     pub outputs: Vec<Output>,
     /// How secret files are written.
     pub files: Files,
-    /// `--all-secrets`: the vault to list, and the name prefix.
-    pub import: Option<Import>,
-    /// `--user`: who runs the command.
-    pub user: Option<UserSpec>,
-    /// `--init`, with its options; `None`: exec.
-    pub init: Option<InitPlan>,
-    pub user_assigned: Option<UserAssigned>,
-    /// What named the user-assigned identity: a flag or `AZURE_CLIENT_ID`.
-    pub user_assigned_by: &'static str,
-    /// `None`: detect from the environment.
-    pub identity_source: Option<Kind>,
-    pub cloud: Cloud,
-    pub timeout: Duration,
-    pub check: bool,
-    pub command: Vec<OsString>,
-    /// kvinit's environment minus what the child must not inherit; outputs
-    /// are laid over it.
-    pub child_env: Vec<(OsString, OsString)>,
+    /// The command, and how it is started.
+    pub launch: Job,
     /// Extra trusted roots (a PEM bundle) for Key Vault TLS.
     pub ssl_cert_file: Option<PathBuf>,
-    /// The environment, for identity detection.
-    pub env: Env,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Output {
-    pub dest: Dest,
-    pub secret: usize,
-    pub origin: Origin,
-    pub options: Options,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Dest {
-    /// An environment variable of the command.
-    Env(String),
-    /// A file, relative to `Files::dir` (validated: no `..`, not absolute).
-    File(PathBuf),
-}
-
-impl fmt::Display for Dest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Dest::Env(var) => write!(f, "env:{var}"),
-            Dest::File(path) => write!(f, "file:{}", path.display()),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InitPlan {
-    pub group: bool,
-    pub remap: Vec<i32>,
-    pub refresh: Option<Duration>,
-    pub refresh_signal: i32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Import {
-    pub vault: VaultUrl,
-    pub resource: &'static str,
-    pub prefix: String,
-    /// `--all-secrets=PREFIX?optional`: importing nothing is fine.
-    pub optional: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// `--env` or `KVINIT_ENV`.
-    Flag,
-    /// An `@Microsoft.KeyVault(...)` value in kvinit's environment.
-    AppServiceReference,
-    /// `--all-secrets`.
-    Import,
+    pub timeout: Duration,
+    pub check: bool,
 }
 
 /// Why the command line or environment was rejected (exit code 2).
@@ -313,21 +253,14 @@ impl Plan {
             .collect();
         Ok(Plan {
             secrets,
+            import,
             outputs,
             files,
-            import,
-            user,
-            init,
-            user_assigned,
-            user_assigned_by,
-            identity_source,
-            cloud,
+            launch: Job { command: args.command, env: child_env, user, init },
+            ssl_cert_file: env.get("SSL_CERT_FILE").map(PathBuf::from),
             timeout,
             check: args.check,
-            command: args.command,
-            child_env,
-            ssl_cert_file: env.get("SSL_CERT_FILE").map(PathBuf::from),
-            env,
+            identity: Choice { source: identity_source, user_assigned, user_assigned_by, cloud, env },
         })
     }
 }
@@ -416,7 +349,7 @@ fn files(args: &Args, env: &Env) -> Result<Files, ConfigError> {
 }
 
 /// `--init` and the flags that need it.
-fn init_plan(args: &Args, env: &Env) -> Result<Option<InitPlan>, ConfigError> {
+fn init_plan(args: &Args, env: &Env) -> Result<Option<Init>, ConfigError> {
     let init_on = args.init || boolean(env, "KVINIT_INIT")?.unwrap_or(false);
     let refresh = match args.refresh.as_deref().or(env.get("KVINIT_REFRESH")) {
         None => None,
@@ -434,7 +367,7 @@ fn init_plan(args: &Args, env: &Env) -> Result<Option<InitPlan>, ConfigError> {
         })?,
     };
     if init_on {
-        return Ok(Some(InitPlan {
+        return Ok(Some(Init {
             group: args.group,
             remap: args.remap_exit.iter().map(|c| i32::from(*c)).collect(),
             refresh,
@@ -686,12 +619,12 @@ mod tests {
             &[("KVINIT_CLOUD", "china")],
         )
         .unwrap();
-        assert_eq!(p.cloud, Cloud::China);
+        assert_eq!(p.identity.cloud, Cloud::China);
         assert_eq!(p.secrets[0].resource, "https://vault.azure.cn");
         let p = plan(&["--identity-source", "ARC", "true"], &[("KVINIT_IDENTITY_SOURCE", "imds")]).unwrap();
-        assert_eq!(p.identity_source, Some(Kind::Arc));
+        assert_eq!(p.identity.source, Some(Kind::Arc));
         let p = plan(&["true"], &[("KVINIT_IDENTITY_SOURCE", "auto")]).unwrap();
-        assert_eq!(p.identity_source, None);
+        assert_eq!(p.identity.source, None);
     }
 
     #[test]
@@ -702,8 +635,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            p.init,
-            Some(InitPlan {
+            p.launch.init,
+            Some(Init {
                 group: false,
                 remap: vec![143],
                 refresh: Some(Duration::from_secs(300)),
@@ -711,8 +644,8 @@ mod tests {
             })
         );
         let p = plan(&["true"], &[("KVINIT_INIT", "1"), ("KVINIT_REFRESH", "30s")]).unwrap();
-        assert_eq!(p.init.unwrap().refresh, Some(Duration::from_secs(30)));
-        assert_eq!(plan(&["true"], &[("KVINIT_INIT", "0")]).unwrap().init, None);
+        assert_eq!(p.launch.init.unwrap().refresh, Some(Duration::from_secs(30)));
+        assert_eq!(plan(&["true"], &[("KVINIT_INIT", "0")]).unwrap().launch.init, None);
     }
 
     #[test]
@@ -814,12 +747,12 @@ mod tests {
     #[test]
     fn user_assigned_identity() {
         let p = plan(&["--check"], &[("AZURE_CLIENT_ID", "cid")]).unwrap();
-        assert_eq!(p.user_assigned, Some(UserAssigned::ClientId("cid".into())));
+        assert_eq!(p.identity.user_assigned, Some(UserAssigned::ClientId("cid".into())));
         let p =
             plan(&["--resource-id", "/subscriptions/x", "--check"], &[("AZURE_CLIENT_ID", "cid")]).unwrap();
-        assert_eq!(p.user_assigned, Some(UserAssigned::ResourceId("/subscriptions/x".into())));
+        assert_eq!(p.identity.user_assigned, Some(UserAssigned::ResourceId("/subscriptions/x".into())));
         let p = plan(&["--check"], &[("AZURE_CLIENT_ID", "")]).unwrap();
-        assert_eq!(p.user_assigned, None);
+        assert_eq!(p.identity.user_assigned, None);
         assert!(Args::try_parse_from(["kvinit", "--client-id", "a", "--object-id", "b", "true"]).is_err());
     }
 
@@ -827,17 +760,17 @@ mod tests {
     fn identity_secrets_are_not_inherited() {
         let env = [("IDENTITY_HEADER", "h"), ("MSI_SECRET", "m"), ("PATH", "/bin")];
         let p = plan(&["true"], &env).unwrap();
-        let names: Vec<_> = p.child_env.iter().map(|(k, _)| k.to_str().unwrap()).collect();
+        let names: Vec<_> = p.launch.env.iter().map(|(k, _)| k.to_str().unwrap()).collect();
         assert_eq!(names, vec!["PATH"]);
         let p = plan(&["--keep-identity-env", "true"], &env).unwrap();
-        assert_eq!(p.child_env.len(), 3);
+        assert_eq!(p.launch.env.len(), 3);
     }
 
     #[test]
     fn the_command_keeps_its_hyphens() {
         let p = plan(&["--check", "--", "/app", "--port", "80", "-v"], &[]).unwrap();
-        assert_eq!(p.command, vec!["/app", "--port", "80", "-v"]);
+        assert_eq!(p.launch.command, vec!["/app", "--port", "80", "-v"]);
         let p = plan(&["/app", "--port", "80"], &[]).unwrap();
-        assert_eq!(p.command, vec!["/app", "--port", "80"]);
+        assert_eq!(p.launch.command, vec!["/app", "--port", "80"]);
     }
 }

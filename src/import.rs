@@ -3,10 +3,19 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 
-use crate::config::{Dest, Import, Origin, Output};
-use crate::reference::SecretRef;
-use crate::sink;
+use crate::reference::{SecretRef, VaultUrl};
+use crate::sink::{self, Dest, Origin, Output};
 use crate::vault::{self, PlannedSecret};
+
+/// `--all-secrets`: which vault to list, and which of its secrets to take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    pub vault: VaultUrl,
+    pub resource: &'static str,
+    pub prefix: String,
+    /// `--all-secrets=PREFIX?optional`: importing nothing is fine.
+    pub optional: bool,
+}
 
 /// What an import came to, for the error when it came to nothing.
 pub struct Imported {

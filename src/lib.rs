@@ -13,13 +13,11 @@ mod error;
 mod http;
 mod identity;
 mod import;
+mod job;
 mod launch;
 mod reference;
-#[cfg(unix)]
-mod refresh;
 mod request;
 mod retry;
-mod run;
 mod secret;
 mod sink;
 mod transform;
@@ -71,7 +69,7 @@ pub fn main() -> ! {
     secret::wipe_from_environ(identity::CREDENTIALS);
     let result = config::Plan::new(args, env)
         .map_err(error::Error::Config)
-        .and_then(|plan| run::run(plan, original_mask));
+        .and_then(|plan| job::run(plan, original_mask));
     let code = match result {
         Ok(code) => code,
         Err(e) => {

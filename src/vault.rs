@@ -62,6 +62,23 @@ impl Fetched {
     }
 }
 
+/// Opens the connections the reads will use while the token is fetched:
+/// one per secret (up to `CONCURRENCY`) to each vault named in `vaults`.
+pub fn preconnect<'v>(web: &Client, vaults: impl Iterator<Item = &'v VaultUrl>, deadline: Deadline) {
+    let mut wanted: Vec<(&str, u16, usize)> = Vec::new();
+    for vault in vaults {
+        let port = vault.port().unwrap_or(443);
+        match wanted.iter_mut().find(|(h, p, _)| *h == vault.host() && *p == port) {
+            Some((_, _, n)) => *n += 1,
+            None => wanted.push((vault.host(), port, 1)),
+        }
+    }
+    let timeout = deadline.remaining().min(Duration::from_secs(10));
+    for (host, port, n) in wanted {
+        web.preconnect(host, port, n.min(CONCURRENCY), timeout);
+    }
+}
+
 /// Reads every secret, `CONCURRENCY` at a time. `token_for` gives the token
 /// for a resource. Results are in the order of `secrets`.
 pub fn read_all<'t>(

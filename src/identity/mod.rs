@@ -162,6 +162,37 @@ pub fn choose(env: &Env, windows: bool) -> (Kind, String) {
 
 /// Everything a source needs from outside: the environment, which identity,
 /// which cloud, and HTTP clients.
+/// Which identity to use, as the operator asked.
+#[derive(Debug)]
+pub struct Choice {
+    /// `None`: detect from the environment.
+    pub source: Option<Kind>,
+    pub user_assigned: Option<UserAssigned>,
+    /// What named the user-assigned identity: a flag or `AZURE_CLIENT_ID`.
+    pub user_assigned_by: &'static str,
+    pub cloud: Cloud,
+    /// kvinit's environment, for detection and the sources' settings.
+    pub env: Env,
+}
+
+/// The forced source, or the one the environment points to, built.
+pub fn source(choice: &Choice, direct: Client, web: Client) -> Result<Box<dyn TokenSource>, SetupError> {
+    let (kind, why) = match choice.source {
+        Some(kind) => (kind, "--identity-source".to_string()),
+        None => choose(&choice.env, cfg!(windows)),
+    };
+    log::debug!("identity source: {} ({why})", kind.name());
+    let cx = Context {
+        env: &choice.env,
+        user_assigned: choice.user_assigned.as_ref(),
+        user_assigned_by: choice.user_assigned_by,
+        cloud: choice.cloud,
+        direct,
+        web,
+    };
+    build(kind, &cx)
+}
+
 pub struct Context<'a> {
     pub env: &'a Env,
     pub user_assigned: Option<&'a UserAssigned>,

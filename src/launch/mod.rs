@@ -13,11 +13,39 @@ mod supervise;
 pub mod user;
 
 #[cfg(unix)]
-pub use supervise::{Init, Refresh};
+pub use supervise::Refresh;
 
 use std::ffi::OsString;
 use std::fmt;
 use std::io;
+use std::time::Duration;
+
+/// The command and how it is started.
+#[derive(Debug)]
+pub struct Job {
+    /// The program and its arguments; never empty unless only checking.
+    pub command: Vec<OsString>,
+    /// kvinit's environment minus what the command must not inherit; the
+    /// secrets are laid over it.
+    pub env: Vec<(OsString, OsString)>,
+    /// `--user`: who runs the command.
+    pub user: Option<user::UserSpec>,
+    /// `--init`, with its options; `None`: exec.
+    pub init: Option<Init>,
+}
+
+/// How `--init` behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Init {
+    /// Forward signals to the command's process group (`--group`).
+    pub group: bool,
+    /// Exit codes reported as 0 (`--remap-exit`).
+    pub remap: Vec<i32>,
+    /// How often the caller's refresh rounds run (`--refresh`).
+    pub refresh: Option<Duration>,
+    /// Sent to the command after a refresh changed files.
+    pub refresh_signal: i32,
+}
 
 /// The command could not be started.
 #[derive(Debug)]

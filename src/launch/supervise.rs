@@ -17,17 +17,7 @@ use nix::unistd::{pipe2, Pid};
 
 use super::signals::{self, Original};
 use super::user::{self, Ids};
-
-/// How `--init` behaves.
-#[derive(Debug, Clone, Default)]
-pub struct Init {
-    /// Forward signals to the command's process group (`--group`).
-    pub group: bool,
-    /// Exit codes reported as 0 (`--remap-exit`).
-    pub remap: Vec<i32>,
-    /// Sent to the command after a refresh changed files.
-    pub refresh_signal: i32,
-}
+use super::Init;
 
 /// Periodic work between signals: `--refresh`. Knows nothing of processes.
 /// Rounds run on a thread of their own, so that however long one takes

@@ -1,0 +1,66 @@
+//! The job, step by step: resolve the user, find the command, prepare the
+//! secrets directory, read the secrets, render them, then check, or write
+//! and start the command.
+
+mod read;
+#[cfg(unix)]
+mod refresh;
+mod render;
+mod report;
+mod start;
+
+use std::time::Instant;
+
+use crate::config::Plan;
+use crate::error::Error;
+use crate::launch::{signals, user};
+use crate::retry::Deadline;
+
+/// Runs the plan. Returns the exit code: `--check`'s, or the command's when
+/// kvinit waits for it (`--init`, Windows). Otherwise success replaces this
+/// process, so it returns only on failure.
+pub fn run(mut plan: Plan, original: signals::Original) -> Result<i32, Error> {
+    let started = Instant::now();
+    let guard = signals::StartupGuard::start();
+    let deadline = Deadline::after(plan.timeout);
+    let ids = plan.launch.user.as_ref().map(user::resolve).transpose().map_err(Error::User)?;
+    if !plan.check {
+        start::find_command(&plan, ids.as_ref())?;
+    }
+    let dir = start::prepare_dir(&plan, ids.as_ref())?;
+    let (reads, session) = read::read_secrets(&mut plan, deadline)?;
+    let rendered = match render::render(&reads) {
+        Ok(rendered) => rendered,
+        Err(failures) => return Err(failures.into_error(reads)),
+    };
+    if plan.check {
+        report::print_check(&reads, &rendered);
+        return Ok(0);
+    }
+    if let Some(dir) = &dir {
+        let values = rendered.iter().filter_map(|r| Some((r.output, r.value.as_ref()?)));
+        render::write_files(dir, values).map_err(Error::File)?;
+    }
+    let env = start::child_env(&plan.launch, ids.as_ref(), &rendered);
+    guard.stop();
+    let program = &plan.launch.command[0];
+    let Some(init) = &plan.launch.init else {
+        if let Some(ids) = &ids {
+            user::switch(ids).map_err(Error::User)?;
+        }
+        report::success(program, &reads, &rendered, started);
+        return start::exec(&plan.launch, env, original);
+    };
+    report::success(program, &reads, &rendered, started);
+    let values = rendered.into_iter().map(|r| r.value).collect();
+    // Refresh compares rendered values; the bundles as read go now.
+    drop(reads.fetched);
+    let refresh = session.map(|session| read::Running {
+        session,
+        secrets: reads.secrets,
+        outputs: reads.outputs,
+        values,
+        dir,
+    });
+    start::supervise(&plan.launch, init, plan.timeout, start::Start { env, original, ids, refresh })
+}
