@@ -27,6 +27,9 @@ fn a_prefix_taken_for_the_command_is_a_usage_error_before_any_fetch() {
     let w = World::new();
     w.vault.put("myapp-db", "v");
     w.kvinit()
+        // The test's own PATH may hold directories this user cannot search
+        // (root's, under sudo), which makes exec's answer 126, not 127.
+        .env("PATH", "/usr/bin:/bin")
         .args(["--all-secrets", "myapp-"])
         .run()
         .assert_code(2)
