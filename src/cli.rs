@@ -120,6 +120,10 @@ pub struct Args {
     #[arg(short, long, action = ArgAction::Count)]
     pub quiet: u8,
 
+    /// Log lines as text, or as one JSON object each [default: text] [env: KVINIT_LOG_FORMAT]
+    #[arg(long, value_name = "text|json")]
+    pub log_format: Option<String>,
+
     /// The command to run, with its arguments
     #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     pub command: Vec<OsString>,

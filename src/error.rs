@@ -12,6 +12,7 @@
 use std::error::Error as StdError;
 use std::fmt::Write;
 
+use crate::logging::{self, Field};
 use crate::reference::SecretRef;
 use crate::{config, http, identity, launch, sink, transform, vault};
 
@@ -58,50 +59,172 @@ impl Error {
         }
     }
 
-    /// The text for stderr: one `error:` block per failure, each with its
-    /// `caused by:` chain and a `hint:` where there is one.
+    /// What goes to stderr: one block per failure, each with its `caused
+    /// by:` chain and a `hint:` where there is one, then what kvinit did
+    /// about it; with `--log-format json`, one JSON line for each.
     pub fn report(&self) -> String {
+        let (blocks, closing) = self.blocks();
+        if logging::json() {
+            return json_report(blocks, closing, self.exit_code());
+        }
         let mut out = String::new();
-        match self {
-            Error::Config(e) => block(&mut out, e, None),
-            Error::Setup(e) => block(&mut out, e, None),
-            Error::IdentitySetup(e) => block(&mut out, e, None),
-            Error::Identity(e) => block(&mut out, e, e.hint.as_deref()),
-            Error::Unreadable { reads, renders } => {
-                for e in reads {
-                    block(&mut out, e, e.hint().as_deref());
-                }
-                for e in renders {
-                    block(&mut out, e, None);
-                }
-                let n = reads.len() + renders.len();
-                let _ = writeln!(
-                    out,
-                    "kvinit: {n} secret{} could not be read; not starting the command",
-                    if n == 1 { "" } else { "s" }
-                );
+        for b in blocks {
+            line(&mut out, "kvinit: error: ", &b.message);
+            for cause in &b.causes {
+                line(&mut out, "  caused by: ", cause);
             }
-            Error::Listing(e) => {
-                block(&mut out, e, e.hint().as_deref());
-                let _ =
-                    writeln!(out, "kvinit: --all-secrets could not list the vault; not starting the command");
+            if let Some(hint) = &b.hint {
+                line(&mut out, "  hint: ", hint);
             }
-            Error::NothingImported { vault, prefix, listed } => {
-                let _ = writeln!(
-                    out,
-                    "kvinit: error: --all-secrets={prefix} imported nothing from vault {vault}: no enabled secret \
-                     {} becomes a variable (the vault lists {listed})\n  hint: check the prefix: az keyvault \
-                     secret list --vault-name <vault name> --query \"[].name\"; if none is fine, say so: \
-                     --all-secrets={prefix}?optional\nkvinit: nothing imported; not starting the command",
-                    if prefix.is_empty() { "of it".to_string() } else { format!("whose name starts with {prefix:?}") }
-                );
-            }
-            Error::Launch(e) => block(&mut out, e, None),
-            Error::File(e) => block(&mut out, e, None),
-            Error::User(e) => block(&mut out, e, None),
+        }
+        if let Some(closing) = closing {
+            let _ = writeln!(out, "kvinit: {closing}");
         }
         out
     }
+
+    /// Each failure, and the closing line, if any.
+    fn blocks(&self) -> (Vec<Block>, Option<String>) {
+        let one = |b: Block| (vec![b], None);
+        match self {
+            Error::Config(e) => one(Block::of(e, None)),
+            Error::Setup(e) => one(Block::of(e, None)),
+            Error::IdentitySetup(e) => one(Block::of(e, None)),
+            Error::Identity(e) => one(Block::of(e, e.hint.clone()).with(identity_fields(e))),
+            Error::Unreadable { reads, renders } => {
+                let mut blocks: Vec<Block> =
+                    reads.iter().map(|e| Block::of(e, e.hint()).with(vault_fields(e))).collect();
+                blocks.extend(renders.iter().map(|e| Block::of(e, None).with(render_fields(e))));
+                let n = blocks.len();
+                let s = if n == 1 { "" } else { "s" };
+                (blocks, Some(format!("{n} secret{s} could not be read; not starting the command")))
+            }
+            Error::Listing(e) => (
+                vec![Block::of(e, e.hint()).with(vault_fields(e))],
+                Some("--all-secrets could not list the vault; not starting the command".into()),
+            ),
+            Error::NothingImported { vault, prefix, listed } => (
+                vec![nothing_imported(vault, prefix, *listed)],
+                Some("nothing imported; not starting the command".into()),
+            ),
+            Error::Launch(e) => one(Block::of(e, None)),
+            Error::File(e) => one(Block::of(e, None)),
+            Error::User(e) => one(Block::of(e, None)),
+        }
+    }
+}
+
+/// One JSON line per block, and one for the closing line; each carries the exit code.
+fn json_report(blocks: Vec<Block>, closing: Option<String>, code: i32) -> String {
+    let code = Field::Num(code.unsigned_abs().into());
+    let mut out = String::new();
+    for b in blocks {
+        let mut line = logging::Line::new("error", &b.message);
+        if !b.causes.is_empty() {
+            line.field("cause", Field::Str(b.causes.join(": ")));
+        }
+        if let Some(hint) = b.hint {
+            line.field("hint", Field::Str(hint));
+        }
+        for (key, value) in b.fields {
+            line.field(key, value);
+        }
+        out.push_str(&line.field("exit_code", code.clone()).finish());
+    }
+    if let Some(closing) = closing {
+        out.push_str(&logging::Line::new("error", &closing).field("exit_code", code).finish());
+    }
+    out
+}
+
+fn nothing_imported(vault: &str, prefix: &str, listed: usize) -> Block {
+    let which = match prefix.is_empty() {
+        true => "of it".to_string(),
+        false => format!("whose name starts with {prefix:?}"),
+    };
+    Block {
+        message: format!(
+            "--all-secrets={prefix} imported nothing from vault {vault}: no enabled secret {which} becomes a \
+             variable (the vault lists {listed})"
+        ),
+        causes: Vec::new(),
+        hint: Some(format!(
+            "check the prefix: az keyvault secret list --vault-name <vault name> --query \"[].name\"; if none is \
+             fine, say so: --all-secrets={prefix}?optional"
+        )),
+        fields: vec![("vault", Field::Str(vault.to_string())), ("listed", Field::Num(listed as u64))],
+    }
+}
+
+/// One failure as reported: what failed, why (outermost first), and what to do.
+struct Block {
+    message: String,
+    causes: Vec<String>,
+    hint: Option<String>,
+    /// For `--log-format json`: names, codes and counts; never a value.
+    fields: Vec<(&'static str, Field)>,
+}
+
+impl Block {
+    fn of(error: &dyn StdError, hint: Option<String>) -> Block {
+        let mut causes = Vec::new();
+        let mut cause = error.source();
+        while let Some(e) = cause {
+            causes.push(e.to_string());
+            cause = e.source();
+        }
+        Block { message: error.to_string(), causes, hint, fields: Vec::new() }
+    }
+
+    fn with(mut self, fields: Vec<(&'static str, Field)>) -> Block {
+        self.fields = fields;
+        self
+    }
+}
+
+fn vault_fields(e: &vault::Error) -> Vec<(&'static str, Field)> {
+    let mut fields = match &e.target {
+        vault::Target::Secret(s) => secret_fields(s),
+        vault::Target::List(v) => vec![("vault", Field::Str(v.to_string()))],
+    };
+    if let vault::ErrorKind::Status { status, code, inner, .. } = &e.kind {
+        fields.push(("status", Field::Num(u64::from(*status))));
+        if let Some(code) = inner.as_ref().or(code.as_ref()) {
+            fields.push(("code", Field::Str(code.clone())));
+        }
+    }
+    fields.push(("attempt", Field::Num(u64::from(e.attempts))));
+    fields
+}
+
+fn identity_fields(e: &identity::Error) -> Vec<(&'static str, Field)> {
+    let mut fields = vec![("identity_source", Field::Str(e.source_name.to_string()))];
+    if let identity::ErrorKind::Status { status, error, .. } = &e.kind {
+        fields.push(("status", Field::Num(u64::from(*status))));
+        if let Some(code) = error {
+            fields.push(("code", Field::Str(code.clone())));
+        }
+    }
+    fields.push(("attempt", Field::Num(u64::from(e.attempts))));
+    fields
+}
+
+fn render_fields(e: &RenderError) -> Vec<(&'static str, Field)> {
+    let mut fields = secret_fields(&e.secret);
+    match e.dest.split_once(':') {
+        Some(("env", var)) => fields.push(("variable", Field::Str(var.to_string()))),
+        Some((_, file)) => fields.push(("file", Field::Str(file.to_string()))),
+        None => {}
+    }
+    fields
+}
+
+fn secret_fields(s: &SecretRef) -> Vec<(&'static str, Field)> {
+    let mut fields = vec![("secret", Field::Str(s.name.clone())), ("vault", Field::Str(s.vault.to_string()))];
+    if let Some(version) = &s.version {
+        fields.push(("version", Field::Str(version.clone())));
+    }
+    fields
 }
 
 /// A secret was read, but an option (`json=`, `base64`) could not be applied.
@@ -138,21 +261,9 @@ pub fn one_line(error: &dyn StdError) -> String {
     parts.join(": ")
 }
 
-/// One failure as an indented block. Azure's messages can span lines (Key
-/// Vault's RBAC and firewall denials do, with `\r\n`); their later lines
-/// are indented under the first, so the block stays one block in a log.
-fn block(out: &mut String, error: &dyn StdError, hint: Option<&str>) {
-    line(out, "kvinit: error: ", &error.to_string());
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        line(out, "  caused by: ", &e.to_string());
-        cause = e.source();
-    }
-    if let Some(hint) = hint {
-        line(out, "  hint: ", hint);
-    }
-}
-
+/// A line of a block. Azure's messages can span lines (Key Vault's RBAC and
+/// firewall denials do, with `\r\n`); their later lines are indented under
+/// the first, so the block stays one block in a log.
 fn line(out: &mut String, label: &str, text: &str) {
     let mut lines = text.split(['\r', '\n']).map(str::trim_end).filter(|l| !l.trim().is_empty());
     let _ = writeln!(out, "{label}{}", lines.next().unwrap_or_default());

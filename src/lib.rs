@@ -15,6 +15,7 @@ mod identity;
 mod import;
 mod job;
 mod launch;
+mod logging;
 mod reference;
 mod request;
 mod retry;
@@ -29,15 +30,14 @@ pub mod fuzz;
 #[global_allocator]
 static ALLOCATOR: secret::WipingAllocator = secret::WipingAllocator;
 
-use std::io::Write;
-
 use clap::Parser;
-use log::{Level, LevelFilter, Log, Metadata, Record};
 
 /// kvinit's whole life: parse, set up logging, run, exit with the code.
 pub fn main() -> ! {
     // Before any thread exists, so that every thread inherits the mask.
     let original_mask = launch::signals::block();
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let var = std::env::var("KVINIT_LOG_FORMAT").ok();
     let args = match cli::Args::try_parse() {
         Ok(args) => args,
         Err(e) if !e.use_stderr() => {
@@ -59,11 +59,31 @@ pub fn main() -> ! {
                 ),
                 _ => text.to_string(),
             };
-            let _ = std::io::stderr().write_all(format!("kvinit: error: {text}").as_bytes());
+            match logging::Format::guess(&raw, var.as_deref()) {
+                logging::Format::Text => logging::write(&format!("kvinit: error: {text}")),
+                logging::Format::Json => {
+                    let mut line = logging::Line::new("error", text.trim_end());
+                    line.field("exit_code", logging::Field::Num(error::EXIT_USAGE as u64));
+                    logging::write(&line.finish());
+                }
+            }
             std::process::exit(error::EXIT_USAGE);
         }
     };
-    init_logging(args.verbose, args.quiet);
+    let format = match (&args.log_format, var.as_deref()) {
+        (Some(f), _) => logging::Format::parse(f),
+        (None, Some(v)) if !v.trim().is_empty() => logging::Format::parse(v),
+        (None, _) => Some(logging::Format::Text),
+    };
+    let Some(format) = format else {
+        let given = match &args.log_format {
+            Some(flag) => format!("--log-format {flag:?}"),
+            None => format!("KVINIT_LOG_FORMAT {:?}", var.unwrap_or_default()),
+        };
+        logging::write(&format!("kvinit: error: {given} is not text or json\n"));
+        std::process::exit(error::EXIT_USAGE);
+    };
+    logging::init(args.verbose, args.quiet, format);
     secret::harden_process();
     let env = identity::Env::from_process();
     secret::wipe_from_environ(identity::CREDENTIALS);
@@ -73,129 +93,9 @@ pub fn main() -> ! {
     let code = match result {
         Ok(code) => code,
         Err(e) => {
-            let _ = std::io::stderr().write_all(e.report().as_bytes());
+            logging::write(&e.report());
             e.exit_code()
         }
     };
     std::process::exit(code);
-}
-
-/// `-v`/`-q` win; otherwise `KVINIT_LOG`, then `RUST_LOG`, then info.
-fn init_logging(verbose: u8, quiet: u8) {
-    let filter = match (verbose, quiet) {
-        (0, 0) => match std::env::var("KVINIT_LOG").or_else(|_| std::env::var("RUST_LOG")) {
-            Ok(spec) if !spec.is_empty() => Filter::parse(&spec),
-            _ => Filter::level(LevelFilter::Info),
-        },
-        (0, _) => Filter::level(LevelFilter::Error),
-        (1, _) => Filter { default: LevelFilter::Warn, targets: vec![("kvinit".into(), LevelFilter::Debug)] },
-        _ => Filter::level(LevelFilter::Trace),
-    };
-    log::set_max_level(filter.max());
-    let _ = log::set_logger(Box::leak(Box::new(Logger(filter))));
-}
-
-/// `RUST_LOG`'s usual syntax: comma-separated `level` or `target=level`
-/// directives; the longest matching target wins.
-struct Filter {
-    default: LevelFilter,
-    targets: Vec<(String, LevelFilter)>,
-}
-
-impl Filter {
-    fn level(default: LevelFilter) -> Filter {
-        Filter { default, targets: Vec::new() }
-    }
-
-    fn parse(spec: &str) -> Filter {
-        let mut filter = Filter::level(LevelFilter::Error);
-        for directive in spec.split(',').map(str::trim).filter(|d| !d.is_empty()) {
-            match directive.split_once('=') {
-                Some((target, level)) => {
-                    if let Ok(level) = level.trim().parse() {
-                        filter.targets.push((target.trim().to_string(), level));
-                    }
-                }
-                None => match directive.parse() {
-                    Ok(level) => filter.default = level,
-                    Err(_) => filter.targets.push((directive.to_string(), LevelFilter::Trace)),
-                },
-            }
-        }
-        filter
-    }
-
-    fn allows(&self, metadata: &Metadata<'_>) -> bool {
-        let target = metadata.target();
-        let level = self
-            .targets
-            .iter()
-            .filter(|(t, _)| target.starts_with(t.as_str()))
-            .max_by_key(|(t, _)| t.len())
-            .map_or(self.default, |(_, level)| *level);
-        metadata.level() <= level
-    }
-
-    fn max(&self) -> LevelFilter {
-        self.targets.iter().map(|(_, level)| *level).fold(self.default, |a, b| a.max(b))
-    }
-}
-
-/// kvinit's lines on stderr. At trace level ureq-proto hex-dumps every byte
-/// on the wire, bearer tokens and secret values included: no filter a user
-/// writes may turn that on, so other crates' trace records are dropped.
-struct Logger(Filter);
-
-impl Logger {
-    fn allowed(metadata: &Metadata<'_>) -> bool {
-        metadata.level() < Level::Trace || metadata.target().starts_with("kvinit")
-    }
-}
-
-impl Log for Logger {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        Self::allowed(metadata) && self.0.allows(metadata)
-    }
-
-    fn log(&self, record: &Record<'_>) {
-        if !self.enabled(record.metadata()) {
-            return;
-        }
-        let line = match record.level() {
-            Level::Info => format!("kvinit: {}\n", record.args()),
-            Level::Warn => format!("kvinit: warning: {}\n", record.args()),
-            Level::Error => format!("kvinit: error: {}\n", record.args()),
-            level => format!(
-                "kvinit: {}: [{}] {}\n",
-                level.as_str().to_lowercase(),
-                record.target(),
-                record.args()
-            ),
-        };
-        // One write per line, so that lines from threads do not interleave.
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
-    }
-
-    fn flush(&self) {}
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn allows(filter: &Filter, target: &str, level: Level) -> bool {
-        filter.allows(&Metadata::builder().target(target).level(level).build())
-    }
-
-    #[test]
-    fn filters_read_like_rust_log() {
-        let f = Filter::parse("warn, kvinit=debug ,kvinit::http=trace,bogus=loud");
-        assert!(allows(&f, "ureq", Level::Warn) && !allows(&f, "ureq", Level::Info));
-        assert!(allows(&f, "kvinit::run", Level::Debug) && !allows(&f, "kvinit::run", Level::Trace));
-        assert!(allows(&f, "kvinit::http::tls", Level::Trace), "the longest target wins");
-        assert_eq!(f.max(), LevelFilter::Trace);
-        let f = Filter::parse("kvinit");
-        assert!(allows(&f, "kvinit", Level::Trace) && !allows(&f, "rustls", Level::Warn));
-        assert!(allows(&Filter::parse("info"), "x", Level::Info));
-    }
 }

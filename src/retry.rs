@@ -122,7 +122,8 @@ pub fn retry<T, E: Display>(
         }
         // Tenths by hand: formatting an f64 would link float printing (~9 KiB).
         let tenths = (delay.as_millis() + 50) / 100;
-        log::warn!("{what}: {error}; retrying in {}.{}s", tenths / 10, tenths % 10);
+        let retry_in_ms = delay.as_millis() as u64;
+        log::warn!(attempt = attempts, retry_in_ms; "{what}: {error}; retrying in {}.{}s", tenths / 10, tenths % 10);
         std::thread::sleep(delay);
     }
 }

@@ -328,6 +328,11 @@ impl Error {
         }
     }
 
+    /// A 403 for a disabled secret.
+    pub fn is_disabled(&self) -> bool {
+        matches!(&self.kind, ErrorKind::Status { status: 403, inner: Some(code), .. } if code == "SecretDisabled")
+    }
+
     /// What the operator can do about it, where we can tell: one hint per
     /// reason Key Vault gives (`innererror.code` for a 403, the `AKVnnnnn`
     /// code of a 401), since each has a different fix.

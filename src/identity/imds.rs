@@ -66,7 +66,7 @@ impl TokenSource for Imds {
         let explained = std::cell::Cell::new(false);
         let watch = |e: &http::Error| {
             if matches!(e, http::Error::Connect(_) | http::Error::Timeout) && !explained.replace(true) {
-                log::warn!("{}", self.unreachable(e, deadline));
+                log::warn!(identity_source = self.name(); "{}", self.unreachable(e, deadline));
             }
         };
         let call = Call {

@@ -181,7 +181,6 @@ pub fn source(choice: &Choice, direct: Client, web: Client) -> Result<Box<dyn To
         Some(kind) => (kind, "--identity-source".to_string()),
         None => choose(&choice.env, cfg!(windows)),
     };
-    log::debug!("identity source: {} ({why})", kind.name());
     let cx = Context {
         env: &choice.env,
         user_assigned: choice.user_assigned.as_ref(),
@@ -190,7 +189,9 @@ pub fn source(choice: &Choice, direct: Client, web: Client) -> Result<Box<dyn To
         direct,
         web,
     };
-    build(kind, &cx)
+    let source = build(kind, &cx)?;
+    log::debug!(identity_source = source.name(); "identity source: {} ({why})", kind.name());
+    Ok(source)
 }
 
 pub struct Context<'a> {

@@ -111,10 +111,13 @@ fn get_tokens(
         if !tokens.contains_key(resource) {
             let token = source.token(resource, deadline).map_err(Error::Identity)?;
             match token.expires_on.and_then(|t| t.checked_sub(unix_now())) {
-                Some(left) => {
-                    log::debug!("got a token for {resource} from {}, valid for {left} s", source.name())
-                }
-                None => log::debug!("got a token for {resource} from {}", source.name()),
+                Some(left) => log::debug!(
+                    identity_source = source.name(), resource, expires_in_s = left;
+                    "got a token for {resource} from {}, valid for {left} s", source.name()
+                ),
+                None => log::debug!(
+                    identity_source = source.name(), resource; "got a token for {resource} from {}", source.name()
+                ),
             }
             tokens.insert(resource, token);
         }

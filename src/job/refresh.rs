@@ -92,14 +92,22 @@ impl launch::Refresh for Refresher {
             let reference = &running.secrets[output.secret].reference;
             let value = match render::value(output, &results[output.secret]) {
                 Value::Ready(value) => value,
-                Value::Missing => continue,
+                Value::Missing(_) => continue,
                 Value::Unreadable(e) => {
                     throttled |= matches!(e.kind, vault::ErrorKind::Status { status: 429, .. });
-                    log::error!("refresh: {}; keeping {}", one_line(e), output.dest);
+                    log::error!(
+                        secret = reference.name.as_str(), vault = reference.vault.to_string().as_str(), variable = output.dest.variable(),
+                        file = output.dest.file();
+                        "refresh: {}; keeping {}", one_line(e), output.dest
+                    );
                     continue;
                 }
                 Value::Failed(e) => {
-                    log::error!("refresh: {reference} for {}: {e}; keeping the current value", output.dest);
+                    log::error!(
+                        secret = reference.name.as_str(), vault = reference.vault.to_string().as_str(), variable = output.dest.variable(),
+                        file = output.dest.file();
+                        "refresh: {reference} for {}: {e}; keeping the current value", output.dest
+                    );
                     continue;
                 }
             };
@@ -131,8 +139,12 @@ impl Refresher {
             let output = &running.outputs[i];
             let reference = &running.secrets[output.secret].reference;
             match &output.dest {
-                Dest::File(_) => log::info!("refresh: {reference} changed in Key Vault; rewrote {}", output.dest),
+                Dest::File(_) => log::info!(
+                    secret = reference.name.as_str(), vault = reference.vault.to_string().as_str(), file = output.dest.file();
+                    "refresh: {reference} changed in Key Vault; rewrote {}", output.dest
+                ),
                 Dest::Env(var) => log::warn!(
+                    secret = reference.name.as_str(), vault = reference.vault.to_string().as_str(), variable = var.as_str();
                     "refresh: {reference} changed in Key Vault, but {var} of the running command cannot change; \
                      restart it to pick up the new value"
                 ),

@@ -13,8 +13,8 @@ use super::read::Reads;
 /// What one output comes to.
 pub enum Value<'a> {
     Ready(SecretBytes),
-    /// An optional secret that is missing or disabled.
-    Missing,
+    /// An optional secret that is "missing" or "disabled".
+    Missing(&'static str),
     /// The read failed (reported once per secret, not per output).
     Unreadable(#[cfg_attr(not(unix), allow(dead_code))] &'a vault::Error), // --refresh logs it; Unix-only
     /// The read succeeded but the output's options could not be applied.
@@ -29,7 +29,9 @@ pub fn value<'a>(output: &Output, fetched: &'a Result<Fetched, vault::Error>) ->
             Ok(value) => Value::Ready(value),
             Err(e) => Value::Failed(e),
         },
-        Err(e) if output.options.optional && e.is_missing() => Value::Missing,
+        Err(e) if output.options.optional && e.is_missing() => {
+            Value::Missing(if e.is_disabled() { "disabled" } else { "missing" })
+        }
         Err(e) => Value::Unreadable(e),
     }
 }
@@ -79,8 +81,12 @@ pub fn render(reads: &Reads) -> Result<Vec<Rendered<'_>>, Failures> {
             Value::Ready(value) => {
                 rendered.push(Rendered { output, fetched: fetched.as_ref().ok(), value: Some(value) })
             }
-            Value::Missing => {
-                log::warn!("{}: {reference} is missing; skipped (optional)", output.dest);
+            Value::Missing(why) => {
+                log::warn!(
+                    secret = reference.name.as_str(), vault = reference.vault.to_string().as_str(), variable = output.dest.variable(),
+                    file = output.dest.file();
+                    "{}: {reference} is {why}; skipped (optional)", output.dest
+                );
                 rendered.push(Rendered { output, fetched: None, value: None });
             }
             Value::Unreadable(_) if failed_reads.contains(&output.secret) => {}

@@ -49,18 +49,19 @@ pub fn success(program: &std::ffi::OsStr, reads: &Reads, rendered: &[Rendered<'_
     vaults.sort();
     vaults.dedup();
     let v = vaults.len();
-    let files =
+    let file_count =
         rendered.iter().filter(|r| matches!(r.output.dest, Dest::File(_)) && r.value.is_some()).count();
-    let files = if files > 0 {
-        format!(", {files} file{}", if files == 1 { "" } else { "s" })
+    let files = if file_count > 0 {
+        format!(", {file_count} file{}", if file_count == 1 { "" } else { "s" })
     } else {
         String::new()
     };
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let program = program.to_string_lossy();
     log::info!(
-        "{n} secret{} from {v} vault{}{files} in {} ms; starting {}",
+        secrets = n, vaults = v, files = file_count, elapsed_ms, command = &*program;
+        "{n} secret{} from {v} vault{}{files} in {elapsed_ms} ms; starting {program}",
         if n == 1 { "" } else { "s" },
         if v == 1 { "" } else { "s" },
-        started.elapsed().as_millis(),
-        program.to_string_lossy()
     );
 }

@@ -117,7 +117,7 @@ pub fn supervise(
         }
     }
     let pid = spawn(command, env, original, init, ids)?;
-    log::debug!("started {:?} as pid {pid}", command[0]);
+    log::debug!(pid = pid.as_raw(); "started {:?} as pid {pid}", command[0]);
 
     let handled = signals::handled();
     let mut rounds = Rounds::new(refresh);

@@ -27,6 +27,25 @@ pub enum Dest {
     File(PathBuf),
 }
 
+impl Dest {
+    /// The variable, for a log field.
+    pub fn variable(&self) -> Option<&str> {
+        match self {
+            Dest::Env(var) => Some(var),
+            Dest::File(_) => None,
+        }
+    }
+
+    /// The file, for a log field.
+    pub fn file(&self) -> Option<&str> {
+        match self {
+            Dest::Env(_) => None,
+            // Paths come from the command line as text.
+            Dest::File(path) => path.to_str(),
+        }
+    }
+}
+
 impl fmt::Display for Dest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
