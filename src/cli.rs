@@ -69,7 +69,7 @@ pub struct Args {
     pub init: bool,
 
     /// With --init: forward signals to the command's whole process group
-    #[arg(long)]
+    #[arg(long = "signal-group", alias = "group")]
     pub group: bool,
 
     /// With --init: report this exit code of the command as 0 (repeatable), e.g. 143

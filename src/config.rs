@@ -83,8 +83,9 @@ pub enum ConfigError {
     ForeignHost { what: String, vault: VaultUrl },
     /// An `--allow-vault-host` item that is not `HOST[:PORT]`.
     AllowHost(String),
-    /// A `--timeout` that is not a positive duration.
-    Timeout(String),
+    /// A `--timeout` (or `KVINIT_TIMEOUT`, named in `what`) that is not a
+    /// duration between 1ms and 24h.
+    Timeout { what: &'static str, value: String },
     /// A `--cloud` that is not public, china or usgov.
     Cloud(String),
     /// An `--identity-source` that names no known source.
@@ -139,7 +140,9 @@ impl fmt::Display for ConfigError {
                 authority(vault)
             ),
             ConfigError::AllowHost(h) => write!(f, "--allow-vault-host {h:?} is not HOST or HOST:PORT"),
-            ConfigError::Timeout(t) => write!(f, "--timeout {t:?} is not a duration like 90s, 500ms or 2m"),
+            ConfigError::Timeout { what, value } => {
+                write!(f, "{what} {value:?} {}", duration(value).err().unwrap_or_default())
+            }
             ConfigError::Cloud(c) => write!(f, "--cloud {c:?} is not one of public, china, usgov"),
             ConfigError::IdentitySource(s) => {
                 write!(
@@ -211,8 +214,10 @@ impl Plan {
             })
             .transpose()?;
         let allowed = allowed_hosts(&args, &env)?;
-        let timeout = match args.timeout.as_deref().or(env.get("KVINIT_TIMEOUT")) {
-            Some(t) => parse_duration(t).ok_or_else(|| ConfigError::Timeout(t.to_string()))?,
+        let timeout = match named(&args.timeout, "--timeout", env.get("KVINIT_TIMEOUT"), "KVINIT_TIMEOUT") {
+            Some((what, t)) => {
+                parse_duration(t).ok_or_else(|| ConfigError::Timeout { what, value: t.to_string() })?
+            }
             None => DEFAULT_TIMEOUT,
         };
         let requests = requests(&args, &env, default_vault.as_ref(), cloud)?;
@@ -351,12 +356,16 @@ fn files(args: &Args, env: &Env) -> Result<Files, ConfigError> {
 /// `--init` and the flags that need it.
 fn init_plan(args: &Args, env: &Env) -> Result<Option<Init>, ConfigError> {
     let init_on = args.init || boolean(env, "KVINIT_INIT")?.unwrap_or(false);
-    let refresh = match args.refresh.as_deref().or(env.get("KVINIT_REFRESH")) {
+    let refresh = match named(&args.refresh, "--refresh", env.get("KVINIT_REFRESH"), "KVINIT_REFRESH") {
         None => None,
-        Some(r) => match parse_duration(r) {
+        Some((what, r)) => match parse_duration(r) {
             Some(d) if d >= Duration::from_secs(1) => Some(d),
-            _ => {
-                return Err(ConfigError::Refresh(format!("--refresh {r:?} is not a duration of 1s or more")))
+            Some(_) => return Err(ConfigError::Refresh(format!("{what} {r:?} is under the minimum of 1s"))),
+            None => {
+                return Err(ConfigError::Refresh(format!(
+                    "{what} {r:?} {}",
+                    duration(r).err().unwrap_or_default()
+                )))
             }
         },
     };
@@ -375,7 +384,7 @@ fn init_plan(args: &Args, env: &Env) -> Result<Option<Init>, ConfigError> {
         }));
     }
     for (given, flag) in [
-        (args.group, "--group"),
+        (args.group, "--signal-group"),
         (!args.remap_exit.is_empty(), "--remap-exit"),
         (refresh.is_some(), "--refresh"),
         (args.refresh_signal.is_some(), "--refresh-signal"),
@@ -537,20 +546,44 @@ fn is_var_name(s: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// `500ms`, `90s`, `2m`, `1h`, or a bare number of seconds. Zero is refused.
+/// A flag's value, else its variable's, with the name of whichever gave it.
+fn named<'a>(
+    flag: &'a Option<String>,
+    flag_name: &'static str,
+    var: Option<&'a str>,
+    var_name: &'static str,
+) -> Option<(&'static str, &'a str)> {
+    match flag {
+        Some(value) => Some((flag_name, value)),
+        None => var.map(|value| (var_name, value)),
+    }
+}
+
+/// `500ms`, `90s`, `2m`, `1h`, or a bare number of seconds, more than zero
+/// and at most 24h.
 pub fn parse_duration(s: &str) -> Option<Duration> {
+    duration(s).ok()
+}
+
+/// A duration, or why `s` is not one (a message's end).
+fn duration(s: &str) -> Result<Duration, &'static str> {
+    const NOT: &str = "is not a duration like 90s, 500ms or 2m";
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
-    let number: f64 = number.parse().ok()?;
+    let number: f64 = number.parse().map_err(|_| NOT)?;
     let seconds = match unit.trim() {
         "ms" => number / 1000.0,
         "" | "s" => number,
         "m" => number * 60.0,
         "h" => number * 3600.0,
-        _ => return None,
+        _ => return Err(NOT),
     };
-    (seconds > 0.0 && seconds <= 86_400.0).then(|| Duration::from_secs_f64(seconds))
+    match seconds {
+        s if s <= 0.0 => Err("must be more than zero"),
+        s if s > 86_400.0 => Err("is over the maximum of 24h"),
+        s => Ok(Duration::from_secs_f64(s)),
+    }
 }
 
 #[cfg(test)]
@@ -700,14 +733,18 @@ mod tests {
             (&["--vault", "kv1", "--env", "A=a", "--env", "A=b", "true"], &[], "given twice"),
             (&["--vault", "kv1", "--env", "A=a"], &[], "no command"),
             (&["--vault", "x", "true"], &[], "invalid vault name"),
-            (&["--vault", "kv1", "--timeout", "soon", "true"], &[], "--timeout"),
+            (&["--vault", "kv1", "--timeout", "soon", "true"], &[], "--timeout \"soon\" is not a duration"),
+            (&["--vault", "kv1", "--timeout", "0s", "true"], &[], "--timeout \"0s\" must be more than zero"),
+            (&["--vault", "kv1", "--timeout", "25h", "true"], &[], "is over the maximum of 24h"),
+            (&["--vault", "kv1", "true"], &[("KVINIT_TIMEOUT", "ten")], "KVINIT_TIMEOUT \"ten\" is not"),
+            (&["--init", "true"], &[("KVINIT_REFRESH", "0")], "KVINIT_REFRESH \"0\" must be more than zero"),
             (&["--vault", "kv1", "--env", "A=bad_name", "true"], &[], "invalid secret name"),
             (&["--vault", "http://kv1.vault.azure.net", "true"], &[], "must use https"),
             (&["--allow-vault-host", "a b", "true"], &[], "--allow-vault-host"),
             (&["--cloud", "mars", "true"], &[], "is not one of public, china, usgov"),
             (&["--refresh", "5m", "true"], &[], "--refresh needs --init"),
-            (&["--group", "true"], &[], "--group needs --init"),
-            (&["--init", "--refresh", "500ms", "true"], &[], "1s or more"),
+            (&["--group", "true"], &[], "--signal-group needs --init"),
+            (&["--init", "--refresh", "500ms", "true"], &[], "under the minimum of 1s"),
             (&["--init", "--refresh-signal", "SIGNOPE", "true"], &[], "not a signal"),
             (&["--identity-source", "magic", "true"], &[], "is not one of auto, imds, app-service"),
             (&["true"], &[("KVINIT_IDENTITY_SOURCE", "nope")], "--identity-source \"nope\""),

@@ -116,7 +116,8 @@ fn group_sends_signals_to_the_whole_process_group() {
         "sh -c \"{worker}\" & trap 'wait; exit 0' TERM; echo up > {d}/ready; while :; do sleep 0.05; done",
         d = dir.display()
     );
-    let child = w.kvinit().args(["--init", "--group", "--env", "S=s", "--", "sh", "-c", &script]).spawn();
+    let child =
+        w.kvinit().args(["--init", "--signal-group", "--env", "S=s", "--", "sh", "-c", &script]).spawn();
     assert!(
         wait_for(Duration::from_secs(20), || dir.join("ready").exists() && dir.join("worker-ready").exists())
     );

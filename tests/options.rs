@@ -95,6 +95,7 @@ fn an_optional_missing_secret_is_skipped() {
         .assert_success()
         .assert_stdout("here unset unset unset\n")
         .assert_stderr_contains("warning: env:B: absent is missing; skipped (optional)")
+        .assert_stderr_contains("warning: env:C: off is disabled; skipped (optional)")
         .assert_output_lacks("disabled-value");
 }
 

@@ -29,12 +29,14 @@ pub fn run(mut plan: Plan, original: signals::Original) -> Result<i32, Error> {
     }
     let dir = start::prepare_dir(&plan, ids.as_ref())?;
     let (reads, session) = read::read_secrets(&mut plan, deadline)?;
-    let rendered = match render::render(&reads) {
-        Ok(rendered) => rendered,
-        Err(failures) => return Err(failures.into_error(reads)),
-    };
+    let (rendered, failures) = render::render(&reads);
     if plan.check {
         report::print_check(&reads, &rendered);
+    }
+    if let Some(failures) = failures {
+        return Err(failures.into_error(reads));
+    }
+    if plan.check {
         return Ok(0);
     }
     if let Some(dir) = &dir {

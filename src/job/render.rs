@@ -69,8 +69,9 @@ impl Failures {
     }
 }
 
-/// Renders every output, or fails closed with every failure.
-pub fn render(reads: &Reads) -> Result<Vec<Rendered<'_>>, Failures> {
+/// Renders every output it can; any failure means failing closed, with
+/// every failure reported.
+pub fn render(reads: &Reads) -> (Vec<Rendered<'_>>, Option<Failures>) {
     let mut rendered = Vec::with_capacity(reads.outputs.len());
     let mut failed_reads: Vec<usize> = Vec::new();
     let mut renders = Vec::new();
@@ -96,11 +97,9 @@ pub fn render(reads: &Reads) -> Result<Vec<Rendered<'_>>, Failures> {
             }
         }
     }
-    if failed_reads.is_empty() && renders.is_empty() {
-        Ok(rendered)
-    } else {
-        Err(Failures { reads: failed_reads, renders })
-    }
+    let failures = (!failed_reads.is_empty() || !renders.is_empty())
+        .then_some(Failures { reads: failed_reads, renders });
+    (rendered, failures)
 }
 
 /// Writes the files among `values` (an output and its value) together.
