@@ -171,3 +171,17 @@ fn usage_errors_suggest_and_share_the_error_shape() {
     run.assert_code(2);
     assert!(run.stderr().starts_with("kvinit: error: a value is required for '--vault"), "{}", run.stderr());
 }
+
+/// `--help` and `--version` go to stdout and exit 0; the help is grouped and
+/// ends with examples and these very exit codes.
+#[test]
+fn help_and_version_exit_0() {
+    let help = Kvinit::new().arg("--help").run();
+    help.assert_success();
+    for heading in ["Secrets:", "Files:", "Identity:", "Process:", "Network:", "Diagnostics:", "Examples:"] {
+        help.assert_stdout_contains(&format!("\n{heading}\n"));
+    }
+    help.assert_stdout_contains("Exit codes:\n  2    usage");
+    assert_eq!(Kvinit::new().arg("-h").run().stdout(), help.stdout());
+    Kvinit::new().arg("--version").run().assert_success().assert_stdout_contains("kvinit ");
+}
