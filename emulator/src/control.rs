@@ -9,6 +9,7 @@
 //!   reason R (rbac, access-policy, firewall, private-link, policy) for that secret (`*`: all,
 //!   and the list), or not
 //! - `POST /paging?size=N&empty=M`: list pages of at most N items, after M empty ones
+//! - `GET /secrets/NAME/versions`: every version id, oldest first, and which is current
 //! - `GET /stats`: requests seen and tokens issued, as JSON
 
 use std::io;
@@ -83,6 +84,20 @@ fn handle(req: &Request, faults: &Faults) -> Result<Reply, String> {
             }
             Ok(done)
         }
+        ("GET", path) if path.starts_with("/secrets/") && path.ends_with("/versions") => {
+            let name = &path["/secrets/".len()..path.len() - "/versions".len()];
+            let secrets = faults.secrets.lock().unwrap();
+            let Some(stored) = secrets.get(name) else {
+                return Ok(Reply::json(404, &serde_json::json!({ "error": format!("no secret {name:?}") }).to_string()));
+            };
+            let current = stored.versions.last().map(|(v, _)| v.as_str());
+            let versions: Vec<_> = stored
+                .versions
+                .iter()
+                .map(|(v, _)| serde_json::json!({ "version": v, "current": Some(v.as_str()) == current }))
+                .collect();
+            Ok(Reply::json(200, &serde_json::json!({ "name": name, "versions": versions }).to_string()))
+        }
         ("GET", "/stats") => {
             let identity: usize = faults.identity.iter().map(|c| c.requests().len()).sum();
             let throttled = faults.throttle.lock().unwrap().as_ref().map_or(0, |t| t.throttled);
@@ -96,7 +111,7 @@ fn handle(req: &Request, faults: &Faults) -> Result<Reply, String> {
         }
         _ => Ok(Reply::text(
             404,
-            "kvinit-emulator control: PUT /secrets/NAME, POST /latency?ms=N, POST /fail?count=N&status=S, \
+            "kvinit-emulator control: PUT /secrets/NAME, GET /secrets/NAME/versions, POST /latency?ms=N, POST /fail?count=N&status=S, \
              POST /throttle?rps=R, POST /deny?name=NAME[&reason=R], POST /allow?name=NAME, \
              POST /paging?size=N&empty=M, GET /stats \
              (target=vault|identity|all)",

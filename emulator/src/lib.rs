@@ -98,10 +98,16 @@ impl Emulator {
         let at = |offset: u16| if port == 0 { Ok(0) } else { port.checked_add(offset).ok_or_else(too_high) };
         let certificates = tls::localhost(&dir)?;
         let tokens = Tokens::default();
-        let imds = FakeImds::bind(at(0)?, tokens.clone(), ids.clone())?;
+        let imds = at(0)
+            .and_then(|p| FakeImds::bind(p, tokens.clone(), ids.clone()).map_err(bind_error("IMDS", p)))?;
         let style = Style::AppService { header: identity_header.clone() };
-        let app_service = FakeTokenEndpoint::bind(at(1)?, style, tokens.clone(), ids, None)?;
-        let vault = FakeVault::bind(at(2)?, tokens.clone(), certificates.server, certificates.ca_file)?;
+        let app_service = at(1).and_then(|p| {
+            FakeTokenEndpoint::bind(p, style, tokens.clone(), ids, None).map_err(bind_error("App Service", p))
+        })?;
+        let vault = at(2).and_then(|p| {
+            FakeVault::bind(p, tokens.clone(), certificates.server, certificates.ca_file)
+                .map_err(bind_error("Key Vault", p))
+        })?;
         *vault.secrets.lock().unwrap() = secrets;
         let faults = Faults {
             vault: vault.server.control(),
@@ -112,7 +118,8 @@ impl Emulator {
             paging: vault.paging.clone(),
             tokens: tokens.clone(),
         };
-        let control = control::start(at(3)?, faults.clone())?;
+        let control =
+            at(3).and_then(|p| control::start(p, faults.clone()).map_err(bind_error("control", p)))?;
         Ok(Emulator { tokens, imds, app_service, vault, control, faults, identity_header })
     }
 
@@ -157,6 +164,11 @@ impl Emulator {
     pub fn rotate(&self, name: &str, value: &str) -> String {
         self.faults.rotate(name, value)
     }
+}
+
+/// "binding 127.0.0.1:8082 for Key Vault: Address already in use".
+fn bind_error(what: &'static str, port: u16) -> impl FnOnce(io::Error) -> io::Error {
+    move |e| io::Error::new(e.kind(), format!("binding 127.0.0.1:{port} for {what}: {e}"))
 }
 
 fn too_high() -> io::Error {

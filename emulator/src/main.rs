@@ -42,15 +42,20 @@ options:
                        the first secret (default 1; Azure was recorded with 0
                        and with 2)
   -h, --help           this help
+  -V, --version        the version
 
 The control API at $KVINIT_EMULATOR_CONTROL changes faults while running:
   curl -X PUT --data-binary new-value $KVINIT_EMULATOR_CONTROL/secrets/NAME
   curl -X POST \"$KVINIT_EMULATOR_CONTROL/fail?count=3&status=503&target=vault\"
   curl -X POST \"$KVINIT_EMULATOR_CONTROL/latency?ms=200&target=all\"
-  curl -X POST \"$KVINIT_EMULATOR_CONTROL/throttle?rps=5\"
+  curl -X POST \"$KVINIT_EMULATOR_CONTROL/throttle?rps=5\"     (rps=0 lifts it)
   curl -X POST \"$KVINIT_EMULATOR_CONTROL/deny?name=NAME&reason=firewall\"  (/allow?name=NAME)
   curl -X POST \"$KVINIT_EMULATOR_CONTROL/paging?size=2&empty=3\"
-  curl $KVINIT_EMULATOR_CONTROL/stats";
+  curl $KVINIT_EMULATOR_CONTROL/secrets/NAME/versions       (ids, oldest first)
+  curl $KVINIT_EMULATOR_CONTROL/stats
+
+With --print-env, stop it and clear the variables it set with:
+  kill $KVINIT_EMULATOR_PID; unset $KVINIT_EMULATOR_VARS";
 
 struct Args {
     secrets: Option<PathBuf>,
@@ -68,13 +73,17 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = match parse(std::env::args().skip(1)) {
-        Ok(Some(args)) => args,
-        Ok(None) => {
+        Ok(Parsed::Run(args)) => args,
+        Ok(Parsed::Help) => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
         }
+        Ok(Parsed::Version) => {
+            println!("kvinit-emulator {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
         Err(why) => {
-            eprintln!("kvinit-emulator: error: {why}\n\n{USAGE}");
+            eprintln!("kvinit-emulator: error: {why}\nFor the options, try 'kvinit-emulator --help'.");
             return ExitCode::from(2);
         }
     };
@@ -151,14 +160,27 @@ fn serve(
         let mut command = Command::new(&args.command[0]);
         command.args(&args.command[1..]).envs(env.iter().map(|(k, v)| (k, v)));
         stop_signals::unblock_in(&mut command, &stop);
-        let status = command.status().map_err(|e| format!("running {}: {e}", args.command[0]))?;
-        return Ok(ExitCode::from(exit_code(status)));
+        return match command.status() {
+            Ok(status) => Ok(ExitCode::from(exit_code(status))),
+            // The shell's codes, as kvinit's: 127 not found, 126 not executable.
+            Err(e) => {
+                eprintln!("kvinit-emulator: error: running {}: {e}", args.command[0]);
+                Ok(ExitCode::from(if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 }))
+            }
+        };
     }
     if args.print_env {
         for (k, v) in &env {
             say(&format!("export {k}={}", quote(v)));
         }
         say(&format!("export KVINIT_EMULATOR_PID={}", std::process::id()));
+        // `unset $KVINIT_EMULATOR_VARS` after the kill: a later shell must
+        // not point kvinit at a stopped emulator and its deleted CA file.
+        let names: Vec<&str> = env.iter().map(|(k, _)| *k).collect();
+        say(&format!(
+            "export KVINIT_EMULATOR_VARS='{} KVINIT_EMULATOR_PID KVINIT_EMULATOR_VARS'",
+            names.join(" ")
+        ));
         detach_stdout();
     } else {
         for (k, v) in &env {
@@ -233,7 +255,14 @@ mod stop_signals {
     }
 }
 
-fn parse(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+/// What the command line asks for.
+enum Parsed {
+    Run(Args),
+    Help,
+    Version,
+}
+
+fn parse(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
     let mut args = Args {
         secrets: None,
         identity: Identity::Imds,
@@ -254,7 +283,8 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
         };
         let mut value = || inline.clone().or_else(|| it.next()).ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
-            "-h" | "--help" => return Ok(None),
+            "-h" | "--help" => return Ok(Parsed::Help),
+            "-V" | "--version" => return Ok(Parsed::Version),
             "--print-env" => args.print_env = true,
             "--secrets" => args.secrets = Some(value()?.into()),
             "--dir" => args.dir = Some(value()?.into()),
@@ -300,7 +330,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
     if args.print_env && !args.command.is_empty() {
         return Err("--print-env and a command do not go together".into());
     }
-    Ok(Some(args))
+    Ok(Parsed::Run(args))
 }
 
 fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {

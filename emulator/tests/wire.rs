@@ -409,9 +409,23 @@ fn control_api_rotates_and_injects_failures_and_latency() {
     assert_eq!(r.status, 503, "--fail-next fails the first vault request: {r:?}");
     assert_eq!(e.vault("/secrets/plain", Some(&token)).status, 200);
 
+    let before =
+        e.control("GET", "/secrets/plain/versions", "").json()["versions"].as_array().unwrap().clone();
     let r = e.control("PUT", "/secrets/plain", "rotated value");
     assert_eq!(r.status, 200, "{r:?}");
     let version = r.json()["version"].as_str().unwrap().to_string();
+    let versions = e.control("GET", "/secrets/plain/versions", "").json();
+    let versions = versions["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), before.len() + 1, "{versions:?}");
+    assert_eq!(versions.last().unwrap()["version"], version.as_str());
+    assert_eq!(versions.iter().filter(|v| v["current"] == true).count(), 1, "{versions:?}");
+    let old = versions[0]["version"].as_str().unwrap();
+    assert_eq!(
+        e.vault(&format!("/secrets/plain/{old}"), Some(&token)).status,
+        200,
+        "an old version by its id"
+    );
+    assert_eq!(e.control("GET", "/secrets/nope/versions", "").status, 404);
     let r = e.vault("/secrets/plain", Some(&token));
     assert_eq!(r.json()["value"], "rotated value");
     assert!(r.json()["id"].as_str().unwrap().ends_with(&version), "{r:?}");
@@ -440,6 +454,37 @@ fn control_api_rotates_and_injects_failures_and_latency() {
 }
 
 #[test]
+fn version_and_a_missing_command_exit_as_a_shell_would() {
+    let out = Command::new(EMULATOR).arg("--version").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("kvinit-emulator {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let out = Command::new(EMULATOR).args(["--", "/nonexistent/command"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(127), "{stderr}");
+    assert!(stderr.contains("running /nonexistent/command"), "{stderr}");
+}
+
+#[test]
+fn a_port_in_use_is_named() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    // The vault is the third of the four ports from --port.
+    let Some(base) = port.checked_sub(2) else { return };
+    let out = Command::new(EMULATOR).args(["--port", &base.to_string(), "--", "true"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    // Another test may hold one of the ports below; whichever clashes is named.
+    assert!(stderr.contains("binding 127.0.0.1:") && stderr.contains("Address already in use"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{port} for Key Vault")) || !stderr.contains("Key Vault"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn runs_a_command_with_the_environment_and_returns_its_status() {
     let out = Command::new(EMULATOR)
         .args(["--", "sh", "-c", "echo \"$KVINIT_VAULT|$SSL_CERT_FILE\"; exit 7"])
@@ -461,7 +506,8 @@ fn runs_a_command_with_the_environment_and_returns_its_status() {
 fn print_env_is_for_eval_and_returns_while_serving() {
     let script = format!(
         "eval \"$('{EMULATOR}' --print-env 2>/dev/null &)\"; \
-         echo \"$KVINIT_VAULT\"; kill \"$KVINIT_EMULATOR_PID\""
+         echo \"$KVINIT_VAULT\"; kill \"$KVINIT_EMULATOR_PID\"; unset $KVINIT_EMULATOR_VARS; \
+         env | grep -c -e ^KVINIT_ -e ^SSL_CERT_FILE= -e ^AZURE_POD_IDENTITY_AUTHORITY_HOST="
     );
     let mut child = Command::new("sh").args(["-c", &script]).stdout(Stdio::piped()).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -475,6 +521,7 @@ fn print_env_is_for_eval_and_returns_while_serving() {
     let mut out = String::new();
     child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
     assert!(out.trim().starts_with("https://127.0.0.1:"), "{out:?}");
+    assert_eq!(out.lines().last(), Some("0"), "unset $KVINIT_EMULATOR_VARS leaves none behind: {out:?}");
 }
 
 #[test]
@@ -491,13 +538,17 @@ fn bad_input_is_a_clear_error_with_status_2() {
         (vec!["--secrets".into(), dir.join("nope.json").display().to_string()], "reading"),
         (vec!["--fail-next".into(), "3".into()], "N:STATUS"),
         (vec!["--fail-next".into(), "3:200".into()], "400-599"),
-        (vec!["--bogus".into()], "unknown option"),
+        (
+            vec!["--bogus".into()],
+            "unknown option \"--bogus\"\nFor the options, try 'kvinit-emulator --help'.",
+        ),
         (vec!["--".into()], "needs a command"),
     ] {
         let out = Command::new(EMULATOR).args(&args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("options:"), "an error is not the whole help: {stderr}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
