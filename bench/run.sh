@@ -4,6 +4,18 @@
 # and writes BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# python3-venv for the SDK's venv, time for /usr/bin/time (wall time and peak RSS).
+packages=(python3-venv time)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
 binary=$(bash scripts/build-static.sh | tail -n 1)
 venv=target/bench-venv
 if [ ! -x "$venv/bin/python" ]; then
