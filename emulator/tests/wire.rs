@@ -509,7 +509,15 @@ fn print_env_is_for_eval_and_returns_while_serving() {
          echo \"$KVINIT_VAULT\"; kill \"$KVINIT_EMULATOR_PID\"; unset $KVINIT_EMULATOR_VARS; \
          env | grep -c -e ^KVINIT_ -e ^SSL_CERT_FILE= -e ^AZURE_POD_IDENTITY_AUTHORITY_HOST="
     );
-    let mut child = Command::new("sh").args(["-c", &script]).stdout(Stdio::piped()).spawn().unwrap();
+    // A clean environment: the one running the tests may hold KVINIT_ variables of its own.
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut child = Command::new("sh")
+        .args(["-c", &script])
+        .env_clear()
+        .env("PATH", path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
