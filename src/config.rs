@@ -14,7 +14,8 @@ use crate::launch::user::{IdOrName, UserSpec};
 use crate::launch::{Init, Job};
 use crate::reference::{self, parse_app_service_reference, Cloud, Options, RefError, SecretRef, VaultUrl};
 use crate::sink::file::Files;
-use crate::sink::{Dest, Origin, Output};
+use crate::sink::{Dest, Origin, Output, Part, Slot, Source};
+use crate::template::{self, Filter, Piece};
 use crate::vault::PlannedSecret;
 
 /// Docker's and Kubernetes' convention for secret files.
@@ -52,6 +53,8 @@ pub struct Plan {
 pub enum ConfigError {
     /// A vault or secret reference did not parse; `what` says where it came from.
     Reference { what: String, source: RefError },
+    /// A template that does not parse; the error has the column.
+    Template { what: String, source: template::Error },
     /// An `--env` / `KVINIT_ENV` item that is not `VAR=REF`.
     EnvItem(String),
     /// A `--file` path that is absolute, empty, or contains `..`.
@@ -98,6 +101,7 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::Reference { what, .. } => write!(f, "{what}"),
+            ConfigError::Template { what, .. } => write!(f, "{what}"),
             ConfigError::EnvItem(item) => write!(f, "{item:?} is not VAR=REF (or PATH=REF for --file)"),
             ConfigError::FilePath(p) => write!(
                 f,
@@ -162,6 +166,7 @@ impl std::error::Error for ConfigError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ConfigError::Reference { source, .. } => Some(source),
+            ConfigError::Template { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -310,29 +315,50 @@ fn requests(
             parsed.map_err(|source| ConfigError::Reference { what: format!("variable {name}"), source })?;
         let dest = Dest::Env(name.to_string());
         if taken(&requests, &dest).is_none() {
-            requests.push((dest, r, Options::default(), Origin::AppServiceReference));
+            requests.push((
+                dest,
+                Value::Secret((r, Options::default(), Vec::new())),
+                Origin::AppServiceReference,
+            ));
         }
     }
     Ok(requests)
 }
 
-/// Distinct secrets, each with its token resource, and the outputs that use them.
+/// Distinct secrets, each with its token resource, and the outputs that use
+/// them: every secret is read once, however many outputs and placeholders
+/// name it.
 fn plan_secrets(
     requests: Vec<Request>,
     resource_of: &dyn Fn(&VaultUrl, String) -> Result<&'static str, ConfigError>,
 ) -> Result<(Vec<PlannedSecret>, Vec<Output>), ConfigError> {
     let mut secrets: Vec<PlannedSecret> = Vec::new();
     let mut outputs = Vec::new();
-    for (dest, r, options, origin) in requests {
-        let resource = resource_of(&r.vault, format!("secret {} for {dest}", r.name))?;
-        let secret = match secrets.iter().position(|s| s.reference == r) {
-            Some(i) => i,
-            None => {
-                secrets.push(PlannedSecret { reference: r, resource });
-                secrets.len() - 1
-            }
+    for (dest, wanted, origin) in requests {
+        let mut slot = |(r, options, filters): Wanted| -> Result<Slot, ConfigError> {
+            let resource = resource_of(&r.vault, format!("secret {} for {dest}", r.name))?;
+            let secret = match secrets.iter().position(|s| s.reference == r) {
+                Some(i) => i,
+                None => {
+                    secrets.push(PlannedSecret { reference: r, resource });
+                    secrets.len() - 1
+                }
+            };
+            Ok(Slot { secret, options, filters })
         };
-        outputs.push(Output { dest, secret, origin, options });
+        let source = match wanted {
+            Value::Secret(w) => Source::Secret(slot(w)?),
+            Value::Template(parts) => Source::Template(
+                parts
+                    .into_iter()
+                    .map(|p| match p {
+                        Either::Text(t) => Ok(Part::Text(t)),
+                        Either::Slot(w) => slot(w).map(Part::Slot),
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
+        outputs.push(Output { dest, origin, source });
     }
     Ok((secrets, outputs))
 }
@@ -421,10 +447,24 @@ fn user_assigned(args: &Args, env: &Env) -> (Option<UserAssigned>, &'static str)
 }
 
 /// One requested output, before secrets are deduplicated.
-type Request = (Dest, SecretRef, Options, Origin);
+type Request = (Dest, Value, Origin);
+
+/// A secret as a reference names it, with its options and filters.
+type Wanted = (SecretRef, Options, Vec<Filter>);
+
+/// What a request's value is: a reference, or a template of them.
+enum Value {
+    Secret(Wanted),
+    Template(Vec<Either>),
+}
+
+enum Either {
+    Text(String),
+    Slot(Wanted),
+}
 
 fn taken(requests: &[Request], dest: &Dest) -> Option<usize> {
-    requests.iter().position(|(d, _, _, _)| d == dest)
+    requests.iter().position(|(d, _, _)| d == dest)
 }
 
 /// Adds the `DEST=REF` items of one kind: from the flag, then from its
@@ -440,19 +480,25 @@ fn add_items(
 ) -> Result<(), ConfigError> {
     let first = requests.len();
     for item in flags {
-        let (d, r, o) = parse_item(item, default_vault, flag, dest)?;
+        let (d, v) = parse_item(item, default_vault, flag, dest)?;
         if taken(requests, &d).is_some() {
             return Err(duplicate(d));
         }
-        requests.push((d, r, o, Origin::Flag));
+        requests.push((d, v, Origin::Flag));
     }
     let flags_end = requests.len();
-    for item in from_env.split([',', '\n']).filter(|i| !i.trim().is_empty()) {
-        let (d, r, o) = parse_item(item, default_vault, var, dest)?;
+    // Commas separate items, except on a line that holds a template, which
+    // may contain commas of its own.
+    let items = from_env.lines().flat_map(|line| match template::is_template(line) {
+        true => vec![line],
+        false => line.split(',').collect(),
+    });
+    for item in items.filter(|i| !i.trim().is_empty()) {
+        let (d, v) = parse_item(item, default_vault, var, dest)?;
         match taken(requests, &d) {
             Some(i) if (first..flags_end).contains(&i) => {}
             Some(_) => return Err(duplicate(d)),
-            None => requests.push((d, r, o, Origin::Flag)),
+            None => requests.push((d, v, Origin::Flag)),
         }
     }
     Ok(())
@@ -488,21 +534,64 @@ fn file_dest(path: &str) -> Result<Dest, ConfigError> {
     }
 }
 
-/// `DEST=REF[?options]`, with DEST checked by `dest`.
+/// `DEST=REF[?options]`, with DEST checked by `dest`; for a variable, the
+/// value may be a template (`...{{ REF | FILTER }}...`).
 fn parse_item(
     item: &str,
     default_vault: Option<&VaultUrl>,
     flag: &str,
     dest: fn(&str) -> Result<Dest, ConfigError>,
-) -> Result<(Dest, SecretRef, Options), ConfigError> {
+) -> Result<(Dest, Value), ConfigError> {
     let (name, r) = item.trim().split_once('=').ok_or_else(|| ConfigError::EnvItem(item.to_string()))?;
     let dest = dest(name.trim())?;
-    let what = || format!("{flag} {}={}", name.trim(), r.trim());
+    let what = format!("{flag} {}={}", name.trim(), r.trim());
+    if matches!(dest, Dest::Env(_)) && template::is_template(r) {
+        let value = parse_template(r.trim(), default_vault, &what)?;
+        return Ok((dest, value));
+    }
+    let (r, options) = parse_reference(r.trim(), default_vault, || what.clone())?;
+    Ok((dest, Value::Secret((r, options, Vec::new()))))
+}
+
+/// `REF[?options]`; `what` says where it was written, for errors.
+fn parse_reference(
+    text: &str,
+    default_vault: Option<&VaultUrl>,
+    what: impl Fn() -> String,
+) -> Result<(SecretRef, Options), ConfigError> {
     let (r_text, options) =
-        Options::split(r.trim()).map_err(|source| ConfigError::Reference { what: what(), source })?;
+        Options::split(text).map_err(|source| ConfigError::Reference { what: what(), source })?;
     let r = SecretRef::parse(r_text, default_vault)
         .map_err(|source| ConfigError::Reference { what: what(), source })?;
-    Ok((dest, r, options))
+    Ok((r, options))
+}
+
+/// A template's text and placeholders, each placeholder's reference parsed.
+fn parse_template(text: &str, default_vault: Option<&VaultUrl>, what: &str) -> Result<Value, ConfigError> {
+    let error = |column, why: &str| ConfigError::Template {
+        what: what.to_string(),
+        source: template::Error { column, why: why.to_string() },
+    };
+    let pieces =
+        template::parse(text).map_err(|source| ConfigError::Template { what: what.to_string(), source })?;
+    if !pieces.iter().any(|p| matches!(p, Piece::Placeholder { .. })) {
+        return Err(error(
+            1,
+            "no placeholder: without {{ SECRET }} this is plain text, which kvinit does not set",
+        ));
+    }
+    let mut parts = Vec::with_capacity(pieces.len());
+    for piece in pieces {
+        parts.push(match piece {
+            Piece::Text(text) => Either::Text(text),
+            Piece::Placeholder { reference, filters, column } => {
+                let at = || format!("{what}: column {column}");
+                let (r, options) = parse_reference(reference, default_vault, at)?;
+                Either::Slot((r, options, filters))
+            }
+        });
+    }
+    Ok(Value::Template(parts))
 }
 
 /// Octal, at most 0o777, and never writable by group or others.
@@ -599,7 +688,9 @@ mod tests {
     fn vars(p: &Plan) -> Vec<(String, String, Origin)> {
         p.outputs
             .iter()
-            .map(|o| (o.dest.to_string(), p.secrets[o.secret].reference.url(), o.origin))
+            .map(|o| {
+                (o.dest.to_string(), p.secrets[o.slots().next().unwrap().secret].reference.url(), o.origin)
+            })
             .collect()
     }
 
@@ -719,7 +810,40 @@ mod tests {
         let p =
             plan(&["--vault", "kv1", "--env", "A=s", "--env", "B=s", "--env", "C=s/v", "true"], &[]).unwrap();
         assert_eq!(p.secrets.len(), 2);
-        assert_eq!(p.outputs.iter().map(|o| o.secret).collect::<Vec<_>>(), vec![0, 0, 1]);
+        assert_eq!(
+            p.outputs.iter().map(|o| o.slots().next().unwrap().secret).collect::<Vec<_>>(),
+            vec![0, 0, 1]
+        );
+    }
+
+    #[test]
+    fn templates_read_each_secret_once() {
+        let p = plan(
+            &[
+                "--vault",
+                "kv1",
+                "--env",
+                "URL=postgres://{{ user }}:{{ pass | urlencode }}@db/{{user}}",
+                "--env",
+                "PASS=pass",
+                "true",
+            ],
+            &[("KVINIT_ENV", "CFG={{ cfg?json=/a,b | json }},OTHER=other")],
+        )
+        .unwrap();
+        let names: Vec<_> = p.secrets.iter().map(|s| s.reference.name.as_str()).collect();
+        assert_eq!(names, ["user", "pass", "cfg"], "commas inside a template line are its own");
+        let Source::Template(parts) = &p.outputs[0].source else { panic!("{:?}", p.outputs[0]) };
+        assert_eq!(parts.len(), 6);
+        assert_eq!(parts[0], Part::Text("postgres://".into()));
+        let Part::Slot(slot) = &parts[3] else { panic!() };
+        assert_eq!((slot.secret, slot.filters.as_slice()), (1, &[Filter::UrlEncode][..]));
+        assert_eq!(p.outputs[1].slots().next().unwrap().secret, 1, "PASS reuses the placeholder's read");
+        let Source::Template(parts) = &p.outputs[2].source else { panic!() };
+        let Part::Slot(slot) = &parts[0] else { panic!() };
+        assert_eq!(slot.options.json.as_deref(), Some("/a,b"));
+        // No commas were split on that line, so OTHER was never an item of its own.
+        assert_eq!(p.outputs.len(), 3);
     }
 
     #[test]
@@ -748,6 +872,15 @@ mod tests {
             (&["--init", "--refresh-signal", "SIGNOPE", "true"], &[], "not a signal"),
             (&["--identity-source", "magic", "true"], &[], "is not one of auto, imds, app-service"),
             (&["true"], &[("KVINIT_IDENTITY_SOURCE", "nope")], "--identity-source \"nope\""),
+            (
+                &["--vault", "kv1", "--env", "U=a{{ p", "true"],
+                &[],
+                "U=a{{ p column 2: {{ is not closed by }}",
+            ),
+            (&["--vault", "kv1", "--env", "U={{ p | up }}", "true"], &[], "column 8: unknown filter \"up\""),
+            (&["--vault", "kv1", "--env", "U=x{{ bad_name }}", "true"], &[], "column 5 invalid secret name"),
+            (&["--vault", "kv1", "--env", "U=x{{ \"{{\" }}", "true"], &[], "column 1: no placeholder"),
+            (&["--env", "U={{ p }}", "true"], &[], "column 4 secret \"p\" names no vault"),
         ];
         for (argv, env, expected) in cases {
             let err = plan(argv, env).unwrap_err();

@@ -84,12 +84,7 @@ pub fn plan(
                 secrets.len() - 1
             }
         };
-        outputs.push(Output {
-            dest: Dest::Env(var),
-            secret,
-            origin: Origin::Import,
-            options: Default::default(),
-        });
+        outputs.push(Output::secret(Dest::Env(var), Origin::Import, secret, Default::default()));
         summary.imported += 1;
     }
     summary

@@ -21,6 +21,7 @@ mod request;
 mod retry;
 mod secret;
 mod sink;
+mod template;
 mod transform;
 mod vault;
 

@@ -1,5 +1,6 @@
-//! Reference options applied to a value: `json=/pointer`, then `base64`.
-//! Errors name the option and the pointer, never the value.
+//! Reference options applied to a value: `json=/pointer`, then `base64`;
+//! and a placeholder's filters after them. Errors name the option, the
+//! pointer or the filter, never the value.
 
 use std::fmt;
 
@@ -7,6 +8,7 @@ use serde_json::Value;
 
 use crate::reference::Options;
 use crate::secret::{Secret, SecretBytes};
+use crate::template::Filter;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Error {
@@ -19,6 +21,8 @@ pub enum Error {
     /// An environment variable cannot hold this value (a NUL byte; on
     /// Windows, bytes that are not UTF-8).
     NotEnvSafe,
+    /// A filter that needs text (`json`) was given bytes that are not UTF-8.
+    NotText(Filter),
 }
 
 impl fmt::Display for Error {
@@ -30,6 +34,7 @@ impl fmt::Display for Error {
             Error::NotEnvSafe => {
                 f.write_str("the value cannot be an environment variable (it holds a NUL byte); use --file")
             }
+            Error::NotText(filter) => write!(f, "the value is not UTF-8 text (filter {})", filter.name()),
         }
     }
 }
@@ -54,6 +59,43 @@ pub fn apply(value: &Secret, options: &Options) -> Result<SecretBytes, Error> {
         decode_base64(text.expose()).map(SecretBytes::new).ok_or(Error::NotBase64)
     } else {
         Ok(text)
+    }
+}
+
+/// Applies one placeholder filter.
+pub fn filter(value: SecretBytes, filter: Filter) -> Result<SecretBytes, Error> {
+    let bytes = value.expose();
+    let mut out = Vec::with_capacity(bytes.len() + 8);
+    match filter {
+        Filter::UrlEncode => {
+            for &b in bytes {
+                if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                    out.push(b);
+                } else {
+                    out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+                }
+            }
+        }
+        Filter::Json => {
+            let text = std::str::from_utf8(bytes).map_err(|_| Error::NotText(filter))?;
+            // serde_json writes the escapes JSON needs (quote, backslash, controls).
+            let _ = serde_json::to_writer(&mut out, text);
+        }
+        Filter::Base64 => encode_base64(bytes, &mut out),
+    }
+    Ok(SecretBytes::new(out))
+}
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Standard alphabet, padded.
+fn encode_base64(input: &[u8], out: &mut Vec<u8>) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for chunk in input.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() { ALPHABET[(n >> (18 - 6 * i) & 63) as usize] } else { b'=' });
+        }
     }
 }
 
@@ -111,6 +153,22 @@ mod tests {
         assert_eq!(run(v, "json=/missing"), Err(Error::NoField("/missing".into())));
         assert_eq!(run("p@ss", "json=/password"), Err(Error::NotJson));
         assert!(!Error::NotJson.to_string().contains("p@ss"));
+    }
+
+    #[test]
+    fn filters() {
+        let f = |v: &[u8], filter| {
+            super::filter(SecretBytes::new(v.to_vec()), filter).map(|b| b.expose().to_vec())
+        };
+        assert_eq!(f(b"p@ss w/rd:%~-._", Filter::UrlEncode).unwrap(), b"p%40ss%20w%2Frd%3A%25~-._");
+        assert_eq!(f("é".as_bytes(), Filter::UrlEncode).unwrap(), b"%C3%A9");
+        assert_eq!(f(b"a\"b\\c\n", Filter::Json).unwrap(), br#""a\"b\\c\n""#);
+        assert_eq!(f(&[0xff], Filter::Json), Err(Error::NotText(Filter::Json)));
+        for (plain, encoded) in [("", ""), ("h", "aA=="), ("hi", "aGk="), ("hello world", "aGVsbG8gd29ybGQ=")]
+        {
+            assert_eq!(f(plain.as_bytes(), Filter::Base64).unwrap(), encoded.as_bytes());
+            assert_eq!(decode_base64(encoded.as_bytes()).unwrap(), plain.as_bytes());
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::sink::Dest;
 use crate::vault;
 
 use super::read::{unix_now, Running};
-use super::render::{self, Value};
+use super::render::{self, Problem, Rendering};
 
 /// Tokens are renewed this long before they expire.
 const TOKEN_MARGIN: u64 = 5 * 60;
@@ -89,23 +89,27 @@ impl launch::Refresh for Refresher {
         let mut throttled = false;
         let mut changed: Vec<(usize, SecretBytes)> = Vec::new();
         for (i, output) in running.outputs.iter().enumerate() {
-            let reference = &running.secrets[output.secret].reference;
-            let value = match render::value(output, &results[output.secret]) {
-                Value::Ready(value) => value,
-                Value::Missing(_) => continue,
-                Value::Unreadable(e) => {
-                    throttled |= matches!(e.kind, vault::ErrorKind::Status { status: 429, .. });
-                    log::error!(
-                        secret = reference.name.as_str(), vault = reference.vault.to_string().as_str(), variable = output.dest.variable(),
-                        file = output.dest.file();
-                        "refresh: {}; keeping {}", one_line(e), output.dest
-                    );
+            let Rendering { value, .. } = render::value(output, &results);
+            let value = match value {
+                Ok(Some(value)) => value,
+                Ok(None) => continue,
+                Err(Problem::Unreadable(failed)) => {
+                    for (secret, e) in failed {
+                        let reference = &running.secrets[secret].reference;
+                        throttled |= matches!(e.kind, vault::ErrorKind::Status { status: 429, .. });
+                        log::error!(
+                            secret = reference.name.as_str(), vault = reference.vault.to_string().as_str(),
+                            variable = output.dest.variable(), file = output.dest.file();
+                            "refresh: {}; keeping {}", one_line(e), output.dest
+                        );
+                    }
                     continue;
                 }
-                Value::Failed(e) => {
+                Err(Problem::Failed(secret, e)) => {
+                    let reference = &running.secrets[secret].reference;
                     log::error!(
-                        secret = reference.name.as_str(), vault = reference.vault.to_string().as_str(), variable = output.dest.variable(),
-                        file = output.dest.file();
+                        secret = reference.name.as_str(), vault = reference.vault.to_string().as_str(),
+                        variable = output.dest.variable(), file = output.dest.file();
                         "refresh: {reference} for {}: {e}; keeping the current value", output.dest
                     );
                     continue;
@@ -137,15 +141,17 @@ impl Refresher {
         let wrote = !files.is_empty();
         for (i, value) in changed {
             let output = &running.outputs[i];
-            let reference = &running.secrets[output.secret].reference;
+            let names: Vec<String> =
+                output.slots().map(|s| running.secrets[s.secret].reference.to_string()).collect();
+            let names = names.join(", ");
             match &output.dest {
                 Dest::File(_) => log::info!(
-                    secret = reference.name.as_str(), vault = reference.vault.to_string().as_str(), file = output.dest.file();
-                    "refresh: {reference} changed in Key Vault; rewrote {}", output.dest
+                    secret = names.as_str(), file = output.dest.file();
+                    "refresh: {names} changed in Key Vault; rewrote {}", output.dest
                 ),
                 Dest::Env(var) => log::warn!(
-                    secret = reference.name.as_str(), vault = reference.vault.to_string().as_str(), variable = var.as_str();
-                    "refresh: {reference} changed in Key Vault, but {var} of the running command cannot change; \
+                    secret = names.as_str(), variable = var.as_str();
+                    "refresh: {names} changed in Key Vault, but {var} of the running command cannot change; \
                      restart it to pick up the new value"
                 ),
             }

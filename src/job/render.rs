@@ -1,39 +1,78 @@
 //! The render-and-write pipeline that start-up and every `--refresh` round
-//! share: each output's value from what was read, and the files written
-//! together, all or none.
+//! share: each output's value from what was read (a secret after its
+//! options, or a template's text and placeholders after their filters), and
+//! the files written together, all or none.
 
 use crate::error::{Error, RenderError};
 use crate::secret::SecretBytes;
-use crate::sink::{self, Dest, Output};
+use crate::sink::{self, Dest, Output, Part, Slot, Source};
 use crate::transform;
 use crate::vault::{self, Fetched};
 
 use super::read::Reads;
 
 /// What one output comes to.
-pub enum Value<'a> {
-    Ready(SecretBytes),
-    /// An optional secret that is "missing" or "disabled".
-    Missing(&'static str),
-    /// The read failed (reported once per secret, not per output).
-    Unreadable(#[cfg_attr(not(unix), allow(dead_code))] &'a vault::Error), // --refresh logs it; Unix-only
-    /// The read succeeded but the output's options could not be applied.
-    Failed(transform::Error),
+pub struct Rendering<'a> {
+    /// The value; `None` for a lone optional secret that is absent.
+    pub value: Result<Option<SecretBytes>, Problem<'a>>,
+    /// Optional secrets left out, by index: "missing" or "disabled".
+    pub absent: Vec<(usize, &'static str)>,
 }
 
-/// Applies `output`'s options to what was read for it.
-pub fn value<'a>(output: &Output, fetched: &'a Result<Fetched, vault::Error>) -> Value<'a> {
-    match fetched {
-        Ok(f) => match transform::apply(&f.value, &output.options).and_then(|v| checked_for(&output.dest, v))
-        {
-            Ok(value) => Value::Ready(value),
-            Err(e) => Value::Failed(e),
-        },
-        Err(e) if output.options.optional && e.is_missing() => {
-            Value::Missing(if e.is_disabled() { "disabled" } else { "missing" })
+pub enum Problem<'a> {
+    /// Reads that failed and that `?optional` does not excuse, by index.
+    Unreadable(Vec<(usize, &'a vault::Error)>),
+    /// A secret was read, but its options or filters could not be applied.
+    Failed(usize, transform::Error),
+}
+
+/// Renders `output` from `fetched`, the results of every read.
+pub fn value<'a>(output: &Output, fetched: &'a [Result<Fetched, vault::Error>]) -> Rendering<'a> {
+    let mut absent = Vec::new();
+    let mut unreadable = Vec::new();
+    let mut slot_value = |slot: &Slot| match &fetched[slot.secret] {
+        Ok(f) => {
+            let value = transform::apply(&f.value, &slot.options)
+                .and_then(|v| slot.filters.iter().try_fold(v, |v, filter| transform::filter(v, *filter)));
+            value.map(Some).map_err(|e| (slot.secret, e))
         }
-        Err(e) => Value::Unreadable(e),
-    }
+        Err(e) if slot.options.optional && e.is_missing() => {
+            absent.push((slot.secret, if e.is_disabled() { "disabled" } else { "missing" }));
+            Ok(None)
+        }
+        Err(e) => {
+            unreadable.push((slot.secret, e));
+            Ok(None)
+        }
+    };
+    let value = match &output.source {
+        Source::Secret(slot) => slot_value(slot),
+        Source::Template(parts) => {
+            let mut text = Vec::new();
+            let mut failed = None;
+            for part in parts {
+                match part {
+                    Part::Text(t) => text.extend_from_slice(t.as_bytes()),
+                    Part::Slot(slot) => match slot_value(slot) {
+                        Ok(value) => text.extend_from_slice(value.as_ref().map_or(&[][..], |v| v.expose())),
+                        Err(e) => failed = failed.or(Some(e)),
+                    },
+                }
+            }
+            failed.map_or(Ok(Some(SecretBytes::new(text))), Err)
+        }
+    };
+    let value = match value {
+        _ if !unreadable.is_empty() => Err(Problem::Unreadable(unreadable)),
+        Err((secret, e)) => Err(Problem::Failed(secret, e)),
+        Ok(Some(v)) => match checked_for(&output.dest, v) {
+            Ok(v) => Ok(Some(v)),
+            // Only a secret can bring a NUL; config refuses a template without one.
+            Err(e) => Err(Problem::Failed(output.slots().next().map_or(0, |s| s.secret), e)),
+        },
+        Ok(None) => Ok(None),
+    };
+    Rendering { value, absent }
 }
 
 /// Environment values cannot hold NUL (nor, on Windows, non-UTF-8).
@@ -45,10 +84,9 @@ fn checked_for(dest: &Dest, value: SecretBytes) -> Result<SecretBytes, transform
 }
 
 /// One output's final value at start-up, or `None` when an optional secret
-/// is missing.
+/// is absent.
 pub struct Rendered<'a> {
     pub output: &'a Output,
-    pub fetched: Option<&'a Fetched>,
     pub value: Option<SecretBytes>,
 }
 
@@ -76,25 +114,30 @@ pub fn render(reads: &Reads) -> (Vec<Rendered<'_>>, Option<Failures>) {
     let mut failed_reads: Vec<usize> = Vec::new();
     let mut renders = Vec::new();
     for output in &reads.outputs {
-        let fetched = &reads.fetched[output.secret];
-        let reference = &reads.secrets[output.secret].reference;
-        match value(output, fetched) {
-            Value::Ready(value) => {
-                rendered.push(Rendered { output, fetched: fetched.as_ref().ok(), value: Some(value) })
+        let Rendering { value, absent } = value(output, &reads.fetched);
+        for (secret, why) in absent {
+            let reference = &reads.secrets[secret].reference;
+            let what = if matches!(output.source, Source::Template(_)) { "left empty" } else { "skipped" };
+            log::warn!(
+                secret = reference.name.as_str(), vault = reference.vault.to_string().as_str(),
+                variable = output.dest.variable(), file = output.dest.file();
+                "{}: {reference} is {why}; {what} (optional)", output.dest
+            );
+        }
+        match value {
+            Ok(value) => rendered.push(Rendered { output, value }),
+            Err(Problem::Unreadable(failed)) => {
+                for (i, _) in failed {
+                    if !failed_reads.contains(&i) {
+                        failed_reads.push(i);
+                    }
+                }
             }
-            Value::Missing(why) => {
-                log::warn!(
-                    secret = reference.name.as_str(), vault = reference.vault.to_string().as_str(), variable = output.dest.variable(),
-                    file = output.dest.file();
-                    "{}: {reference} is {why}; skipped (optional)", output.dest
-                );
-                rendered.push(Rendered { output, fetched: None, value: None });
-            }
-            Value::Unreadable(_) if failed_reads.contains(&output.secret) => {}
-            Value::Unreadable(_) => failed_reads.push(output.secret),
-            Value::Failed(source) => {
-                renders.push(RenderError { dest: output.dest.to_string(), secret: reference.clone(), source })
-            }
+            Err(Problem::Failed(secret, source)) => renders.push(RenderError {
+                dest: output.dest.to_string(),
+                secret: reads.secrets[secret].reference.clone(),
+                source,
+            }),
         }
     }
     let failures = (!failed_reads.is_empty() || !renders.is_empty())

@@ -4,38 +4,44 @@
 use std::io::Write;
 use std::time::Instant;
 
-use crate::sink::{Dest, Origin};
+use crate::sink::{Dest, Origin, Source};
 
 use super::read::Reads;
 use super::render::Rendered;
 
-/// One line per output: where it goes, which secret and version, and what asked for it.
+/// One line per secret of each output (a template has one per
+/// placeholder): where it goes, which secret and version, and what asked
+/// for it. Names only, never a value.
 pub fn print_check(reads: &Reads, rendered: &[Rendered<'_>]) {
     let mut out = std::io::stdout().lock();
     for r in rendered {
-        let reference = &reads.secrets[r.output.secret].reference;
         let origin = match r.output.origin {
             Origin::Flag => "flag",
             Origin::AppServiceReference => "reference",
             Origin::Import => "all-secrets",
         };
-        let Some(f) = r.fetched else {
+        let template = matches!(r.output.source, Source::Template(_));
+        for (n, slot) in r.output.slots().enumerate() {
+            let reference = &reads.secrets[slot.secret].reference;
+            let placeholder = if template { format!(" placeholder={}", n + 1) } else { String::new() };
+            let Ok(f) = &reads.fetched[slot.secret] else {
+                let _ = writeln!(
+                    out,
+                    "{}{placeholder} secret={} missing (optional) vault={}",
+                    r.output.dest, reference.name, reference.vault
+                );
+                continue;
+            };
+            let content_type = f.content_type.as_deref().map(|t| format!(" type={t}")).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "{} secret={} missing (optional) vault={}",
-                r.output.dest, reference.name, reference.vault
+                "{}{placeholder} secret={} version={} vault={} from={origin}{content_type}",
+                r.output.dest,
+                reference.name,
+                f.version(),
+                reference.vault
             );
-            continue;
-        };
-        let content_type = f.content_type.as_deref().map(|t| format!(" type={t}")).unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "{} secret={} version={} vault={} from={origin}{content_type}",
-            r.output.dest,
-            reference.name,
-            f.version(),
-            reference.vault
-        );
+        }
     }
 }
 

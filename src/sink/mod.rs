@@ -8,15 +8,57 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::reference::Options;
+use crate::template::Filter;
 
-/// One secret's destination, and how it is rendered there.
+/// A destination, and what is rendered there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
     pub dest: Dest,
+    pub origin: Origin,
+    pub source: Source,
+}
+
+/// What an output's value is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// One secret, after its options.
+    Secret(Slot),
+    /// Text with placeholders (`--env VAR=...{{ REF }}...`).
+    Template(Vec<Part>),
+}
+
+/// One secret's place in an output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
     /// Indexes the secrets read.
     pub secret: usize,
-    pub origin: Origin,
     pub options: Options,
+    pub filters: Vec<Filter>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    Text(String),
+    Slot(Slot),
+}
+
+impl Output {
+    /// One secret, with its options and no filters.
+    pub fn secret(dest: Dest, origin: Origin, secret: usize, options: Options) -> Output {
+        Output { dest, origin, source: Source::Secret(Slot { secret, options, filters: Vec::new() }) }
+    }
+
+    /// The secrets this output uses, in order.
+    pub fn slots(&self) -> impl Iterator<Item = &Slot> {
+        let (one, parts) = match &self.source {
+            Source::Secret(slot) => (Some(slot), &[][..]),
+            Source::Template(parts) => (None, &parts[..]),
+        };
+        one.into_iter().chain(parts.iter().filter_map(|p| match p {
+            Part::Slot(slot) => Some(slot),
+            Part::Text(_) => None,
+        }))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

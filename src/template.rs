@@ -1,0 +1,156 @@
+//! The placeholder grammar of `--env VAR=TEXT` values and `--template`
+//! files: `{{ REF }}` or `{{ REF | FILTER | FILTER }}`, REF being the
+//! reference grammar (options included), whitespace inside the braces
+//! optional; `{{ "{{" }}` is a literal `{{`. Errors give the column.
+
+use std::fmt;
+
+/// Applied after the reference's own options, left to right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter {
+    /// Percent-encode every byte but RFC 3986's unreserved characters.
+    UrlEncode,
+    /// A complete JSON string literal, quotes included.
+    Json,
+    /// Standard base64, padded.
+    Base64,
+}
+
+impl Filter {
+    fn parse(name: &str) -> Option<Filter> {
+        match name {
+            "urlencode" => Some(Filter::UrlEncode),
+            "json" => Some(Filter::Json),
+            "base64" => Some(Filter::Base64),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Filter::UrlEncode => "urlencode",
+            Filter::Json => "json",
+            Filter::Base64 => "base64",
+        }
+    }
+}
+
+/// A piece of a template, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece<'a> {
+    Text(String),
+    Placeholder {
+        /// The reference as written, options included.
+        reference: &'a str,
+        filters: Vec<Filter>,
+        /// Of the reference, for errors about it.
+        column: usize,
+    },
+}
+
+/// Where a template does not parse, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    /// 1-based, in characters.
+    pub column: usize,
+    pub why: String,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "column {}: {}", self.column, self.why)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Whether a value is a template rather than a plain reference.
+pub fn is_template(value: &str) -> bool {
+    value.contains("{{")
+}
+
+/// Splits `text` into literal text and placeholders.
+pub fn parse(text: &str) -> Result<Vec<Piece<'_>>, Error> {
+    let column = |at: &str| text[..at.as_ptr() as usize - text.as_ptr() as usize].chars().count() + 1;
+    let error = |at: &str, why: String| Error { column: column(at), why };
+    let mut pieces = Vec::new();
+    let mut literal = String::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        literal.push_str(&rest[..open]);
+        let braces = &rest[open..];
+        let inside = &rest[open + 2..];
+        let Some(close) = inside.find("}}") else {
+            return Err(error(braces, "{{ is not closed by }}".into()));
+        };
+        let body = inside[..close].trim();
+        rest = &inside[close + 2..];
+        if let Some(quoted) = body.strip_prefix('"') {
+            match quoted.strip_suffix('"') {
+                Some(text) if !text.contains('"') => literal.push_str(text),
+                _ => return Err(error(body, "a quoted literal is one \"...\" and nothing else".into())),
+            }
+            continue;
+        }
+        let mut parts = body.split('|').map(str::trim);
+        let reference = parts.next().unwrap_or_default();
+        if reference.is_empty() {
+            return Err(error(braces, "a placeholder names no secret: {{ SECRET }}".into()));
+        }
+        let mut filters = Vec::new();
+        for name in parts {
+            let filter = Filter::parse(name)
+                .ok_or_else(|| error(name, format!("unknown filter {name:?} (urlencode, json or base64)")))?;
+            filters.push(filter);
+        }
+        if !literal.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(&mut literal)));
+        }
+        pieces.push(Piece::Placeholder { reference, filters, column: column(reference) });
+    }
+    literal.push_str(rest);
+    if !literal.is_empty() {
+        pieces.push(Piece::Text(literal));
+    }
+    Ok(pieces)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn placeholder<'a>(reference: &'a str, filters: &[Filter], column: usize) -> Piece<'a> {
+        Piece::Placeholder { reference, filters: filters.to_vec(), column }
+    }
+
+    #[test]
+    fn text_and_placeholders() {
+        let t = "postgres://app:{{ db-password | urlencode }}@db:5432/app";
+        assert_eq!(
+            parse(t).unwrap(),
+            vec![
+                Piece::Text("postgres://app:".into()),
+                placeholder("db-password", &[Filter::UrlEncode], 19),
+                Piece::Text("@db:5432/app".into()),
+            ]
+        );
+        assert_eq!(parse("{{x}}").unwrap(), vec![placeholder("x", &[], 3)]);
+        assert_eq!(
+            parse("{{ cfg?json=/a&optional|json|base64 }}").unwrap(),
+            vec![placeholder("cfg?json=/a&optional", &[Filter::Json, Filter::Base64], 4)]
+        );
+        assert_eq!(parse("a {{ \"{{\" }} b }}").unwrap(), vec![Piece::Text("a {{ b }}".into())]);
+        assert_eq!(parse("é{{x}}").unwrap()[1], placeholder("x", &[], 4), "columns count characters");
+    }
+
+    #[test]
+    fn errors_point_at_the_column() {
+        let err = |t| parse(t).unwrap_err();
+        assert_eq!(err("ab {{ x").column, 4);
+        assert!(err("ab {{ x").why.contains("not closed"));
+        let e = err("{{ x | upper }}");
+        assert_eq!((e.column, e.why.as_str()), (8, "unknown filter \"upper\" (urlencode, json or base64)"));
+        assert_eq!(err("x{{ }}").column, 2);
+        assert!(err("{{ \"a\"b\" }}").why.contains("quoted literal"));
+    }
+}
