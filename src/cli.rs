@@ -138,6 +138,10 @@ pub struct Args {
     #[arg(long = "file", value_name = "PATH=REF")]
     pub file: Vec<String>,
 
+    // Render template file SRC into file DEST under --dir [env: KVINIT_TEMPLATE]
+    #[arg(long = "template", value_name = "SRC=DEST")]
+    pub template: Vec<String>,
+
     // Directory for --file; must be tmpfs or ramfs [default: /run/secrets] [env: KVINIT_DIR]
     #[arg(long, value_name = "DIR")]
     pub dir: Option<String>,

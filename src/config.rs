@@ -38,6 +38,8 @@ pub struct Plan {
     pub import: Option<Import>,
     /// Where each secret goes; `secret` indexes `secrets`.
     pub outputs: Vec<Output>,
+    /// `--template` files, read and added to `outputs` by the job.
+    pub templates: Vec<TemplateFile>,
     /// How secret files are written.
     pub files: Files,
     /// The command, and how it is started.
@@ -46,6 +48,7 @@ pub struct Plan {
     pub ssl_cert_file: Option<PathBuf>,
     pub timeout: Duration,
     pub check: bool,
+    rules: Rules,
 }
 
 /// Why the command line or environment was rejected (exit code 2).
@@ -55,6 +58,10 @@ pub enum ConfigError {
     Reference { what: String, source: RefError },
     /// A template that does not parse; the error has the column.
     Template { what: String, source: template::Error },
+    /// A `--template` item that is not `SRC=DEST`.
+    TemplateItem(String),
+    /// A `--template` file that cannot be read, is over 1 MiB, or is not UTF-8.
+    TemplateFile { path: PathBuf, why: String },
     /// An `--env` / `KVINIT_ENV` item that is not `VAR=REF`.
     EnvItem(String),
     /// A `--file` path that is absolute, empty, or contains `..`.
@@ -102,6 +109,8 @@ impl fmt::Display for ConfigError {
         match self {
             ConfigError::Reference { what, .. } => write!(f, "{what}"),
             ConfigError::Template { what, .. } => write!(f, "{what}"),
+            ConfigError::TemplateItem(item) => write!(f, "--template {item:?} is not SRC=DEST"),
+            ConfigError::TemplateFile { path, why } => write!(f, "--template {}: {why}", path.display()),
             ConfigError::EnvItem(item) => write!(f, "{item:?} is not VAR=REF (or PATH=REF for --file)"),
             ConfigError::FilePath(p) => write!(
                 f,
@@ -181,6 +190,7 @@ fn authority(vault: &VaultUrl) -> String {
     }
 }
 
+#[derive(Debug)]
 struct AllowedHost {
     host: String,
     port: Option<u16>,
@@ -209,42 +219,18 @@ impl Plan {
             Some(s) if s.trim().eq_ignore_ascii_case("auto") => None,
             Some(s) => Some(Kind::parse(s).ok_or_else(|| ConfigError::IdentitySource(s.to_string()))?),
         };
-        let default_vault = args
-            .vault
-            .as_deref()
-            .or(env.get("KVINIT_VAULT"))
-            .map(|v| {
-                VaultUrl::parse(v, cloud)
-                    .map_err(|source| ConfigError::Reference { what: format!("--vault {v}"), source })
-            })
-            .transpose()?;
-        let allowed = allowed_hosts(&args, &env)?;
+        let rules = Rules::new(&args, &env, cloud)?;
         let timeout = match named(&args.timeout, "--timeout", env.get("KVINIT_TIMEOUT"), "KVINIT_TIMEOUT") {
             Some((what, t)) => {
                 parse_duration(t).ok_or_else(|| ConfigError::Timeout { what, value: t.to_string() })?
             }
             None => DEFAULT_TIMEOUT,
         };
-        let requests = requests(&args, &env, default_vault.as_ref(), cloud)?;
-        let resource_of = |vault: &VaultUrl, what: String| match vault.known_resource() {
-            Some(resource) => Ok(resource),
-            None if allowed.iter().any(|a| a.matches(vault)) => Ok(cloud.resource()),
-            None => Err(ConfigError::ForeignHost { what, vault: vault.clone() }),
-        };
-        let (secrets, outputs) = plan_secrets(requests, &resource_of)?;
-        let import = match &args.all_secrets {
-            None => None,
-            Some(value) => {
-                let vault = default_vault.clone().ok_or(ConfigError::ImportNeedsVault)?;
-                let resource = resource_of(&vault, "--all-secrets".to_string())?;
-                let (prefix, optional) = match value.split_once('?') {
-                    Some((prefix, "optional")) => (prefix, true),
-                    Some(_) => return Err(ConfigError::ImportOption(value.clone())),
-                    None => (value.as_str(), false),
-                };
-                Some(Import { vault, resource, prefix: prefix.to_string(), optional })
-            }
-        };
+        let requests = requests(&args, &env, rules.default_vault.as_ref(), cloud)?;
+        let mut secrets = Vec::new();
+        let outputs = plan_secrets(&mut secrets, requests, &rules)?;
+        let import = import(&args, &rules)?;
+        let templates = template_files(&args, &env, &outputs)?;
         let files = files(&args, &env)?;
         let init = init_plan(&args, &env)?;
         let user = args
@@ -265,14 +251,94 @@ impl Plan {
             secrets,
             import,
             outputs,
+            templates,
             files,
             launch: Job { command: args.command, env: child_env, user, init },
             ssl_cert_file: env.get("SSL_CERT_FILE").map(PathBuf::from),
             timeout,
             check: args.check,
             identity: Choice { source: identity_source, user_assigned, user_assigned_by, cloud, env },
+            rules,
         })
     }
+
+    /// Adds a `--template` file's output and secrets, once the job has read
+    /// its text: the same rules as `--env`, checked before any request.
+    pub fn add_template(&mut self, file: &TemplateFile, text: &str) -> Result<(), ConfigError> {
+        let what = format!("--template {}", file.src.display());
+        let value = parse_template(text, self.rules.default_vault.as_ref(), &what, false)?;
+        let request = (file.dest.clone(), value, Origin::Template);
+        let outputs = plan_secrets(&mut self.secrets, vec![request], &self.rules)?;
+        self.outputs.extend(outputs);
+        Ok(())
+    }
+}
+
+/// What references may name: the default vault, and the hosts tokens may go to.
+#[derive(Debug)]
+struct Rules {
+    default_vault: Option<VaultUrl>,
+    allowed: Vec<AllowedHost>,
+    cloud: Cloud,
+}
+
+impl Rules {
+    fn new(args: &Args, env: &Env, cloud: Cloud) -> Result<Rules, ConfigError> {
+        let default_vault = match args.vault.as_deref().or(env.get("KVINIT_VAULT")) {
+            Some(v) => Some(
+                VaultUrl::parse(v, cloud)
+                    .map_err(|source| ConfigError::Reference { what: format!("--vault {v}"), source })?,
+            ),
+            None => None,
+        };
+        Ok(Rules { default_vault, allowed: allowed_hosts(args, env)?, cloud })
+    }
+
+    /// The token resource for `vault`, if tokens may go there.
+    fn resource_of(&self, vault: &VaultUrl, what: String) -> Result<&'static str, ConfigError> {
+        match vault.known_resource() {
+            Some(resource) => Ok(resource),
+            None if self.allowed.iter().any(|a| a.matches(vault)) => Ok(self.cloud.resource()),
+            None => Err(ConfigError::ForeignHost { what, vault: vault.clone() }),
+        }
+    }
+}
+
+/// `--all-secrets[=PREFIX[?optional]]`.
+fn import(args: &Args, rules: &Rules) -> Result<Option<Import>, ConfigError> {
+    let Some(value) = &args.all_secrets else { return Ok(None) };
+    let vault = rules.default_vault.clone().ok_or(ConfigError::ImportNeedsVault)?;
+    let resource = rules.resource_of(&vault, "--all-secrets".to_string())?;
+    let (prefix, optional) = match value.split_once('?') {
+        Some((prefix, "optional")) => (prefix, true),
+        Some(_) => return Err(ConfigError::ImportOption(value.clone())),
+        None => (value.as_str(), false),
+    };
+    Ok(Some(Import { vault, resource, prefix: prefix.to_string(), optional }))
+}
+
+/// A `--template SRC=DEST`: the file to read at start, and where it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateFile {
+    pub src: PathBuf,
+    pub dest: Dest,
+}
+
+/// `--template` and `KVINIT_TEMPLATE`; a DEST must not be a `--file`'s too.
+fn template_files(args: &Args, env: &Env, outputs: &[Output]) -> Result<Vec<TemplateFile>, ConfigError> {
+    let from_env = env.get("KVINIT_TEMPLATE").unwrap_or("");
+    let items = args.template.iter().map(String::as_str).chain(from_env.split([',', '\n']));
+    let mut templates: Vec<TemplateFile> = Vec::new();
+    for item in items.map(str::trim).filter(|i| !i.is_empty()) {
+        let (src, dest) = item.split_once('=').ok_or_else(|| ConfigError::TemplateItem(item.to_string()))?;
+        let dest = file_dest(dest.trim())?;
+        let clash = outputs.iter().any(|o| o.dest == dest) || templates.iter().any(|t| t.dest == dest);
+        if clash {
+            return Err(duplicate(dest));
+        }
+        templates.push(TemplateFile { src: PathBuf::from(src.trim()), dest });
+    }
+    Ok(templates)
 }
 
 /// `--allow-vault-host` and `KVINIT_ALLOW_VAULT_HOSTS`.
@@ -329,14 +395,14 @@ fn requests(
 /// them: every secret is read once, however many outputs and placeholders
 /// name it.
 fn plan_secrets(
+    secrets: &mut Vec<PlannedSecret>,
     requests: Vec<Request>,
-    resource_of: &dyn Fn(&VaultUrl, String) -> Result<&'static str, ConfigError>,
-) -> Result<(Vec<PlannedSecret>, Vec<Output>), ConfigError> {
-    let mut secrets: Vec<PlannedSecret> = Vec::new();
+    rules: &Rules,
+) -> Result<Vec<Output>, ConfigError> {
     let mut outputs = Vec::new();
     for (dest, wanted, origin) in requests {
         let mut slot = |(r, options, filters): Wanted| -> Result<Slot, ConfigError> {
-            let resource = resource_of(&r.vault, format!("secret {} for {dest}", r.name))?;
+            let resource = rules.resource_of(&r.vault, format!("secret {} for {dest}", r.name))?;
             let secret = match secrets.iter().position(|s| s.reference == r) {
                 Some(i) => i,
                 None => {
@@ -360,7 +426,7 @@ fn plan_secrets(
         };
         outputs.push(Output { dest, origin, source });
     }
-    Ok((secrets, outputs))
+    Ok(outputs)
 }
 
 fn files(args: &Args, env: &Env) -> Result<Files, ConfigError> {
@@ -546,7 +612,7 @@ fn parse_item(
     let dest = dest(name.trim())?;
     let what = format!("{flag} {}={}", name.trim(), r.trim());
     if matches!(dest, Dest::Env(_)) && template::is_template(r) {
-        let value = parse_template(r.trim(), default_vault, &what)?;
+        let value = parse_template(r.trim(), default_vault, &what, true)?;
         return Ok((dest, value));
     }
     let (r, options) = parse_reference(r.trim(), default_vault, || what.clone())?;
@@ -567,14 +633,19 @@ fn parse_reference(
 }
 
 /// A template's text and placeholders, each placeholder's reference parsed.
-fn parse_template(text: &str, default_vault: Option<&VaultUrl>, what: &str) -> Result<Value, ConfigError> {
+fn parse_template(
+    text: &str,
+    default_vault: Option<&VaultUrl>,
+    what: &str,
+    needs_placeholder: bool,
+) -> Result<Value, ConfigError> {
     let error = |column, why: &str| ConfigError::Template {
         what: what.to_string(),
-        source: template::Error { column, why: why.to_string() },
+        source: template::Error { at: template::Position { line: 1, column }, why: why.to_string() },
     };
     let pieces =
         template::parse(text).map_err(|source| ConfigError::Template { what: what.to_string(), source })?;
-    if !pieces.iter().any(|p| matches!(p, Piece::Placeholder { .. })) {
+    if needs_placeholder && !pieces.iter().any(|p| matches!(p, Piece::Placeholder { .. })) {
         return Err(error(
             1,
             "no placeholder: without {{ SECRET }} this is plain text, which kvinit does not set",
@@ -584,8 +655,8 @@ fn parse_template(text: &str, default_vault: Option<&VaultUrl>, what: &str) -> R
     for piece in pieces {
         parts.push(match piece {
             Piece::Text(text) => Either::Text(text),
-            Piece::Placeholder { reference, filters, column } => {
-                let at = || format!("{what}: column {column}");
+            Piece::Placeholder { reference, filters, at } => {
+                let at = || format!("{what}: {at}");
                 let (r, options) = parse_reference(reference, default_vault, at)?;
                 Either::Slot((r, options, filters))
             }

@@ -44,21 +44,36 @@ pub enum Piece<'a> {
         reference: &'a str,
         filters: Vec<Filter>,
         /// Of the reference, for errors about it.
-        column: usize,
+        at: Position,
     },
+}
+
+/// A place in a template: 1-based, columns in characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            1 => write!(f, "column {}", self.column),
+            line => write!(f, "line {line}, column {}", self.column),
+        }
+    }
 }
 
 /// Where a template does not parse, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
-    /// 1-based, in characters.
-    pub column: usize,
+    pub at: Position,
     pub why: String,
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "column {}: {}", self.column, self.why)
+        write!(f, "{}: {}", self.at, self.why)
     }
 }
 
@@ -71,8 +86,12 @@ pub fn is_template(value: &str) -> bool {
 
 /// Splits `text` into literal text and placeholders.
 pub fn parse(text: &str) -> Result<Vec<Piece<'_>>, Error> {
-    let column = |at: &str| text[..at.as_ptr() as usize - text.as_ptr() as usize].chars().count() + 1;
-    let error = |at: &str, why: String| Error { column: column(at), why };
+    let position = |at: &str| {
+        let before = &text[..at.as_ptr() as usize - text.as_ptr() as usize];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        Position { line: before.matches('\n').count() + 1, column: before[line_start..].chars().count() + 1 }
+    };
+    let error = |at: &str, why: String| Error { at: position(at), why };
     let mut pieces = Vec::new();
     let mut literal = String::new();
     let mut rest = text;
@@ -106,7 +125,7 @@ pub fn parse(text: &str) -> Result<Vec<Piece<'_>>, Error> {
         if !literal.is_empty() {
             pieces.push(Piece::Text(std::mem::take(&mut literal)));
         }
-        pieces.push(Piece::Placeholder { reference, filters, column: column(reference) });
+        pieces.push(Piece::Placeholder { reference, filters, at: position(reference) });
     }
     literal.push_str(rest);
     if !literal.is_empty() {
@@ -120,7 +139,7 @@ mod tests {
     use super::*;
 
     fn placeholder<'a>(reference: &'a str, filters: &[Filter], column: usize) -> Piece<'a> {
-        Piece::Placeholder { reference, filters: filters.to_vec(), column }
+        Piece::Placeholder { reference, filters: filters.to_vec(), at: Position { line: 1, column } }
     }
 
     #[test]
@@ -146,11 +165,15 @@ mod tests {
     #[test]
     fn errors_point_at_the_column() {
         let err = |t| parse(t).unwrap_err();
-        assert_eq!(err("ab {{ x").column, 4);
+        assert_eq!(err("ab {{ x").at.column, 4);
         assert!(err("ab {{ x").why.contains("not closed"));
         let e = err("{{ x | upper }}");
-        assert_eq!((e.column, e.why.as_str()), (8, "unknown filter \"upper\" (urlencode, json or base64)"));
-        assert_eq!(err("x{{ }}").column, 2);
+        assert_eq!(e.to_string(), "column 8: unknown filter \"upper\" (urlencode, json or base64)");
+        assert_eq!(err("x{{ }}").at.column, 2);
+        assert_eq!(
+            err("a\nbé {{ x | no }}").to_string(),
+            "line 2, column 11: unknown filter \"no\" (urlencode, json or base64)"
+        );
         assert!(err("{{ \"a\"b\" }}").why.contains("quoted literal"));
     }
 }

@@ -107,3 +107,104 @@ fn trace_logging_shows_no_rendered_value() {
         run.assert_output_lacks(&token[token.len() - 16..]);
     }
 }
+
+/// Reads a file the test can expect to exist.
+fn read(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+#[test]
+fn a_template_file_renders_json_that_parses() {
+    let w = world();
+    let shm = support::Shm::new();
+    let src = w.dir.path().join("appsettings.json.tmpl");
+    std::fs::write(
+        &src,
+        "{\n  \"ConnectionStrings\": {\n    \"Db\": {{ db-password | json }}\n  },\n  \"User\": \"{{db-user}}\",\n  \"Literal\": \"{{ \"{{\" }}\"\n}\n",
+    )
+    .unwrap();
+    let template = format!("{}=config/appsettings.json", src.display());
+    w.kvinit()
+        .args(["--dir", shm.0.to_str().unwrap(), "--template", &template, "--", "true"])
+        .run()
+        .assert_success();
+    let text = read(&shm.0.join("config/appsettings.json"));
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(json["ConnectionStrings"]["Db"], PASSWORD);
+    assert_eq!((json["User"].as_str(), json["Literal"].as_str()), (Some("app"), Some("{{")));
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(shm.0.join("config/appsettings.json")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o400, "a template's file follows --file-mode");
+}
+
+#[test]
+fn template_file_errors_are_usage_errors_with_line_and_column() {
+    let w = world();
+    let shm = support::Shm::new();
+    let dir = shm.0.to_str().unwrap();
+    let bad = w.dir.path().join("bad.tmpl");
+    std::fs::write(&bad, "ok: {{ db-user }}\nbad: {{ db-user | upper }}\n").unwrap();
+    let unclosed = w.dir.path().join("unclosed.tmpl");
+    std::fs::write(&unclosed, "line one\n  {{ db-user\n").unwrap();
+    let binary = w.dir.path().join("binary.tmpl");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00]).unwrap();
+    for (template, extra, message) in [
+        (format!("{}=out", bad.display()), vec![], "line 2, column 19: unknown filter \"upper\""),
+        (format!("{}=out", unclosed.display()), vec![], "line 2, column 3: {{ is not closed by }}"),
+        (format!("{}=out", binary.display()), vec![], "not UTF-8 text"),
+        (format!("{}=out", w.dir.path().join("absent").display()), vec![], "No such file"),
+        (format!("{}=../out", bad.display()), vec![], "../out"),
+        (format!("{}=out", bad.display()), vec!["--file", "out=db-user"], "given twice"),
+    ] {
+        w.kvinit()
+            .args(["--dir", dir, "--template", &template])
+            .args(extra)
+            .args(["--", "true"])
+            .run()
+            .assert_code(2)
+            .assert_stderr_contains(message);
+    }
+    assert!(w.imds.server.requests().is_empty(), "every template error is found before any request");
+    assert!(std::fs::read_dir(&shm.0).unwrap().next().is_none(), "nothing written");
+}
+
+#[test]
+fn a_rotation_rewrites_only_the_templates_that_use_the_secret() {
+    let w = world();
+    let shm = support::Shm::new();
+    let (a, b) = (w.dir.path().join("a.tmpl"), w.dir.path().join("b.tmpl"));
+    std::fs::write(&a, "user={{ db-user }}\n").unwrap();
+    std::fs::write(&b, "password={{ db-password | base64 }}\n").unwrap();
+    let ready = w.dir.path().join("ready");
+    let script = format!("trap : HUP; touch {}; while :; do sleep 0.05; done", ready.display());
+    let child = w
+        .kvinit()
+        .args(["--init", "--refresh", "1s", "--dir", shm.0.to_str().unwrap()])
+        .args([
+            "--template",
+            &format!("{}=a.conf", a.display()),
+            "--template",
+            &format!("{}=b.conf", b.display()),
+        ])
+        .args(["--", "sh", "-c", &script])
+        .spawn();
+    assert!(support::wait_for(std::time::Duration::from_secs(20), || ready.exists()));
+    let inode =
+        |name: &str| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(shm.0.join(name)).unwrap());
+    let before = (inode("a.conf"), inode("b.conf"));
+    w.vault.put("db-user", "admin");
+    let rotated = support::wait_for(std::time::Duration::from_secs(15), || {
+        read(&shm.0.join("a.conf")) == "user=admin\n"
+    });
+    // Another round, so that an unneeded rewrite of b.conf would have happened.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    support::signal(child.id(), 15);
+    let (code, _, stderr) = support::finish(child, std::time::Duration::from_secs(20));
+    assert!(rotated, "a.conf never changed:\n{stderr}");
+    assert_eq!(code, Some(143), "{stderr}");
+    assert_ne!(inode("a.conf"), before.0, "a.conf was replaced");
+    assert_eq!(inode("b.conf"), before.1, "b.conf uses no rotated secret and was left alone:\n{stderr}");
+    assert!(stderr.contains("rewrote file:a.conf") && !stderr.contains("rewrote file:b.conf"), "{stderr}");
+    assert!(!stderr.contains("admin"), "{stderr}");
+}

@@ -1,6 +1,6 @@
-//! The job, step by step: resolve the user, find the command, prepare the
-//! secrets directory, read the secrets, render them, then check, or write
-//! and start the command.
+//! The job, step by step: load the templates, resolve the user, find the
+//! command, prepare the secrets directory, read the secrets, render them,
+//! then check, or write and start the command.
 
 mod read;
 #[cfg(unix)]
@@ -23,6 +23,7 @@ pub fn run(mut plan: Plan, original: signals::Original) -> Result<i32, Error> {
     let started = Instant::now();
     let guard = signals::StartupGuard::start();
     let deadline = Deadline::after(plan.timeout);
+    read::load_templates(&mut plan)?;
     let ids = plan.launch.user.as_ref().map(user::resolve).transpose().map_err(Error::User)?;
     if !plan.check {
         start::find_command(&plan, ids.as_ref())?;

@@ -1,9 +1,9 @@
-//! Reading: the identity, its tokens, the `--all-secrets` listing, and every
-//! secret, all within one deadline.
+//! Reading: the `--template` files, then the identity, its tokens, the
+//! `--all-secrets` listing, and every secret, all within one deadline.
 
 use std::collections::BTreeMap;
 
-use crate::config::Plan;
+use crate::config::{ConfigError, Plan};
 use crate::error::Error;
 use crate::http::{Client, Roots};
 use crate::identity::{self, TokenSource};
@@ -12,6 +12,32 @@ use crate::retry::Deadline;
 use crate::secret::{AccessToken, SecretBytes};
 use crate::sink::{self, Output};
 use crate::vault::{self, Fetched, PlannedSecret};
+
+/// A template larger than this is not one.
+const TEMPLATE_LIMIT: u64 = 1024 * 1024;
+
+/// Reads each `--template` file and adds its placeholders to the plan,
+/// before any request: a bad template is a usage error, like a bad `--env`.
+pub fn load_templates(plan: &mut Plan) -> Result<(), Error> {
+    for file in std::mem::take(&mut plan.templates) {
+        let text = read_template(&file.src)
+            .map_err(|why| ConfigError::TemplateFile { path: file.src.clone(), why })
+            .map_err(Error::Config)?;
+        plan.add_template(&file, &text).map_err(Error::Config)?;
+    }
+    Ok(())
+}
+
+fn read_template(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(TEMPLATE_LIMIT + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > TEMPLATE_LIMIT {
+        return Err("larger than 1 MiB; a template is text".into());
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".into())
+}
 
 /// What is read (imports included), where each secret goes, and what each
 /// read came to, in the order of `secrets`.

@@ -19,6 +19,7 @@ pub fn print_check(reads: &Reads, rendered: &[Rendered<'_>]) {
             Origin::Flag => "flag",
             Origin::AppServiceReference => "reference",
             Origin::Import => "all-secrets",
+            Origin::Template => "template",
         };
         let template = matches!(r.output.source, Source::Template(_));
         for (n, slot) in r.output.slots().enumerate() {

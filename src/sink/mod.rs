@@ -106,4 +106,6 @@ pub enum Origin {
     AppServiceReference,
     /// `--all-secrets`.
     Import,
+    /// `--template`.
+    Template,
 }
