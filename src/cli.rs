@@ -18,6 +18,8 @@ Secrets:
       --vault NAME|HOST|URL  default vault: myvault, myvault.vault.azure.net or
                              https://myvault.vault.azure.net  [KVINIT_VAULT]
       --env VAR=REF          put secret REF into variable VAR (repeatable)
+      --env 'VAR=..{{ REF | FILTER }}..'
+                             or text with placeholders
                              [KVINIT_ENV: items separated by , or newlines]
       --all-secrets[=PREFIX[?optional]]
                              every enabled secret of --vault whose name starts
@@ -30,11 +32,16 @@ Secrets:
     json=/POINTER  the field at this RFC 6901 pointer of a JSON secret
     base64         decode the value
     optional       a missing or disabled secret leaves VAR unset, PATH absent
+  FILTERs, after the options: urlencode, json (a JSON string literal) and
+  base64 (encode). {{ \"{{\" }} is a literal {{.
   Variables whose value is @Microsoft.KeyVault(...) are resolved too.
 
 Files:
       --file PATH=REF        write secret REF to PATH under --dir (repeatable)
                              [KVINIT_FILE]
+      --template SRC=DEST    render the file SRC, with placeholders as --env's,
+                             into DEST under --dir (repeatable)
+                             [KVINIT_TEMPLATE]
       --dir DIR              directory for --file, on tmpfs or ramfs
                              [default: /run/secrets] [KVINIT_DIR]
       --file-mode MODE       octal mode of secret files [default: 0400]
