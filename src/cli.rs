@@ -21,6 +21,9 @@ Secrets:
       --env 'VAR=..{{ REF | FILTER }}..'
                              or text with placeholders
                              [KVINIT_ENV: items separated by , or newlines]
+      --env-from REF[?prefix=P]
+                             each key of secret REF, a JSON object or dotenv
+                             text, as a variable (repeatable) [KVINIT_ENV_FROM]
       --all-secrets[=PREFIX[?optional]]
                              every enabled secret of --vault whose name starts
                              with PREFIX, as a variable: myapp-db-url becomes
@@ -148,6 +151,10 @@ pub struct Args {
     // Render template file SRC into file DEST under --dir [env: KVINIT_TEMPLATE]
     #[arg(long = "template", value_name = "SRC=DEST")]
     pub template: Vec<String>,
+
+    // Each key of secret REF (JSON object or dotenv) a variable [env: KVINIT_ENV_FROM]
+    #[arg(long = "env-from", value_name = "REF")]
+    pub env_from: Vec<String>,
 
     // Directory for --file; must be tmpfs or ramfs [default: /run/secrets] [env: KVINIT_DIR]
     #[arg(long, value_name = "DIR")]

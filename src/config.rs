@@ -14,7 +14,7 @@ use crate::launch::user::{IdOrName, UserSpec};
 use crate::launch::{Init, Job};
 use crate::reference::{self, parse_app_service_reference, Cloud, Options, RefError, SecretRef, VaultUrl};
 use crate::sink::file::Files;
-use crate::sink::{Dest, Origin, Output, Part, Slot, Source};
+use crate::sink::{self, Dest, Origin, Output, Part, Slot, Source};
 use crate::template::{self, Filter, Piece};
 use crate::vault::PlannedSecret;
 
@@ -374,6 +374,12 @@ fn requests(
         vault,
         file_dest,
     )?;
+    let from_env = env.get("KVINIT_ENV_FROM").unwrap_or("").split([',', '\n']);
+    for item in
+        args.env_from.iter().map(String::as_str).chain(from_env).map(str::trim).filter(|i| !i.is_empty())
+    {
+        requests.push(env_from(item, vault)?);
+    }
     for (name, value) in env.iter() {
         let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else { continue };
         let Some(parsed) = parse_app_service_reference(value, cloud) else { continue };
@@ -574,11 +580,12 @@ fn duplicate(dest: Dest) -> ConfigError {
     match dest {
         Dest::Env(var) => ConfigError::DuplicateVar(var),
         Dest::File(path) => ConfigError::DuplicateFile(path.display().to_string()),
+        Dest::EnvFrom(prefix) => ConfigError::DuplicateVar(format!("{prefix}*")),
     }
 }
 
 fn env_dest(var: &str) -> Result<Dest, ConfigError> {
-    if is_var_name(var) {
+    if sink::env::is_name(var) {
         Ok(Dest::Env(var.to_string()))
     } else {
         Err(ConfigError::VarName(var.to_string()))
@@ -617,6 +624,25 @@ fn parse_item(
     }
     let (r, options) = parse_reference(r.trim(), default_vault, || what.clone())?;
     Ok((dest, Value::Secret((r, options, Vec::new()))))
+}
+
+/// `--env-from REF[?options][&prefix=P]`: `prefix=` is its own option.
+fn env_from(item: &str, default_vault: Option<&VaultUrl>) -> Result<Request, ConfigError> {
+    let what = || format!("--env-from {item}");
+    let (reference, options) = item.split_once('?').unwrap_or((item, ""));
+    let mut prefix = String::new();
+    let mut others = Vec::new();
+    for option in options.split('&').filter(|o| !o.is_empty()) {
+        match option.strip_prefix("prefix=") {
+            Some(p) if p.is_empty() || sink::env::is_name(p) => prefix = p.to_string(),
+            Some(_) => return Err(ConfigError::VarName(format!("{} (prefix= of {})", &option[7..], what()))),
+            None => others.push(option),
+        }
+    }
+    let text =
+        if others.is_empty() { reference.to_string() } else { format!("{reference}?{}", others.join("&")) };
+    let (r, options) = parse_reference(&text, default_vault, what)?;
+    Ok((Dest::EnvFrom(prefix), Value::Secret((r, options, Vec::new())), Origin::Flag))
 }
 
 /// `REF[?options]`; `what` says where it was written, for errors.
@@ -698,12 +724,6 @@ fn parse_user(s: &str) -> Option<UserSpec> {
         Some((u, g)) => Some(UserSpec { user: id_or_name(u)?, group: Some(id_or_name(g)?) }),
         None => Some(UserSpec { user: id_or_name(s)?, group: None }),
     }
-}
-
-fn is_var_name(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// A flag's value, else its variable's, with the name of whichever gave it.

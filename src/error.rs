@@ -213,8 +213,8 @@ fn render_fields(e: &RenderError) -> Vec<(&'static str, Field)> {
     let mut fields = secret_fields(&e.secret);
     match e.dest.split_once(':') {
         Some(("env", var)) => fields.push(("variable", Field::Str(var.to_string()))),
-        Some((_, file)) => fields.push(("file", Field::Str(file.to_string()))),
-        None => {}
+        Some(("file", file)) => fields.push(("file", Field::Str(file.to_string()))),
+        _ => {}
     }
     fields
 }

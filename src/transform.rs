@@ -23,6 +23,9 @@ pub enum Error {
     NotEnvSafe,
     /// A filter that needs text (`json`) was given bytes that are not UTF-8.
     NotText(Filter),
+    /// An `--env-from` secret that does not give variables; says which key
+    /// or line, never a value.
+    EnvFrom(String),
 }
 
 impl fmt::Display for Error {
@@ -35,6 +38,7 @@ impl fmt::Display for Error {
                 f.write_str("the value cannot be an environment variable (it holds a NUL byte); use --file")
             }
             Error::NotText(filter) => write!(f, "the value is not UTF-8 text (filter {})", filter.name()),
+            Error::EnvFrom(why) => write!(f, "{why} (--env-from)"),
         }
     }
 }
@@ -87,6 +91,69 @@ pub fn filter(value: SecretBytes, filter: Filter) -> Result<SecretBytes, Error> 
 }
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// `--env-from`'s variables: a JSON object whose values are strings,
+/// numbers or booleans, or dotenv text (`KEY=VALUE` lines, `#` comments, an
+/// optional `export `, single or double quotes). Keys are checked by the
+/// caller; errors name a key or a line, never a value.
+pub fn env_pairs(value: &SecretBytes) -> Result<Vec<(String, SecretBytes)>, Error> {
+    let bad = |why: String| Error::EnvFrom(why);
+    let text = std::str::from_utf8(value.expose()).map_err(|_| bad("the value is not UTF-8 text".into()))?;
+    if !text.trim_start().starts_with('{') {
+        return dotenv(text);
+    }
+    let Ok(Value::Object(object)) = serde_json::from_str::<Value>(text) else {
+        return Err(bad("the value starts with { but is not a JSON object".into()));
+    };
+    let mut pairs = Vec::with_capacity(object.len());
+    for (key, value) in object {
+        let value = match value {
+            Value::String(s) => s.into_bytes(),
+            Value::Number(n) => n.to_string().into_bytes(),
+            Value::Bool(b) => b.to_string().into_bytes(),
+            _ => return Err(bad(format!("key {key:?} holds an object, array or null, not a string"))),
+        };
+        pairs.push((key, SecretBytes::new(value)));
+    }
+    Ok(pairs)
+}
+
+fn dotenv(text: &str) -> Result<Vec<(String, SecretBytes)>, Error> {
+    let mut pairs = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(Error::EnvFrom(format!("line {} is not KEY=VALUE", n + 1)));
+        };
+        let value = value.trim();
+        let value = if let Some(inner) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+            let mut out = String::with_capacity(inner.len());
+            let mut chars = inner.chars();
+            while let Some(c) = chars.next() {
+                match (c, c == '\\') {
+                    (_, true) => match chars.next() {
+                        Some('n') => out.push('\n'),
+                        Some(other) => out.push(other),
+                        None => out.push('\\'),
+                    },
+                    (c, false) => out.push(c),
+                }
+            }
+            out
+        } else if let Some(inner) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+            inner.to_string()
+        } else {
+            // Unquoted: a ` #` starts a comment.
+            value.split(" #").next().unwrap_or_default().trim_end().to_string()
+        };
+        pairs.push((key.trim().to_string(), SecretBytes::new(value.into_bytes())));
+    }
+    Ok(pairs)
+}
 
 /// Standard alphabet, padded.
 fn encode_base64(input: &[u8], out: &mut Vec<u8>) {
@@ -153,6 +220,38 @@ mod tests {
         assert_eq!(run(v, "json=/missing"), Err(Error::NoField("/missing".into())));
         assert_eq!(run("p@ss", "json=/password"), Err(Error::NotJson));
         assert!(!Error::NotJson.to_string().contains("p@ss"));
+    }
+
+    #[test]
+    fn env_from_reads_json_and_dotenv() {
+        let pairs = |v: &str| {
+            env_pairs(&SecretBytes::new(v.as_bytes().to_vec())).map(|p| {
+                p.into_iter()
+                    .map(|(k, v)| (k, String::from_utf8(v.expose().to_vec()).unwrap()))
+                    .collect::<Vec<_>>()
+            })
+        };
+        let owned =
+            |v: &[(&str, &str)]| v.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        assert_eq!(
+            pairs(r#" {"HOST":"db","PORT":5432,"TLS":true} "#).unwrap(),
+            owned(&[("HOST", "db"), ("PORT", "5432"), ("TLS", "true")])
+        );
+        let dotenv = "# comment\n\nexport A=1\nB = two words # note\nC=\"q \\\"x\\\" \\n\"\nD='it''s'\nE='#not a comment'\n";
+        assert_eq!(
+            pairs(dotenv).unwrap(),
+            owned(&[
+                ("A", "1"),
+                ("B", "two words"),
+                ("C", "q \"x\" \n"),
+                ("D", "it''s"),
+                ("E", "#not a comment")
+            ])
+        );
+        let e = pairs(r#"{"A":{"nested":"s3cret"}}"#).unwrap_err().to_string();
+        assert!(e.contains("key \"A\"") && !e.contains("s3cret"), "{e}");
+        assert_eq!(pairs("A=1\ns3cret").unwrap_err(), Error::EnvFrom("line 2 is not KEY=VALUE".into()));
+        assert!(pairs("{not json s3cret").unwrap_err().to_string().contains("not a JSON object"));
     }
 
     #[test]

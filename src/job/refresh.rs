@@ -154,6 +154,11 @@ impl Refresher {
                     "refresh: {names} changed in Key Vault, but {var} of the running command cannot change; \
                      restart it to pick up the new value"
                 ),
+                Dest::EnvFrom(_) => log::warn!(
+                    secret = names.as_str();
+                    "refresh: {names} changed in Key Vault, but the variables it gives the running command \
+                     cannot change; restart it to pick up the new values"
+                ),
             }
             running.values[i] = Some(value);
         }

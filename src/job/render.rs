@@ -88,6 +88,8 @@ fn checked_for(dest: &Dest, value: SecretBytes) -> Result<SecretBytes, transform
 pub struct Rendered<'a> {
     pub output: &'a Output,
     pub value: Option<SecretBytes>,
+    /// `--env-from`'s variables, prefixed and checked.
+    pub vars: Vec<(String, SecretBytes)>,
 }
 
 /// Every failure of a start-up render: each unreadable secret once (by
@@ -113,6 +115,7 @@ pub fn render(reads: &Reads) -> (Vec<Rendered<'_>>, Option<Failures>) {
     let mut rendered = Vec::with_capacity(reads.outputs.len());
     let mut failed_reads: Vec<usize> = Vec::new();
     let mut renders = Vec::new();
+    let mut from_env_from: Vec<(String, usize)> = Vec::new();
     for output in &reads.outputs {
         let Rendering { value, absent } = value(output, &reads.fetched);
         for (secret, why) in absent {
@@ -124,8 +127,22 @@ pub fn render(reads: &Reads) -> (Vec<Rendered<'_>>, Option<Failures>) {
                 "{}: {reference} is {why}; {what} (optional)", output.dest
             );
         }
+        let vars = match (&output.dest, &value) {
+            (Dest::EnvFrom(prefix), Ok(Some(v))) => {
+                let secret = output.slots().next().map_or(0, |s| s.secret);
+                match env_from_vars(prefix, v, secret, reads, &mut from_env_from) {
+                    Ok(vars) => vars,
+                    Err(source) => {
+                        let secret = reads.secrets[secret].reference.clone();
+                        renders.push(RenderError { dest: output.dest.to_string(), secret, source });
+                        continue;
+                    }
+                }
+            }
+            _ => Vec::new(),
+        };
         match value {
-            Ok(value) => rendered.push(Rendered { output, value }),
+            Ok(value) => rendered.push(Rendered { output, value, vars }),
             Err(Problem::Unreadable(failed)) => {
                 for (i, _) in failed {
                     if !failed_reads.contains(&i) {
@@ -145,6 +162,43 @@ pub fn render(reads: &Reads) -> (Vec<Rendered<'_>>, Option<Failures>) {
     (rendered, failures)
 }
 
+/// `--env-from`'s variables from one secret: the prefix laid on each key,
+/// which must then be a variable name. An `--env` for the same variable
+/// wins; another `--env-from` giving it is an error; one that changes how
+/// programs run is left out, as `--all-secrets` leaves it out.
+fn env_from_vars(
+    prefix: &str,
+    value: &SecretBytes,
+    secret: usize,
+    reads: &Reads,
+    taken: &mut Vec<(String, usize)>,
+) -> Result<Vec<(String, SecretBytes)>, transform::Error> {
+    let bad = |why: String| transform::Error::EnvFrom(why);
+    let mut vars = Vec::new();
+    for (key, value) in transform::env_pairs(value)? {
+        let var = format!("{prefix}{key}");
+        if !sink::env::is_name(&var) {
+            return Err(bad(format!("key {key:?} does not make a variable name ({var:?})")));
+        }
+        if reads.outputs.iter().any(|o| matches!(&o.dest, Dest::Env(v) if *v == var)) {
+            continue;
+        }
+        if let Some((_, other)) = taken.iter().find(|(v, _)| *v == var) {
+            return Err(bad(format!("{var} is also given by {}", reads.secrets[*other].reference)));
+        }
+        if sink::env::changes_how_programs_run(&var) {
+            log::warn!(variable = var.as_str(); "--env-from: skipping {var}: it changes how programs run; to set it, name it with --env");
+            continue;
+        }
+        if sink::env::to_os(&value).is_none() {
+            return Err(bad(format!("the value of {key:?} cannot be an environment variable (a NUL byte)")));
+        }
+        taken.push((var.clone(), secret));
+        vars.push((var, value));
+    }
+    Ok(vars)
+}
+
 /// Writes the files among `values` (an output and its value) together.
 pub fn write_files<'a>(
     dir: &sink::file::Dir,
@@ -153,7 +207,7 @@ pub fn write_files<'a>(
     let files: Vec<_> = values
         .filter_map(|(output, value)| match &output.dest {
             Dest::File(path) => Some((path.as_path(), value)),
-            Dest::Env(_) => None,
+            Dest::Env(_) | Dest::EnvFrom(_) => None,
         })
         .collect();
     dir.write_all(&files)

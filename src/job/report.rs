@@ -21,6 +21,19 @@ pub fn print_check(reads: &Reads, rendered: &[Rendered<'_>]) {
             Origin::Import => "all-secrets",
             Origin::Template => "template",
         };
+        if matches!(r.output.dest, Dest::EnvFrom(_)) {
+            let Some(slot) = r.output.slots().next() else { continue };
+            let reference = &reads.secrets[slot.secret].reference;
+            let version = reads.fetched[slot.secret].as_ref().map_or("", |f| f.version());
+            for (var, _) in &r.vars {
+                let _ = writeln!(
+                    out,
+                    "env:{var} secret={} version={version} vault={} from=env-from",
+                    reference.name, reference.vault
+                );
+            }
+            continue;
+        }
         let template = matches!(r.output.source, Source::Template(_));
         for (n, slot) in r.output.slots().enumerate() {
             let reference = &reads.secrets[slot.secret].reference;

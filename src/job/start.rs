@@ -48,12 +48,15 @@ pub fn prepare_dir(plan: &Plan, ids: Option<&user::Ids>) -> Result<Option<sink::
 /// The command's environment: kvinit's own (minus credentials), the
 /// secrets over it, and `--user`'s HOME.
 pub fn child_env(job: &Job, ids: Option<&user::Ids>, rendered: &[Rendered<'_>]) -> Vec<(OsString, OsString)> {
-    let mut items: Vec<(&str, OsString)> = rendered
+    let from_env_from = rendered
         .iter()
-        .filter_map(|r| match (&r.output.dest, &r.value) {
+        .flat_map(|r| &r.vars)
+        .filter_map(|(var, value)| sink::env::to_os(value).map(|v| (var.as_str(), v)));
+    let mut items: Vec<(&str, OsString)> = from_env_from
+        .chain(rendered.iter().filter_map(|r| match (&r.output.dest, &r.value) {
             (Dest::Env(var), Some(value)) => sink::env::to_os(value).map(|v| (var.as_str(), v)),
             _ => None,
-        })
+        }))
         .collect();
     if let Some(home) = ids.and_then(|ids| ids.home.as_ref()) {
         items.push(("HOME", home.clone().into_os_string()));

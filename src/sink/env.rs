@@ -17,6 +17,13 @@ pub fn build(mut base: Vec<(OsString, OsString)>, items: &[(&str, OsString)]) ->
     base
 }
 
+/// `[A-Za-z_][A-Za-z0-9_]*`: a name every shell and runtime takes.
+pub fn is_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 /// Variables that change how programs are found, loaded or run, or where
 /// they send traffic, and kvinit's and Azure's own: an import (anyone who
 /// can write a secret in the vault) never sets them; `--env` can.

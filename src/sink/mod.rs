@@ -67,6 +67,9 @@ pub enum Dest {
     Env(String),
     /// A file, relative to `Files::dir` (validated: no `..`, not absolute).
     File(PathBuf),
+    /// `--env-from`: each key of the secret (JSON or dotenv) a variable,
+    /// after this prefix.
+    EnvFrom(String),
 }
 
 impl Dest {
@@ -74,14 +77,14 @@ impl Dest {
     pub fn variable(&self) -> Option<&str> {
         match self {
             Dest::Env(var) => Some(var),
-            Dest::File(_) => None,
+            Dest::File(_) | Dest::EnvFrom(_) => None,
         }
     }
 
     /// The file, for a log field.
     pub fn file(&self) -> Option<&str> {
         match self {
-            Dest::Env(_) => None,
+            Dest::Env(_) | Dest::EnvFrom(_) => None,
             // Paths come from the command line as text.
             Dest::File(path) => path.to_str(),
         }
@@ -93,6 +96,8 @@ impl fmt::Display for Dest {
         match self {
             Dest::Env(var) => write!(f, "env:{var}"),
             Dest::File(path) => write!(f, "file:{}", path.display()),
+            Dest::EnvFrom(prefix) if prefix.is_empty() => f.write_str("env-from"),
+            Dest::EnvFrom(prefix) => write!(f, "env-from:{prefix}*"),
         }
     }
 }
