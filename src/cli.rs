@@ -28,6 +28,9 @@ Secrets:
                              every enabled secret of --vault whose name starts
                              with PREFIX, as a variable: myapp-db-url becomes
                              DB_URL; importing none fails unless ?optional
+      --all-secrets-tag KEY=VALUE
+                             with --all-secrets: only secrets tagged so
+                             (repeatable; all must match)
       --check                read every secret, print what would be set (never
                              a value) and exit; COMMAND is optional
   REF is SECRET[/VERSION][?OPTIONS] in --vault, or a secret identifier,
@@ -155,6 +158,10 @@ pub struct Args {
     // Each key of secret REF (JSON object or dotenv) a variable [env: KVINIT_ENV_FROM]
     #[arg(long = "env-from", value_name = "REF")]
     pub env_from: Vec<String>,
+
+    // With --all-secrets: only secrets with this tag (repeatable; all must match)
+    #[arg(long = "all-secrets-tag", value_name = "KEY=VALUE")]
+    pub all_secrets_tag: Vec<String>,
 
     // Directory for --file; must be tmpfs or ramfs [default: /run/secrets] [env: KVINIT_DIR]
     #[arg(long, value_name = "DIR")]

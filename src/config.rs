@@ -76,6 +76,10 @@ pub enum ConfigError {
     ImportNeedsVault,
     /// `--all-secrets PREFIX`: the prefix taken for the command.
     ImportPrefix(String),
+    /// An `--all-secrets-tag` that is not `KEY=VALUE`.
+    Tag(String),
+    /// `--all-secrets-tag` without `--all-secrets`.
+    TagNeedsImport,
     /// `--all-secrets=PREFIX?...` with an option other than `optional`.
     ImportOption(String),
     /// A boolean variable that is not 1/0, true/false, yes/no or on/off.
@@ -110,6 +114,8 @@ impl fmt::Display for ConfigError {
             ConfigError::Reference { what, .. } => write!(f, "{what}"),
             ConfigError::Template { what, .. } => write!(f, "{what}"),
             ConfigError::TemplateItem(item) => write!(f, "--template {item:?} is not SRC=DEST"),
+            ConfigError::Tag(item) => write!(f, "--all-secrets-tag {item:?} is not KEY=VALUE"),
+            ConfigError::TagNeedsImport => f.write_str("--all-secrets-tag needs --all-secrets"),
             ConfigError::TemplateFile { path, why } => write!(f, "--template {}: {why}", path.display()),
             ConfigError::EnvItem(item) => write!(f, "{item:?} is not VAR=REF (or PATH=REF for --file)"),
             ConfigError::FilePath(p) => write!(
@@ -306,7 +312,12 @@ impl Rules {
 
 /// `--all-secrets[=PREFIX[?optional]]`.
 fn import(args: &Args, rules: &Rules) -> Result<Option<Import>, ConfigError> {
-    let Some(value) = &args.all_secrets else { return Ok(None) };
+    let Some(value) = &args.all_secrets else {
+        return match args.all_secrets_tag.is_empty() {
+            true => Ok(None),
+            false => Err(ConfigError::TagNeedsImport),
+        };
+    };
     let vault = rules.default_vault.clone().ok_or(ConfigError::ImportNeedsVault)?;
     let resource = rules.resource_of(&vault, "--all-secrets".to_string())?;
     let (prefix, optional) = match value.split_once('?') {
@@ -314,7 +325,12 @@ fn import(args: &Args, rules: &Rules) -> Result<Option<Import>, ConfigError> {
         Some(_) => return Err(ConfigError::ImportOption(value.clone())),
         None => (value.as_str(), false),
     };
-    Ok(Some(Import { vault, resource, prefix: prefix.to_string(), optional }))
+    let mut tags = Vec::new();
+    for item in &args.all_secrets_tag {
+        let (key, value) = item.split_once('=').ok_or_else(|| ConfigError::Tag(item.clone()))?;
+        tags.push((key.to_string(), value.to_string()));
+    }
+    Ok(Some(Import { vault, resource, prefix: prefix.to_string(), optional, tags }))
 }
 
 /// A `--template SRC=DEST`: the file to read at start, and where it goes.

@@ -37,7 +37,7 @@ pub enum Error {
     /// `--all-secrets` could not list the vault, so no secret was read.
     Listing(vault::Error),
     /// `--all-secrets` found nothing to import, and `?optional` was not given.
-    NothingImported { vault: String, prefix: String, listed: usize },
+    NothingImported { vault: String, prefix: String, tags: Vec<(String, String)>, listed: usize },
     /// A secret file could not be written.
     File(sink::file::Error),
     /// `--user` could not be resolved or switched to.
@@ -103,8 +103,8 @@ impl Error {
                 vec![Block::of(e, e.hint()).with(vault_fields(e))],
                 Some("--all-secrets could not list the vault; not starting the command".into()),
             ),
-            Error::NothingImported { vault, prefix, listed } => (
-                vec![nothing_imported(vault, prefix, *listed)],
+            Error::NothingImported { vault, prefix, tags, listed } => (
+                vec![nothing_imported(vault, prefix, tags, *listed)],
                 Some("nothing imported; not starting the command".into()),
             ),
             Error::Launch(e) => one(Block::of(e, None)),
@@ -137,11 +137,14 @@ fn json_report(blocks: Vec<Block>, closing: Option<String>, code: i32) -> String
     out
 }
 
-fn nothing_imported(vault: &str, prefix: &str, listed: usize) -> Block {
-    let which = match prefix.is_empty() {
+fn nothing_imported(vault: &str, prefix: &str, tags: &[(String, String)], listed: usize) -> Block {
+    let mut which = match prefix.is_empty() {
         true => "of it".to_string(),
         false => format!("whose name starts with {prefix:?}"),
     };
+    for (key, value) in tags {
+        which.push_str(&format!(" tagged {key}={value}"));
+    }
     Block {
         message: format!(
             "--all-secrets={prefix} imported nothing from vault {vault}: no enabled secret {which} becomes a \

@@ -15,6 +15,8 @@ pub struct Import {
     pub prefix: String,
     /// `--all-secrets=PREFIX?optional`: importing nothing is fine.
     pub optional: bool,
+    /// `--all-secrets-tag KEY=VALUE`: only secrets with every one of these tags.
+    pub tags: Vec<(String, String)>,
 }
 
 /// What an import came to, for the error when it came to nothing.
@@ -38,7 +40,8 @@ pub fn plan(
 ) -> Imported {
     let mut summary = Imported { listed: listed.len(), imported: 0 };
     let mut by_var: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for item in listed.into_iter().filter(|i| i.enabled && !i.managed) {
+    let tagged = |i: &vault::Listed| import.tags.iter().all(|t| i.tags.contains(t));
+    for item in listed.into_iter().filter(|i| i.enabled && !i.managed && tagged(i)) {
         let Some(rest) = item.name.strip_prefix(import.prefix.as_str()) else { continue };
         let var = rest.to_ascii_uppercase().replace('-', "_");
         by_var.entry(var).or_default().push(item.name);

@@ -142,6 +142,8 @@ pub struct Listed {
     pub enabled: bool,
     /// Backs a Key Vault certificate.
     pub managed: bool,
+    /// The secret's tags whose values are strings.
+    pub tags: Vec<(String, String)>,
 }
 
 /// Lists every secret of `vault`, following `nextLink` from page to page.
@@ -237,7 +239,10 @@ pub(crate) fn parse_page(body: &[u8]) -> Result<(Vec<Listed>, Option<String>), E
         }
         let enabled = item.pointer("/attributes/enabled").and_then(Value::as_bool).unwrap_or(true);
         let managed = item.get("managed").and_then(Value::as_bool).unwrap_or(false);
-        listed.push(Listed { name, enabled, managed });
+        let tags = item.get("tags").and_then(Value::as_object).map_or_else(Vec::new, |tags| {
+            tags.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect()
+        });
+        listed.push(Listed { name, enabled, managed, tags });
     }
     let next = json.get("nextLink").and_then(Value::as_str).filter(|l| !l.is_empty()).map(str::to_string);
     Ok((listed, next))

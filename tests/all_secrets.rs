@@ -217,3 +217,49 @@ fn a_prefix_that_matches_nothing_fails_unless_optional() {
         .assert_code(2)
         .assert_stderr_contains("the only option is ?optional");
 }
+
+/// Tags come with the listing, so filtering on them costs no request; every
+/// tag given must match.
+#[test]
+fn tags_select_what_is_imported_at_no_extra_request() {
+    let w = World::new();
+    for (name, env, team) in [("db-url", "prod", "pay"), ("db-user", "prod", "ops"), ("cache", "dev", "pay")] {
+        w.vault.put(name, &format!("{name}-value"));
+        w.vault.tag(name, "env", env);
+        w.vault.tag(name, "team", team);
+    }
+    w.vault.put("untagged", "u");
+    let script = "echo \"${DB_URL-unset} ${DB_USER-unset} ${CACHE-unset} ${UNTAGGED-unset}\"";
+    w.kvinit()
+        .args(["--all-secrets", "--all-secrets-tag", "env=prod", "--all-secrets-tag", "team=pay"])
+        .args(["--", "sh", "-c", script])
+        .run()
+        .assert_success()
+        .assert_stdout("db-url-value unset unset unset\n");
+    let gets = w.vault.secret_requests().len();
+    assert_eq!(gets, 1, "one list, then one GET for the one match");
+    w.kvinit()
+        .args(["--all-secrets", "--all-secrets-tag", "env=qa", "--", "true"])
+        .run()
+        .assert_code(4)
+        .assert_stderr_contains("no enabled secret of it tagged env=qa becomes a variable");
+    w.kvinit()
+        .args(["--all-secrets-tag", "env=prod", "--", "true"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("--all-secrets-tag needs --all-secrets");
+}
+
+/// .NET reads `__` in a variable's name as its configuration section
+/// separator: a secret named as Key Vault's configuration provider expects
+/// (`--` between sections) arrives where .NET looks for it.
+#[test]
+fn dotnet_section_names_map_to_double_underscores() {
+    let w = World::new();
+    w.vault.put("Logging--LogLevel--Default", "Warning");
+    w.kvinit()
+        .args(["--all-secrets", "--", "sh", "-c", "echo \"$LOGGING__LOGLEVEL__DEFAULT\""])
+        .run()
+        .assert_success()
+        .assert_stdout("Warning\n");
+}

@@ -1,5 +1,5 @@
 //! The `--secrets` file: a JSON object of secret name to either a value or
-//! `{"value" | "versions", "contentType", "enabled"}`.
+//! `{"value" | "versions", "contentType", "enabled", "tags"}`.
 
 use std::collections::BTreeMap;
 
@@ -34,6 +34,7 @@ fn stored(spec: &serde_json::Value) -> Result<StoredSecret, String> {
         versions: vec![(new_version(), value.to_string())],
         enabled: true,
         content_type: None,
+        tags: Default::default(),
     };
     let fields = match spec {
         Value::String(value) => return Ok(simple(value)),
@@ -41,9 +42,9 @@ fn stored(spec: &serde_json::Value) -> Result<StoredSecret, String> {
         _ => return Err("expected a string or an object".into()),
     };
     if let Some(unknown) =
-        fields.keys().find(|k| !["value", "versions", "contentType", "enabled"].contains(&k.as_str()))
+        fields.keys().find(|k| !["value", "versions", "contentType", "enabled", "tags"].contains(&k.as_str()))
     {
-        return Err(format!("unknown field {unknown:?} (value, versions, contentType, enabled)"));
+        return Err(format!("unknown field {unknown:?} (value, versions, contentType, enabled, tags)"));
     }
     let versions = match (fields.get("value"), fields.get("versions")) {
         (Some(Value::String(v)), None) => vec![(new_version(), v.clone())],
@@ -65,7 +66,16 @@ fn stored(spec: &serde_json::Value) -> Result<StoredSecret, String> {
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err("\"enabled\" must be true or false".into()),
     };
-    Ok(StoredSecret { versions, enabled, content_type })
+    let tags = match fields.get("tags") {
+        None => Default::default(),
+        Some(Value::Object(tags)) => tags
+            .iter()
+            .map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+            .collect::<Option<_>>()
+            .ok_or("\"tags\" values must be strings")?,
+        Some(_) => return Err("\"tags\" must be an object of strings".into()),
+    };
+    Ok(StoredSecret { versions, enabled, content_type, tags })
 }
 
 /// A version: a value, or `{"id": "<32 hex>", "value": "..."}` to fix its id.

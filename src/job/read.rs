@@ -120,6 +120,7 @@ fn import_secrets(
         return Err(Error::NothingImported {
             vault: import.vault.to_string(),
             prefix: import.prefix.clone(),
+            tags: import.tags.clone(),
             listed: summary.listed,
         });
     }

@@ -48,6 +48,7 @@ pub fn add_version(secrets: &Mutex<BTreeMap<String, StoredSecret>>, name: &str, 
         versions: vec![],
         enabled: true,
         content_type: None,
+        tags: Default::default(),
     });
     entry.versions.push((version.clone(), value.to_string()));
     version
@@ -105,7 +106,7 @@ fn list_page(req: &Request, host: &str, secrets: &BTreeMap<String, StoredSecret>
             let mut item = serde_json::json!({
                 "id": format!("https://{host}/secrets/{name}"),
                 "attributes": {"enabled": s.enabled, "created": 1_700_000_000, "updated": 1_700_000_000, "recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90},
-                "tags": {}
+                "tags": s.tags,
             });
             if let Some(ct) = &s.content_type {
                 item["contentType"] = ct.clone().into();
@@ -181,6 +182,8 @@ pub struct StoredSecret {
     pub versions: Vec<(String, String)>,
     pub enabled: bool,
     pub content_type: Option<String>,
+    /// Shown by the list API (and the GET) as `"tags": {...}`.
+    pub tags: BTreeMap<String, String>,
 }
 
 pub struct FakeVault {
@@ -325,6 +328,10 @@ impl FakeVault {
     /// Requests for pages of the list API.
     pub fn list_requests(&self) -> Vec<Request> {
         self.server.requests().into_iter().filter(|r| r.path == "/secrets").collect()
+    }
+
+    pub fn tag(&self, name: &str, key: &str, value: &str) {
+        self.secrets.lock().unwrap().get_mut(name).unwrap().tags.insert(key.to_string(), value.to_string());
     }
 
     pub fn disable(&self, name: &str) {
