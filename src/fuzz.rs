@@ -18,6 +18,20 @@ pub fn reference(input: &str) {
     }
     let _ = VaultUrl::parse(input, Cloud::China);
     let _ = parse_app_service_reference(input, Cloud::UsGov);
+    template(input, vault.as_ref());
+}
+
+/// The placeholder grammar, each placeholder's reference, and the filters.
+fn template(input: &str, vault: Option<&VaultUrl>) {
+    let Ok(pieces) = crate::template::parse(input) else { return };
+    for piece in pieces {
+        let crate::template::Piece::Placeholder { reference, filters, .. } = piece else { continue };
+        if let Ok((r, _)) = Options::split(reference) {
+            let _ = SecretRef::parse(r, vault);
+        }
+        let value = crate::secret::SecretBytes::new(reference.as_bytes().to_vec());
+        let _ = filters.iter().try_fold(value, |v, f| crate::transform::filter(v, *f));
+    }
 }
 
 /// Bodies from token endpoints and Key Vault, success and error alike.
@@ -39,4 +53,6 @@ pub fn bodies(body: &[u8]) {
         let _ = (error.hint(), crate::error::one_line(&error));
     }
     let _ = crate::transform::decode_base64(body);
+    // `--env-from`'s JSON and dotenv secrets.
+    let _ = crate::transform::env_pairs(&crate::secret::SecretBytes::new(body.to_vec()));
 }

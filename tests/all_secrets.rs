@@ -223,7 +223,8 @@ fn a_prefix_that_matches_nothing_fails_unless_optional() {
 #[test]
 fn tags_select_what_is_imported_at_no_extra_request() {
     let w = World::new();
-    for (name, env, team) in [("db-url", "prod", "pay"), ("db-user", "prod", "ops"), ("cache", "dev", "pay")] {
+    for (name, env, team) in [("db-url", "prod", "pay"), ("db-user", "prod", "ops"), ("cache", "dev", "pay")]
+    {
         w.vault.put(name, &format!("{name}-value"));
         w.vault.tag(name, "env", env);
         w.vault.tag(name, "team", team);

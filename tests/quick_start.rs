@@ -86,3 +86,51 @@ fn rehearsed_failures_end_the_way_they_would_on_azure() {
     assert!(stderr.contains("ForbiddenByRbac"), "{stderr}");
     assert!(stderr.contains("Key Vault Secrets User"), "{stderr}");
 }
+
+/// The README's example of each feature, against the quick-start secrets.
+#[test]
+fn the_readme_feature_examples_work() {
+    let url = "DATABASE_URL=postgres://{{ app-config?json=/database/user }}:{{ api-key | urlencode }}@db/app";
+    let out = run(&["--env", url, "--", "sh", "-c", "echo \"$DATABASE_URL\""]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "postgres://app:k3y%2Fwith%3Aodd%20%22chars%22@db/app\n"
+    );
+
+    let out = run(&[
+        "--env-from",
+        "app-settings?prefix=APP_",
+        "--",
+        "sh",
+        "-c",
+        "echo \"$APP_LOG_LEVEL $APP_FEATURE_SEARCH\"",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "info true\n");
+
+    let out = run(&[
+        "--all-secrets",
+        "--all-secrets-tag",
+        "app=demo",
+        "--",
+        "sh",
+        "-c",
+        "echo \"$API_KEY|$APP_SETTINGS\" | head -c 20",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "k3y/with:odd \"chars\"");
+
+    let dir = std::env::temp_dir().join(format!("kvinit-quick-start-{}", std::process::id()));
+    let out = run(&[
+        "--dir",
+        dir.to_str().unwrap(),
+        "--allow-disk",
+        "--template",
+        "examples/appsettings.json.tmpl=appsettings.json",
+        "--",
+        "cat",
+        dir.join("appsettings.json").to_str().unwrap(),
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the rendered template is JSON");
+    assert_eq!(json["Database"]["Password"], "correct-horse-battery-staple");
+    assert_eq!(json["ApiKey"], "k3y/with:odd \"chars\"");
+}

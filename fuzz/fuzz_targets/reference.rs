@@ -1,5 +1,6 @@
 #![no_main]
-//! Secret references, options and App Service references from untrusted text.
+//! Secret references, options, App Service references and templates from
+//! untrusted text.
 
 use libfuzzer_sys::fuzz_target;
 
