@@ -131,7 +131,7 @@ Exit codes:
 // doc comments as help text that `HELP` replaces.
 pub struct Args {
     // Default vault: a name (myvault) or URL (https://myvault.vault.azure.net) [env: KVINIT_VAULT]
-    #[arg(long, value_name = "NAME|URL")]
+    #[arg(long, value_name = "NAME|HOST|URL")]
     pub vault: Option<String>,
 
     // Put secret REF (SECRET[/VERSION] or https://HOST/secrets/SECRET[/VERSION]) into variable VAR
