@@ -11,7 +11,7 @@ pub fn reference(input: &str) {
         if let Ok(parsed) = SecretRef::parse(r, vault.as_ref()) {
             let _ = parsed.url();
         }
-        let _ = crate::transform::apply(&Secret::new(input.to_string()), &options);
+        let _ = crate::transform::apply(&Secret::new(input.to_string()), None, &options);
     }
     if let Some(vault) = &vault {
         let _ = crate::vault::next_page(vault, input);

@@ -7,6 +7,7 @@
 // and boxing them would only obscure the types.
 #![allow(clippy::result_large_err)]
 
+mod cert;
 mod cli;
 mod config;
 mod error;

@@ -120,7 +120,7 @@ impl fmt::Display for RefError {
             }
             RefError::BadOption { option, why } => write!(
                 f,
-                "reference option {option:?}: {why}; the options are json=/POINTER, base64 and optional"
+                "reference option {option:?}: {why}; the options are json=/POINTER, base64, optional and part=KIND"
             ),
         }
     }
@@ -286,6 +286,8 @@ pub struct Options {
     pub base64: bool,
     /// A missing (404) or disabled secret is skipped with a warning.
     pub optional: bool,
+    /// From a certificate's secret: key, cert, chain, fullchain, pem or pfx.
+    pub part: Option<crate::cert::Part>,
 }
 
 impl Options {
@@ -304,10 +306,21 @@ impl Options {
                     }
                 }
                 Some(("json", _)) => return Err(bad("a JSON pointer starts with / (e.g. json=/password)")),
+                Some(("part", part)) => match crate::cert::Part::parse(part) {
+                    Some(part) => out.part = Some(part),
+                    None => return Err(bad("a part is key, cert, chain, fullchain, pem or pfx")),
+                },
                 None if option == "base64" => out.base64 = true,
                 None if option == "optional" => out.optional = true,
                 _ => return Err(bad("unknown option")),
             }
+        }
+        if out.part.is_some() && (out.json.is_some() || out.base64) {
+            let bad = RefError::BadOption {
+                option: options.to_string(),
+                why: "part= does not combine with json= or base64",
+            };
+            return Err(bad);
         }
         Ok((reference, out))
     }
@@ -596,7 +609,7 @@ mod tests {
     fn options() {
         let (r, o) = Options::split("db?json=/password&base64&optional").unwrap();
         assert_eq!(r, "db");
-        assert_eq!(o, Options { json: Some("/password".into()), base64: true, optional: true });
+        assert_eq!(o, Options { json: Some("/password".into()), base64: true, optional: true, part: None });
         let (r, o) = Options::split("https://kv.vault.azure.net/secrets/a/v1?json=").unwrap();
         assert_eq!((r, o.json.as_deref()), ("https://kv.vault.azure.net/secrets/a/v1", Some("")));
         assert_eq!(Options::split("db").unwrap().1, Options::default());

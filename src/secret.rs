@@ -164,6 +164,20 @@ impl SecretBytes {
     pub fn expose(&self) -> &[u8] {
         &self.0
     }
+
+    pub fn expose_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+
+    pub fn truncate(&mut self, len: usize) {
+        self.0[len..].fill(0);
+        self.0.truncate(len);
+    }
+
+    /// Appends; a buffer outgrown is wiped by the allocator when freed.
+    pub fn extend(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
 }
 
 impl Drop for SecretBytes {

@@ -26,6 +26,8 @@ pub enum Error {
     /// An `--env-from` secret that does not give variables; says which key
     /// or line, never a value.
     EnvFrom(String),
+    /// `part=` could not take its part from a certificate's secret.
+    Certificate(crate::cert::Error),
 }
 
 impl fmt::Display for Error {
@@ -39,13 +41,19 @@ impl fmt::Display for Error {
             }
             Error::NotText(filter) => write!(f, "the value is not UTF-8 text (filter {})", filter.name()),
             Error::EnvFrom(why) => write!(f, "{why} (--env-from)"),
+            Error::Certificate(e) => write!(f, "{e} (option part=)"),
         }
     }
 }
 
 impl std::error::Error for Error {}
 
-pub fn apply(value: &Secret, options: &Options) -> Result<SecretBytes, Error> {
+/// Applies the options to a secret as read; `content_type` is Key Vault's,
+/// which `part=` needs.
+pub fn apply(value: &Secret, content_type: Option<&str>, options: &Options) -> Result<SecretBytes, Error> {
+    if let Some(part) = options.part {
+        return crate::cert::part(value.expose().as_bytes(), content_type, part).map_err(Error::Certificate);
+    }
     let text = match &options.json {
         None => SecretBytes::new(value.expose().as_bytes().to_vec()),
         Some(pointer) => {
@@ -156,7 +164,7 @@ fn dotenv(text: &str) -> Result<Vec<(String, SecretBytes)>, Error> {
 }
 
 /// Standard alphabet, padded.
-fn encode_base64(input: &[u8], out: &mut Vec<u8>) {
+pub fn encode_base64(input: &[u8], out: &mut Vec<u8>) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for chunk in input.chunks(3) {
         let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
@@ -206,7 +214,7 @@ mod tests {
 
     fn run(value: &str, options: &str) -> Result<Vec<u8>, Error> {
         let (_, o) = Options::split(&format!("x?{options}")).unwrap();
-        apply(&Secret::new(value.to_string()), &o).map(|b| b.expose().to_vec())
+        apply(&Secret::new(value.to_string()), None, &o).map(|b| b.expose().to_vec())
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub fn value<'a>(output: &Output, fetched: &'a [Result<Fetched, vault::Error>]) 
     let mut unreadable = Vec::new();
     let mut slot_value = |slot: &Slot| match &fetched[slot.secret] {
         Ok(f) => {
-            let value = transform::apply(&f.value, &slot.options)
+            let value = transform::apply(&f.value, f.content_type.as_deref(), &slot.options)
                 .and_then(|v| slot.filters.iter().try_fold(v, |v, filter| transform::filter(v, *filter)));
             value.map(Some).map_err(|e| (slot.secret, e))
         }

@@ -1,0 +1,269 @@
+//! A certificate's secret as the files servers load (`?part=`): Key Vault
+//! keeps a certificate's key and chain in a secret of the same name, as
+//! base64 PKCS#12 (`application/x-pkcs12`) or PEM (`application/x-pem-file`).
+//! The leaf is the certificate whose public key is the key's; the chain is
+//! rebuilt from issuer and subject names, whatever order the vault stored.
+
+mod der;
+mod pkcs12;
+
+use std::fmt;
+
+use der::{Reader, BIT_STRING, CONTEXT_0, INTEGER, OCTET_STRING, OID, SEQUENCE};
+
+use crate::secret::SecretBytes;
+
+/// What `?part=` takes from a certificate's secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The private key, PKCS#8 PEM.
+    Key,
+    /// The leaf certificate, PEM.
+    Cert,
+    /// The intermediates, the leaf's issuer first.
+    Chain,
+    /// The leaf, then the intermediates.
+    FullChain,
+    /// The key, then the full chain.
+    Pem,
+    /// PKCS#12 DER with the empty password.
+    Pfx,
+}
+
+impl Part {
+    pub fn parse(s: &str) -> Option<Part> {
+        Some(match s {
+            "key" => Part::Key,
+            "cert" => Part::Cert,
+            "chain" => Part::Chain,
+            "fullchain" => Part::FullChain,
+            "pem" => Part::Pem,
+            "pfx" => Part::Pfx,
+            _ => return None,
+        })
+    }
+}
+
+/// Why a part could not be had. Never holds key material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// `part=` on a secret whose content type is not a certificate's.
+    NotCertificate(Option<String>),
+    /// Malformed PEM, DER or PKCS#12.
+    Format(&'static str),
+    /// The PKCS#12 MAC does not verify with the empty password.
+    Mac,
+    /// Decryption failed (wrong padding: a damaged or mis-keyed PFX).
+    Decrypt,
+    /// An algorithm kvinit does not implement, and what to do.
+    Unsupported(String),
+    /// The secret holds no private key, or no certificate.
+    Missing(&'static str),
+    /// No certificate's public key is the private key's.
+    NoLeaf,
+}
+
+impl From<der::Error> for Error {
+    fn from(e: der::Error) -> Error {
+        Error::Format(e.0)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NotCertificate(Some(t)) => write!(
+                f,
+                "part= needs a certificate's secret (application/x-pkcs12 or application/x-pem-file), and this one \
+                 is {t}"
+            ),
+            Error::NotCertificate(None) => f.write_str(
+                "part= needs a certificate's secret (application/x-pkcs12 or application/x-pem-file), and this one \
+                 has no content type",
+            ),
+            Error::Format(what) => write!(f, "the certificate is malformed: {what}"),
+            Error::Mac => f.write_str("the PFX's MAC does not verify with the empty password (damaged, or protected \
+                                        by a password)"),
+            Error::Decrypt => f.write_str("the PFX does not decrypt with the empty password"),
+            Error::Unsupported(what) => write!(f, "the PFX uses {what}"),
+            Error::Missing(what) => write!(f, "the certificate's secret holds no {what}"),
+            Error::NoLeaf => f.write_str("no certificate in the secret matches its private key"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Takes `part` from a certificate's secret `value`, as Key Vault returns it.
+pub fn part(value: &[u8], content_type: Option<&str>, part: Part) -> Result<SecretBytes, Error> {
+    let (key, certs) = match content_type {
+        Some("application/x-pkcs12") => {
+            let pfx =
+                crate::transform::decode_base64(value).ok_or(Error::Format("the value is not base64"))?;
+            let contents = pkcs12::read(&pfx)?;
+            crate::secret::wipe(pfx);
+            (contents.key, contents.certs)
+        }
+        Some("application/x-pem-file") => from_pem(value)?,
+        other => return Err(Error::NotCertificate(other.map(str::to_string))),
+    };
+    let chain = order(key.as_ref(), &certs)?;
+    let key = || key.as_ref().ok_or(Error::Missing("private key"));
+    let mut out = SecretBytes::new(Vec::new());
+    match part {
+        Part::Key => pem(&mut out, "PRIVATE KEY", key()?.expose()),
+        Part::Cert => pem(&mut out, "CERTIFICATE", chain[0]),
+        Part::Chain => chain[1..].iter().for_each(|c| pem(&mut out, "CERTIFICATE", c)),
+        Part::FullChain => chain.iter().for_each(|c| pem(&mut out, "CERTIFICATE", c)),
+        Part::Pem => {
+            pem(&mut out, "PRIVATE KEY", key()?.expose());
+            chain.iter().for_each(|c| pem(&mut out, "CERTIFICATE", c));
+        }
+        Part::Pfx => {
+            let owned: Vec<Vec<u8>> = chain.iter().map(|c| c.to_vec()).collect();
+            out.extend(&pkcs12::write(key()?, &owned)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The blocks of a PEM secret: the key (PKCS#8; PKCS#1 RSA keys are
+/// wrapped) and the certificates, in the order stored.
+fn from_pem(value: &[u8]) -> Result<(Option<SecretBytes>, Vec<Vec<u8>>), Error> {
+    let text = std::str::from_utf8(value).map_err(|_| Error::Format("PEM that is not text"))?;
+    let (mut key, mut certs) = (None, Vec::new());
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        let after = &rest[start + 11..];
+        let label = &after[..after.find("-----").ok_or(Error::Format("an unterminated PEM header"))?];
+        let body_start = label.len() + 5;
+        let end_marker = format!("-----END {label}-----");
+        let end = after.find(&end_marker).ok_or(Error::Format("a PEM block without its END line"))?;
+        let der = crate::transform::decode_base64(&after.as_bytes()[body_start..end])
+            .ok_or(Error::Format("a PEM block that is not base64"))?;
+        match label {
+            "CERTIFICATE" => certs.push(der),
+            "PRIVATE KEY" => key = Some(SecretBytes::new(der)),
+            "RSA PRIVATE KEY" => key = Some(wrap_rsa(SecretBytes::new(der))),
+            "ENCRYPTED PRIVATE KEY" => {
+                return Err(Error::Unsupported(
+                    "an encrypted private key; store it unencrypted in Key Vault".into(),
+                ))
+            }
+            _ => {}
+        }
+        rest = &after[end + end_marker.len()..];
+    }
+    Ok((key, certs))
+}
+
+const RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+const EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+
+/// PKCS#1 `RSAPrivateKey` as PKCS#8 `PrivateKeyInfo`.
+fn wrap_rsa(pkcs1: SecretBytes) -> SecretBytes {
+    let algorithm = der::constructed(SEQUENCE, &[&der::encode(OID, RSA), &der::encode(der::NULL, &[])]);
+    let key = der::encode(OCTET_STRING, pkcs1.expose());
+    SecretBytes::new(der::constructed(SEQUENCE, &[&der::uint(0), &algorithm, &key]))
+}
+
+/// The parts of a certificate this module looks at.
+struct Cert<'a> {
+    der: &'a [u8],
+    issuer: &'a [u8],
+    subject: &'a [u8],
+    /// The subjectPublicKey BIT STRING's bits.
+    public_key: &'a [u8],
+}
+
+fn parse_cert(der: &[u8]) -> Result<Cert<'_>, Error> {
+    let mut tbs = Reader::new(der).sequence("a certificate")?.sequence("a TBSCertificate")?;
+    tbs.optional(CONTEXT_0)?;
+    tbs.read(INTEGER, "a serial number")?;
+    tbs.sequence("a signature algorithm")?;
+    let issuer = tbs.element()?.encoded;
+    tbs.sequence("a validity")?;
+    let subject = tbs.element()?.encoded;
+    let mut spki = tbs.sequence("a subjectPublicKeyInfo")?;
+    spki.sequence("a public key algorithm")?;
+    let bits = spki.read(BIT_STRING, "a public key")?;
+    Ok(Cert { der, issuer, subject, public_key: bits.get(1..).unwrap_or_default() })
+}
+
+/// The public key a PKCS#8 key pairs with, as a certificate encodes it,
+/// where the key says (RSA always; EC when it carries its public point).
+fn public_key_of(pkcs8: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+    let mut info = Reader::new(pkcs8).sequence("a private key")?;
+    info.small_uint("a private key version")?;
+    let algorithm = info.sequence("a key algorithm")?.read(OID, "a key algorithm")?;
+    let mut key = Reader::new(info.read(OCTET_STRING, "a private key")?).sequence("a private key")?;
+    key.small_uint("a private key version")?;
+    match algorithm {
+        RSA => {
+            let n = key.read(INTEGER, "an RSA modulus")?;
+            let e = key.read(INTEGER, "an RSA exponent")?;
+            Ok(Some(der::constructed(SEQUENCE, &[&der::encode(INTEGER, n), &der::encode(INTEGER, e)])))
+        }
+        EC => {
+            key.read(OCTET_STRING, "an EC private key")?;
+            key.optional(CONTEXT_0)?;
+            match key.optional(0xa1)? {
+                Some(public) => {
+                    Ok(Reader::new(public).read(BIT_STRING, "an EC public key")?.get(1..).map(<[u8]>::to_vec))
+                }
+                None => Ok(None),
+            }
+        }
+        _ => Err(Error::Unsupported("a key that is neither RSA nor EC".into())),
+    }
+}
+
+/// The leaf (whose public key is the key's, or else the one certificate
+/// that issued none of the others), then its issuers up to, not including,
+/// a self-signed root.
+fn order<'a>(key: Option<&SecretBytes>, certs: &'a [Vec<u8>]) -> Result<Vec<&'a [u8]>, Error> {
+    let parsed = certs.iter().map(|c| parse_cert(c)).collect::<Result<Vec<_>, _>>()?;
+    if parsed.is_empty() {
+        return Err(Error::Missing("certificate"));
+    }
+    let public = match key {
+        Some(key) => public_key_of(key.expose())?,
+        None => None,
+    };
+    let leaf = match public {
+        Some(public) => parsed.iter().find(|c| c.public_key == public.as_slice()).ok_or(Error::NoLeaf)?,
+        None => {
+            let issued_none = |c: &&Cert<'_>| !parsed.iter().any(|o| o.der != c.der && o.issuer == c.subject);
+            let mut leaves = parsed.iter().filter(issued_none);
+            match (leaves.next(), leaves.next()) {
+                (Some(leaf), None) => leaf,
+                _ => return Err(Error::NoLeaf),
+            }
+        }
+    };
+    let mut chain = vec![leaf];
+    while chain.len() < parsed.len() {
+        let last = chain[chain.len() - 1];
+        let issuer = parsed.iter().find(|c| {
+            c.subject == last.issuer && c.issuer != c.subject && !chain.iter().any(|d| d.der == c.der)
+        });
+        match issuer {
+            Some(issuer) => chain.push(issuer),
+            None => break,
+        }
+    }
+    Ok(chain.into_iter().map(|c| c.der).collect())
+}
+
+/// Appends one PEM block, 64 characters a line.
+fn pem(out: &mut SecretBytes, label: &str, der: &[u8]) {
+    let mut encoded = Vec::with_capacity(der.len() * 4 / 3 + 4);
+    crate::transform::encode_base64(der, &mut encoded);
+    out.extend(format!("-----BEGIN {label}-----\n").as_bytes());
+    for line in encoded.chunks(64) {
+        out.extend(line);
+        out.extend(b"\n");
+    }
+    crate::secret::wipe(encoded);
+    out.extend(format!("-----END {label}-----\n").as_bytes());
+}

@@ -1,0 +1,307 @@
+//! `?part=` on certificate secrets: Key Vault's recorded PKCS#12 and PEM,
+//! and chains made here with `openssl` (RSA and EC, Key Vault-style and
+//! OpenSSL 3 PKCS#12, PEM in reverse order), give files `openssl` accepts.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{Shm, World};
+
+/// Runs `openssl` in `dir`; `None` (with the reason printed) if it is not installed.
+fn openssl(dir: &Path, args: &[&str]) -> Option<std::process::Output> {
+    match Command::new("openssl").current_dir(dir).args(args).output() {
+        Ok(out) => Some(out),
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipped: openssl is not installed ({e}); .ci/run installs it");
+            None
+        }
+        Err(e) => panic!("openssl: {e}"),
+    }
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = openssl(dir, args).expect("openssl was found before");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() { A[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
+
+/// The body of a recorded Key Vault GET.
+fn recorded(name: &str) -> (String, String) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recordings/keyvault").join(name);
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let body = &json["exchanges"][0]["response"]["body"];
+    let body: serde_json::Value = match body {
+        serde_json::Value::String(s) => serde_json::from_str(s).unwrap(),
+        other => other.clone(),
+    };
+    (body["value"].as_str().unwrap().to_string(), body["contentType"].as_str().unwrap().to_string())
+}
+
+/// Writes every part of secret `name` to files under a tmpfs directory.
+fn parts(w: &World, name: &str) -> (Shm, support::Run) {
+    let shm = Shm::new();
+    let mut args = vec!["--dir".to_string(), shm.0.display().to_string()];
+    for part in ["key", "cert", "chain", "fullchain", "pem", "pfx"] {
+        args.push("--file".into());
+        args.push(format!("{part}={name}?part={part}"));
+    }
+    let run = w.kvinit().args(&args).args(["--", "true"]).run();
+    (shm, run)
+}
+
+/// The key matches the certificate, and the PFX opens with the empty password.
+fn assert_a_matching_set(dir: &Path) {
+    let key_public = ok(dir, &["pkey", "-in", "key", "-pubout"]);
+    let cert_public = ok(dir, &["x509", "-in", "cert", "-pubkey", "-noout"]);
+    assert_eq!(key_public, cert_public, "the key is the certificate's");
+    let fullchain = std::fs::read_to_string(dir.join("fullchain")).unwrap();
+    assert!(
+        fullchain.starts_with(&std::fs::read_to_string(dir.join("cert")).unwrap()),
+        "the leaf comes first"
+    );
+    let pem = std::fs::read_to_string(dir.join("pem")).unwrap();
+    assert_eq!(pem, std::fs::read_to_string(dir.join("key")).unwrap() + &fullchain);
+    let from_pfx = ok(dir, &["pkcs12", "-in", "pfx", "-passin", "pass:", "-nodes"]);
+    assert!(from_pfx.contains("BEGIN PRIVATE KEY") && from_pfx.contains("BEGIN CERTIFICATE"), "{from_pfx}");
+    let info = openssl(dir, &["pkcs12", "-in", "pfx", "-passin", "pass:", "-info", "-noout"]).unwrap();
+    let info = String::from_utf8_lossy(&info.stderr);
+    assert!(info.contains("MAC: sha256") && info.contains("AES-256-CBC"), "{info}");
+}
+
+#[test]
+fn key_vaults_recorded_pkcs12_and_pem_give_matching_files() {
+    let Some(_) = openssl(Path::new("."), &["version"]) else { return };
+    let w = World::new();
+    for recording in ["certificate-pkcs12.json", "certificate-pem.json"] {
+        let (value, content_type) = recorded(recording);
+        w.vault.put("web", &value);
+        w.vault.set_content_type("web", &content_type);
+        let (shm, run) = parts(&w, "web");
+        run.assert_success();
+        assert_a_matching_set(&shm.0);
+        assert_eq!(
+            std::fs::read_to_string(shm.0.join("chain")).unwrap(),
+            "",
+            "a self-signed leaf has no chain"
+        );
+    }
+}
+
+/// root → intermediate → leaf, made with openssl in `dir`.
+fn make_chain(dir: &Path, algorithm: &[&str]) {
+    let key = |name: &str| {
+        let mut args = vec!["genpkey", "-out", name];
+        args.extend_from_slice(algorithm);
+        ok(dir, &args);
+    };
+    for name in ["root.key", "int.key", "leaf.key"] {
+        key(name);
+    }
+    std::fs::write(dir.join("ca.ext"), "basicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign\n").unwrap();
+    ok(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "root.key",
+            "-subj",
+            "/CN=Test Root",
+            "-days",
+            "2",
+            "-out",
+            "root.pem",
+        ],
+    );
+    ok(dir, &["req", "-new", "-key", "int.key", "-subj", "/CN=Test Intermediate", "-out", "int.csr"]);
+    ok(
+        dir,
+        &[
+            "x509", "-req", "-in", "int.csr", "-CA", "root.pem", "-CAkey", "root.key", "-days", "2",
+            "-extfile", "ca.ext", "-out", "int.pem",
+        ],
+    );
+    ok(dir, &["req", "-new", "-key", "leaf.key", "-subj", "/CN=web.example", "-out", "leaf.csr"]);
+    ok(
+        dir,
+        &[
+            "x509", "-req", "-in", "leaf.csr", "-CA", "int.pem", "-CAkey", "int.key", "-days", "2", "-out",
+            "leaf.pem",
+        ],
+    );
+}
+
+fn read_base64(path: PathBuf) -> String {
+    base64(&std::fs::read(path).unwrap())
+}
+
+#[test]
+fn generated_chains_in_every_storage_give_leaf_first_verifiable_chains() {
+    let Some(_) = openssl(Path::new("."), &["version"]) else { return };
+    let w = World::new();
+    for (label, algorithm) in [
+        ("rsa", &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"][..]),
+        ("ec", &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"][..]),
+    ] {
+        let dir = w.dir.path().join(label);
+        std::fs::create_dir_all(&dir).unwrap();
+        make_chain(&dir, algorithm);
+        let both = format!(
+            "{}{}",
+            std::fs::read_to_string(dir.join("int.pem")).unwrap(),
+            std::fs::read_to_string(dir.join("root.pem")).unwrap()
+        );
+        std::fs::write(dir.join("cas.pem"), both).unwrap();
+        // Key Vault's own: 3DES bags and a SHA-1 MAC.
+        ok(
+            &dir,
+            &[
+                "pkcs12",
+                "-export",
+                "-legacy",
+                "-inkey",
+                "leaf.key",
+                "-in",
+                "leaf.pem",
+                "-certfile",
+                "cas.pem",
+                "-passout",
+                "pass:",
+                "-keypbe",
+                "PBE-SHA1-3DES",
+                "-certpbe",
+                "PBE-SHA1-3DES",
+                "-macalg",
+                "sha1",
+                "-out",
+                "kv.pfx",
+            ],
+        );
+        // OpenSSL 3's default: PBES2, AES-256-CBC, SHA-256 MAC.
+        ok(
+            &dir,
+            &[
+                "pkcs12",
+                "-export",
+                "-inkey",
+                "leaf.key",
+                "-in",
+                "leaf.pem",
+                "-certfile",
+                "cas.pem",
+                "-passout",
+                "pass:",
+                "-out",
+                "ossl.pfx",
+            ],
+        );
+        ok(&dir, &["pkcs8", "-topk8", "-nocrypt", "-in", "leaf.key", "-out", "leaf.p8"]);
+        let reversed = ["root.pem", "int.pem", "leaf.pem", "leaf.p8"]
+            .iter()
+            .map(|f| std::fs::read_to_string(dir.join(f)).unwrap())
+            .collect::<String>();
+        for (name, value, content_type) in [
+            (format!("{label}-kv"), read_base64(dir.join("kv.pfx")), "application/x-pkcs12"),
+            (format!("{label}-ossl"), read_base64(dir.join("ossl.pfx")), "application/x-pkcs12"),
+            (format!("{label}-pem"), reversed, "application/x-pem-file"),
+        ] {
+            w.vault.put(&name, &value);
+            w.vault.set_content_type(&name, content_type);
+            let (shm, run) = parts(&w, &name);
+            run.assert_success();
+            assert_a_matching_set(&shm.0);
+            let chain = std::fs::read_to_string(shm.0.join("chain")).unwrap();
+            assert_eq!(
+                chain,
+                std::fs::read_to_string(dir.join("int.pem")).unwrap(),
+                "{name}: the intermediate only, not the root"
+            );
+            let root = dir.join("root.pem");
+            let verified =
+                ok(&shm.0, &["verify", "-CAfile", root.to_str().unwrap(), "-untrusted", "chain", "cert"]);
+            assert!(verified.contains("cert: OK"), "{name}: {verified}");
+        }
+    }
+}
+
+#[test]
+fn damaged_unsupported_and_plain_secrets_fail_with_their_reason() {
+    let Some(_) = openssl(Path::new("."), &["version"]) else { return };
+    let w = World::new();
+    let (value, _) = recorded("certificate-pkcs12.json");
+    let mut pfx = Vec::new();
+    let decoded = Command::new("base64")
+        .arg("-d")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        decoded.stdin.as_ref().unwrap().write_all(value.as_bytes()).unwrap();
+    }
+    pfx.extend(decoded.wait_with_output().unwrap().stdout);
+    let mut bad_mac = pfx.clone();
+    let last = bad_mac.len() - 30;
+    bad_mac[last] ^= 1;
+    let dir = w.dir.path().join("rc2");
+    std::fs::create_dir_all(&dir).unwrap();
+    make_chain(&dir, &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]);
+    ok(
+        &dir,
+        &[
+            "pkcs12",
+            "-export",
+            "-legacy",
+            "-inkey",
+            "leaf.key",
+            "-in",
+            "leaf.pem",
+            "-passout",
+            "pass:",
+            "-certpbe",
+            "PBE-SHA1-RC2-40",
+            "-keypbe",
+            "PBE-SHA1-RC2-40",
+            "-out",
+            "rc2.pfx",
+        ],
+    );
+    for (name, value, content_type, message) in [
+        ("bad-mac", base64(&bad_mac), "application/x-pkcs12", "MAC does not verify"),
+        ("truncated", base64(&pfx[..pfx.len() / 2]), "application/x-pkcs12", "the certificate is malformed"),
+        ("rc2", read_base64(dir.join("rc2.pfx")), "application/x-pkcs12", "RC2-CBC (an old Windows export)"),
+        ("plain", "just a password".to_string(), "text/plain", "part= needs a certificate's secret (application/x-pkcs12 or application/x-pem-file), and this one is text/plain"),
+    ] {
+        w.vault.put(name, &value);
+        w.vault.set_content_type(name, content_type);
+        let shm = Shm::new();
+        w.kvinit()
+            .args(["--dir", shm.0.to_str().unwrap(), "--file", &format!("k={name}?part=key"), "--", "true"])
+            .run()
+            .assert_code(4)
+            .assert_stderr_contains(message)
+            .assert_stderr_contains("for file:k");
+        assert!(std::fs::read_dir(&shm.0).unwrap().next().is_none(), "{name}: nothing written");
+    }
+    w.kvinit()
+        .args(["--env", "K=x?part=key&base64", "--", "true"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("part= does not combine with json= or base64");
+}
