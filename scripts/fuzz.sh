@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-15}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
 cd fuzz
-for target in reference bodies; do
+for target in reference bodies certificates; do
   corpus=$(mktemp -d)
   cp corpus/"$target"/* "$corpus"/
   echo "fuzzing $target for ${seconds}s"

@@ -34,6 +34,18 @@ fn template(input: &str, vault: Option<&VaultUrl>) {
     }
 }
 
+/// A certificate's secret, as a PFX (DER) and as PEM: PKCS#12, DER and PEM
+/// parsing, MAC checks, decryption, chain building and the PFX writer.
+pub fn certificates(input: &[u8]) {
+    use crate::cert::{part, Part};
+    let mut pfx = Vec::new();
+    crate::transform::encode_base64(input, &mut pfx);
+    for part_kind in [Part::FullChain, Part::Pfx] {
+        let _ = part(&pfx, Some("application/x-pkcs12"), part_kind);
+        let _ = part(input, Some("application/x-pem-file"), part_kind);
+    }
+}
+
 /// Bodies from token endpoints and Key Vault, success and error alike.
 pub fn bodies(body: &[u8]) {
     let _ = crate::identity::parse_token(body);
