@@ -79,7 +79,12 @@ pub fn plan(
             );
             continue;
         }
-        let reference = SecretRef { vault: import.vault.clone(), name: names[0].clone(), version: None };
+        let reference = SecretRef {
+            vault: import.vault.clone(),
+            name: names[0].clone(),
+            version: None,
+            collection: Default::default(),
+        };
         let secret = match secrets.iter().position(|s| s.reference == reference) {
             Some(i) => i,
             None => {

@@ -221,6 +221,38 @@ pub struct SecretRef {
     pub vault: VaultUrl,
     pub name: String,
     pub version: Option<String>,
+    pub collection: Collection,
+}
+
+/// Which of a vault's APIs a reference reads. Certificates and keys give
+/// only their public part, as PEM, and need only *get* on certificates or
+/// keys, not on secrets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Collection {
+    #[default]
+    Secrets,
+    Certificates,
+    Keys,
+}
+
+impl Collection {
+    /// The path segment, as in `https://VAULT/certificates/NAME`.
+    pub fn path(self) -> &'static str {
+        match self {
+            Collection::Secrets => "secrets",
+            Collection::Certificates => "certificates",
+            Collection::Keys => "keys",
+        }
+    }
+
+    /// For messages: "reading certificate web from vault ...".
+    pub fn noun(self) -> &'static str {
+        match self {
+            Collection::Secrets => "secret",
+            Collection::Certificates => "certificate",
+            Collection::Keys => "key",
+        }
+    }
 }
 
 impl SecretRef {
@@ -238,31 +270,38 @@ impl SecretRef {
         let name = check_name(name)?;
         let version = version.map(check_version).transpose()?;
         let vault = default_vault.ok_or_else(|| RefError::NoVault(input.to_string()))?;
-        Ok(SecretRef { vault: vault.clone(), name, version })
+        Ok(SecretRef { vault: vault.clone(), name, version, collection: Collection::Secrets })
     }
 
-    /// Parses `https://HOST/secrets/SECRET[/VERSION][/]`.
+    /// Parses `https://HOST/secrets/SECRET[/VERSION][/]`, and likewise
+    /// `/certificates/` and `/keys/`.
     pub fn parse_url(input: &str) -> Result<SecretRef, RefError> {
         let (vault, path) = split_url(input)?;
         let bad = |why| RefError::BadUrl { url: input.to_string(), why };
         let path = path.strip_suffix('/').unwrap_or(path);
         let mut segments = path.split('/');
-        if segments.next() != Some("") || segments.next() != Some("secrets") {
-            return Err(bad("a secret URL looks like https://VAULT/secrets/NAME[/VERSION]"));
-        }
+        let collection = match (segments.next(), segments.next()) {
+            (Some(""), Some("secrets")) => Collection::Secrets,
+            (Some(""), Some("certificates")) => Collection::Certificates,
+            (Some(""), Some("keys")) => Collection::Keys,
+            _ => return Err(bad(
+                "a secret URL looks like https://VAULT/secrets/NAME[/VERSION] (or /certificates/, /keys/)",
+            )),
+        };
         let name = check_name(segments.next().unwrap_or(""))?;
         let version = segments.next().map(check_version).transpose()?;
         if segments.next().is_some() {
             return Err(bad("too many path segments after /secrets/NAME/VERSION"));
         }
-        Ok(SecretRef { vault, name, version })
+        Ok(SecretRef { vault, name, version, collection })
     }
 
     /// The URL of the secret, without the query string.
     pub fn url(&self) -> String {
+        let collection = self.collection.path();
         match &self.version {
-            Some(v) => format!("{}/secrets/{}/{v}", self.vault, self.name),
-            None => format!("{}/secrets/{}", self.vault, self.name),
+            Some(v) => format!("{}/{collection}/{}/{v}", self.vault, self.name),
+            None => format!("{}/{collection}/{}", self.vault, self.name),
         }
     }
 }
@@ -374,6 +413,7 @@ fn parse_app_service_inner(inner: &str, cloud: Cloud) -> Result<SecretRef, RefEr
             vault: VaultUrl::from_name(vault, cloud)?,
             name: check_name(name)?,
             version: secret_version.map(check_version).transpose()?,
+            collection: Collection::Secrets,
         }),
         _ => Err(bad("use either SecretUri=..., or VaultName=...;SecretName=...[;SecretVersion=...]")),
     }
@@ -591,8 +631,15 @@ mod tests {
         for bad in ["a/", "a/v-1", "a/v/x"] {
             assert!(matches!(SecretRef::parse(bad, Some(&v)), Err(RefError::BadVersion(_))), "{bad:?}");
         }
+        let key = SecretRef::parse("https://kv.vault.azure.net/keys/k/v1", None).unwrap();
+        assert_eq!(
+            (key.collection, key.url()),
+            (Collection::Keys, "https://kv.vault.azure.net/keys/k/v1".into())
+        );
+        let cert = SecretRef::parse("https://kv.vault.azure.net/certificates/c", None).unwrap();
+        assert_eq!(cert.collection, Collection::Certificates);
         for bad in [
-            "https://kv.vault.azure.net/keys/k",
+            "https://kv.vault.azure.net/storage/k",
             "https://kv.vault.azure.net/secrets",
             "https://kv.vault.azure.net/secrets/a/b/c",
             "https://kv.vault.azure.net/secrets/a?api-version=7.4",
@@ -615,7 +662,10 @@ mod tests {
         assert_eq!(Options::split("db").unwrap().1, Options::default());
         for bad in ["db?color=red", "db?json=password", "db?json=/a&json=/b", "db?", "db?base64=yes"] {
             let e = Options::split(bad).unwrap_err().to_string();
-            assert!(e.contains("the options are json=/POINTER, base64 and optional"), "{bad}: {e}");
+            assert!(
+                e.contains("the options are json=/POINTER, base64, optional and part=KIND"),
+                "{bad}: {e}"
+            );
         }
     }
 

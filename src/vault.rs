@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::http::{self, Client};
-use crate::reference::{SecretRef, VaultUrl};
+use crate::reference::{Collection, SecretRef, VaultUrl};
 use crate::request::{self, Call, Failed, Policy};
 use crate::retry::{Deadline, Failure};
 use crate::secret::{AccessToken, Secret};
@@ -129,9 +129,14 @@ pub fn read(
     deadline: Deadline,
 ) -> Result<Fetched, Error> {
     let url = secret.url();
-    let what = format!("reading secret {} from {}", secret, secret.vault);
+    let what = format!("reading {} {} from {}", secret.collection.noun(), secret, secret.vault);
     let call = Call { what: &what, query: &[("api-version", API_VERSION)], ..call(&url, token) };
-    request::send(client, &call, &POLICY, deadline, |r| parse_secret(&r.body))
+    let parse = match secret.collection {
+        Collection::Secrets => parse_secret,
+        Collection::Certificates => parse_certificate,
+        Collection::Keys => parse_key,
+    };
+    request::send(client, &call, &POLICY, deadline, |r| parse(&r.body))
         .map_err(|failure| Error::new(Target::Secret(secret.clone()), failure))
 }
 
@@ -263,6 +268,26 @@ pub(crate) fn parse_secret(body: &[u8]) -> Result<Fetched, ErrorKind> {
     };
     let content_type = obj.get("contentType").and_then(Value::as_str).map(str::to_string);
     Ok(Fetched { value, id, content_type })
+}
+
+/// A certificate bundle: the public certificate (`cer`, base64 DER), as PEM.
+pub(crate) fn parse_certificate(body: &[u8]) -> Result<Fetched, ErrorKind> {
+    let bad = |why: &str| ErrorKind::BadResponse(why.to_string());
+    let json: Value = serde_json::from_slice(body).map_err(|_| bad("the body is not JSON"))?;
+    let cer = json.get("cer").and_then(Value::as_str).ok_or_else(|| bad("no cer field"))?;
+    let id = json.get("id").and_then(Value::as_str).ok_or_else(|| bad("no id field"))?.to_string();
+    let pem = crate::cert::certificate_pem(cer.as_bytes()).map_err(|e| bad(&e.to_string()))?;
+    Ok(Fetched { value: pem, id, content_type: Some("application/x-pem-file".into()) })
+}
+
+/// A key bundle: the public key of its JWK, as SubjectPublicKeyInfo PEM.
+pub(crate) fn parse_key(body: &[u8]) -> Result<Fetched, ErrorKind> {
+    let bad = |why: &str| ErrorKind::BadResponse(why.to_string());
+    let json: Value = serde_json::from_slice(body).map_err(|_| bad("the body is not JSON"))?;
+    let jwk = json.get("key").ok_or_else(|| bad("no key field"))?;
+    let id = jwk.get("kid").and_then(Value::as_str).ok_or_else(|| bad("no key.kid field"))?.to_string();
+    let pem = crate::cert::public_key_pem(jwk).map_err(|e| bad(&e.to_string()))?;
+    Ok(Fetched { value: pem, id, content_type: Some("application/x-pem-file".into()) })
 }
 
 pub(crate) fn status_error(r: &http::Response) -> ErrorKind {
@@ -495,7 +520,7 @@ fn client_address(message: &str) -> Option<&str> {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.target {
-            Target::Secret(s) => write!(f, "reading secret {s} from vault {}", s.vault)?,
+            Target::Secret(s) => write!(f, "reading {} {s} from vault {}", s.collection.noun(), s.vault)?,
             Target::List(v) => write!(f, "listing the secrets of vault {v}")?,
         }
         if self.attempts > 1 {

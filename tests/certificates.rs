@@ -305,3 +305,139 @@ fn damaged_unsupported_and_plain_secrets_fail_with_their_reason() {
         .assert_code(2)
         .assert_stderr_contains("part= does not combine with json= or base64");
 }
+
+/// Key Vault's recorded certificate and key GETs (public parts: *get* on
+/// certificates or keys is enough) become PEM that `openssl` parses into
+/// the very certificate and key numbers recorded.
+#[test]
+fn recorded_public_certificates_and_keys_become_pem() {
+    let Some(_) = openssl(Path::new("."), &["version"]) else { return };
+    let decode = |s: &str| -> Vec<u8> {
+        let s = s.replace('-', "+").replace('_', "/");
+        let padded = format!("{s}{}", "=".repeat((4 - s.len() % 4) % 4));
+        let out = Command::new("base64")
+            .arg("-d")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            out.stdin.as_ref().unwrap().write_all(padded.as_bytes()).unwrap();
+        }
+        out.wait_with_output().unwrap().stdout
+    };
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02X}")).collect::<String>();
+    for (recording, path) in [
+        ("certificate-public.json", "certificates/GetCertificate"),
+        ("key-rsa.json", "keys/CreateRsaKey"),
+        ("key-ec.json", "keys/GetSingleKey"),
+    ] {
+        let w = World::new();
+        let (body, _) = recorded_body(recording);
+        w.vault.script.push(support::Reply::json(200, &body.to_string()));
+        let shm = Shm::new();
+        let url = format!("{}/{path}", w.vault.url());
+        w.kvinit()
+            .args(["--dir", shm.0.to_str().unwrap(), "--file", &format!("out.pem={url}"), "--", "true"])
+            .run()
+            .assert_success();
+        let pem = shm.0.join("out.pem");
+        let pem = pem.to_str().unwrap();
+        match recording {
+            "certificate-public.json" => {
+                std::fs::write(shm.0.join("cer.der"), decode(body["cer"].as_str().unwrap())).unwrap();
+                let expected = ok(&shm.0, &["x509", "-inform", "DER", "-in", "cer.der"]);
+                assert_eq!(std::fs::read_to_string(pem).unwrap(), expected);
+            }
+            "key-rsa.json" => {
+                let modulus = ok(&shm.0, &["rsa", "-pubin", "-in", pem, "-noout", "-modulus"]);
+                assert_eq!(
+                    modulus.trim(),
+                    format!("Modulus={}", hex(&decode(body["key"]["n"].as_str().unwrap())))
+                );
+            }
+            _ => {
+                let text = ok(&shm.0, &["pkey", "-pubin", "-in", pem, "-noout", "-text"]);
+                let point: String = text
+                    .split("pub:")
+                    .nth(1)
+                    .unwrap()
+                    .split("ASN1 OID")
+                    .next()
+                    .unwrap()
+                    .chars()
+                    .filter(|c| c.is_ascii_hexdigit())
+                    .collect();
+                let key = &body["key"];
+                let expected = format!(
+                    "04{}{}",
+                    hex(&decode(key["x"].as_str().unwrap())),
+                    hex(&decode(key["y"].as_str().unwrap()))
+                );
+                assert_eq!(point.to_uppercase(), expected, "{text}");
+                assert!(text.contains("prime256v1") || text.contains("P-256"), "{text}");
+            }
+        }
+    }
+}
+
+/// The recorded response body of a GET, as JSON.
+fn recorded_body(name: &str) -> (serde_json::Value, ()) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recordings/keyvault").join(name);
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let body = &json["exchanges"][0]["response"]["body"];
+    (serde_json::from_str(body.as_str().unwrap()).unwrap(), ())
+}
+
+/// The emulator's certificates and keys APIs, as the recordings above show
+/// them, read by name in the default vault's URL.
+#[test]
+fn the_emulator_serves_public_certificates_and_keys() {
+    let Some(_) = openssl(Path::new("."), &["version"]) else { return };
+    let w = World::new();
+    let dir = w.dir.path().to_path_buf();
+    ok(
+        &dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "k.pem",
+            "-out",
+            "c.pem",
+            "-subj",
+            "/CN=public.example",
+            "-days",
+            "1",
+        ],
+    );
+    ok(&dir, &["x509", "-in", "c.pem", "-outform", "DER", "-out", "c.der"]);
+    w.vault.put_certificate("web", &read_base64(dir.join("c.der")));
+    let (key, _) = recorded_body("key-ec.json");
+    w.vault.put_key("signing", key["key"].clone());
+    let shm = Shm::new();
+    let cert = format!("web.crt={}/certificates/web", w.vault.url());
+    let key = format!("signing.pub={}/keys/signing", w.vault.url());
+    let missing = format!("none.pub={}/keys/none", w.vault.url());
+    w.kvinit()
+        .args(["--dir", shm.0.to_str().unwrap(), "--file", &cert, "--file", &key, "--", "true"])
+        .run()
+        .assert_success();
+    assert_eq!(
+        std::fs::read_to_string(shm.0.join("web.crt")).unwrap(),
+        std::fs::read_to_string(dir.join("c.pem")).unwrap()
+    );
+    ok(&shm.0, &["pkey", "-pubin", "-in", "signing.pub", "-noout"]);
+    w.kvinit()
+        .args(["--dir", shm.0.to_str().unwrap(), "--file", &missing, "--", "true"])
+        .run()
+        .assert_code(4)
+        .assert_stderr_contains("reading key none from vault")
+        .assert_stderr_contains("KeyNotFound");
+}

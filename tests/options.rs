@@ -145,7 +145,7 @@ fn unknown_options_are_usage_errors() {
             .args(["--env", bad, "--", "true"])
             .run()
             .assert_code(2)
-            .assert_stderr_contains("the options are json=/POINTER, base64 and optional");
+            .assert_stderr_contains("the options are json=/POINTER, base64, optional and part=KIND");
     }
 }
 

@@ -127,6 +127,69 @@ pub fn part(value: &[u8], content_type: Option<&str>, part: Part) -> Result<Secr
     Ok(out)
 }
 
+/// A certificate bundle's `cer` (base64 DER) as PEM, checked to be one.
+pub fn certificate_pem(cer: &[u8]) -> Result<crate::secret::Secret, Error> {
+    let der = crate::transform::decode_base64(cer).ok_or(Error::Format("cer is not base64"))?;
+    parse_cert(&der)?;
+    Ok(text(&SecretBytes::new(pem_block("CERTIFICATE", &der))))
+}
+
+/// A JWK's public key (RSA `n`/`e`, EC `crv`/`x`/`y`) as SubjectPublicKeyInfo PEM.
+pub fn public_key_pem(jwk: &serde_json::Value) -> Result<crate::secret::Secret, Error> {
+    let field = |name: &str| jwk.get(name).and_then(serde_json::Value::as_str);
+    let kty = field("kty").unwrap_or("");
+    let bytes = |name: &'static str| {
+        field(name)
+            .and_then(|v| crate::transform::decode_base64(v.as_bytes()))
+            .filter(|b| !b.is_empty())
+            .ok_or(Error::Missing(name))
+    };
+    let (algorithm, key) = match kty {
+        "RSA" | "RSA-HSM" => {
+            let public = der::constructed(SEQUENCE, &[&unsigned(&bytes("n")?), &unsigned(&bytes("e")?)]);
+            (der::constructed(SEQUENCE, &[&der::encode(OID, RSA), &der::encode(der::NULL, &[])]), public)
+        }
+        "EC" | "EC-HSM" => {
+            let curve: &[u8] = match field("crv") {
+                Some("P-256") => &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
+                Some("P-384") => &[0x2b, 0x81, 0x04, 0x00, 0x22],
+                Some("P-521") => &[0x2b, 0x81, 0x04, 0x00, 0x23],
+                Some("P-256K") => &[0x2b, 0x81, 0x04, 0x00, 0x0a],
+                _ => {
+                    return Err(Error::Unsupported(
+                        "an EC curve other than P-256, P-384, P-521 and P-256K".into(),
+                    ))
+                }
+            };
+            let point = [&[4u8][..], &bytes("x")?, &bytes("y")?].concat();
+            (der::constructed(SEQUENCE, &[&der::encode(OID, EC), &der::encode(OID, curve)]), point)
+        }
+        other => return Err(Error::Unsupported(format!("a key of type {other:?}, not RSA or EC"))),
+    };
+    let bits = [&[0u8][..], &key].concat();
+    let spki = der::constructed(SEQUENCE, &[&algorithm, &der::encode(BIT_STRING, &bits)]);
+    Ok(text(&SecretBytes::new(pem_block("PUBLIC KEY", &spki))))
+}
+
+/// A big-endian unsigned number as a DER INTEGER.
+fn unsigned(bytes: &[u8]) -> Vec<u8> {
+    let bytes = &bytes[bytes.iter().take_while(|&&b| b == 0).count().min(bytes.len() - 1)..];
+    match bytes[0] & 0x80 {
+        0 => der::encode(INTEGER, bytes),
+        _ => der::encode(INTEGER, &[&[0u8][..], bytes].concat()),
+    }
+}
+
+fn text(pem: &SecretBytes) -> crate::secret::Secret {
+    crate::secret::Secret::new(String::from_utf8_lossy(pem.expose()).into_owned())
+}
+
+fn pem_block(label: &str, der: &[u8]) -> Vec<u8> {
+    let mut out = SecretBytes::new(Vec::new());
+    pem(&mut out, label, der);
+    out.expose().to_vec()
+}
+
 /// The blocks of a PEM secret: the key (PKCS#8; PKCS#1 RSA keys are
 /// wrapped) and the certificates, in the order stored.
 fn from_pem(value: &[u8]) -> Result<(Option<SecretBytes>, Vec<Vec<u8>>), Error> {

@@ -198,6 +198,8 @@ pub struct FakeVault {
     /// Key Vault's service limit, scaled down: at most N GETs per window.
     pub throttle: Arc<Mutex<Option<Throttle>>>,
     pub paging: Arc<Mutex<Paging>>,
+    /// Certificate and key bundles, by `certificates/NAME` or `keys/NAME`.
+    pub public: Arc<Mutex<BTreeMap<String, serde_json::Value>>>,
 }
 
 /// The headers every recorded Key Vault reply carries besides its
@@ -284,6 +286,8 @@ impl FakeVault {
         let denied: Arc<Mutex<Vec<(String, Denial)>>> = Default::default();
         let throttle: Arc<Mutex<Option<Throttle>>> = Default::default();
         let paging: Arc<Mutex<Paging>> = Default::default();
+        let public: Arc<Mutex<BTreeMap<String, serde_json::Value>>> = Default::default();
+        let bundles = public.clone();
         let (s, store, deny, limit, pages) =
             (script.clone(), secrets.clone(), denied.clone(), throttle.clone(), paging.clone());
         let handler: Handler = Arc::new(move |req: &Request| {
@@ -292,15 +296,18 @@ impl FakeVault {
             }
             let reply = match limit.lock().unwrap().as_mut().and_then(Throttle::admit) {
                 Some(reply) => reply,
-                None => {
-                    let paging = *pages.lock().unwrap();
-                    vault_reply(req, &tokens, &store.lock().unwrap(), &deny.lock().unwrap(), paging)
-                }
+                None => match public_reply(req, &tokens, &bundles.lock().unwrap()) {
+                    Some(reply) => reply,
+                    None => {
+                        let paging = *pages.lock().unwrap();
+                        vault_reply(req, &tokens, &store.lock().unwrap(), &deny.lock().unwrap(), paging)
+                    }
+                },
             };
             with_recorded_headers(reply, req)
         });
         let server = Server::bind(port, Some(tls), handler)?;
-        Ok(FakeVault { server, script, secrets, denied, ca_file, throttle, paging })
+        Ok(FakeVault { server, script, secrets, denied, ca_file, throttle, paging, public })
     }
 
     /// Sets how the list API pages from now on.
@@ -332,6 +339,29 @@ impl FakeVault {
 
     pub fn tag(&self, name: &str, key: &str, value: &str) {
         self.secrets.lock().unwrap().get_mut(name).unwrap().tags.insert(key.to_string(), value.to_string());
+    }
+
+    /// Stores certificate `name` with `der` as its public certificate.
+    pub fn put_certificate(&self, name: &str, cer_base64: &str) {
+        let id = format!("https://{}/certificates/{name}/{}", self.host(), new_version());
+        let bundle = serde_json::json!({
+            "id": id,
+            "kid": id.replace("/certificates/", "/keys/"),
+            "sid": id.replace("/certificates/", "/secrets/"),
+            "cer": cer_base64,
+            "attributes": {"enabled": true, "created": 1_700_000_000, "updated": 1_700_000_000, "recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90},
+        });
+        self.public.lock().unwrap().insert(format!("certificates/{name}"), bundle);
+    }
+
+    /// Stores key `name` as the JWK `key` (its `kid` is added).
+    pub fn put_key(&self, name: &str, mut key: serde_json::Value) {
+        key["kid"] = format!("https://{}/keys/{name}/{}", self.host(), new_version()).into();
+        let bundle = serde_json::json!({
+            "key": key,
+            "attributes": {"enabled": true, "created": 1_700_000_000, "updated": 1_700_000_000, "recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90},
+        });
+        self.public.lock().unwrap().insert(format!("keys/{name}"), bundle);
     }
 
     pub fn disable(&self, name: &str) {
@@ -437,6 +467,40 @@ fn vault_reply(
         return denial(why, vault, "get");
     }
     get_secret(host, name, version, secrets)
+}
+
+/// `GET /certificates/NAME[/VERSION]` and `/keys/NAME[/VERSION]`: the
+/// stored bundle (its current version), or the 404 Key Vault sends.
+fn public_reply(
+    req: &Request,
+    tokens: &Tokens,
+    bundles: &BTreeMap<String, serde_json::Value>,
+) -> Option<Reply> {
+    let segments: Vec<&str> = req.path.trim_end_matches('/').split('/').collect();
+    let (collection, name) = match segments.as_slice() {
+        ["", c @ ("certificates" | "keys"), name] | ["", c @ ("certificates" | "keys"), name, _] => {
+            (*c, *name)
+        }
+        _ => return None,
+    };
+    if let Err(refused) = authorize(req, tokens) {
+        return Some(refused);
+    }
+    Some(match bundles.get(&format!("{collection}/{name}")) {
+        Some(bundle) => Reply::json(200, &bundle.to_string()),
+        None if collection == "keys" => kv_error(
+            404,
+            "KeyNotFound",
+            &format!("A key with (name/id) {name} was not found in this key vault."),
+            None,
+        ),
+        None => kv_error(
+            404,
+            "CertificateNotFound",
+            &format!("A certificate with (name/id) {name} was not found in this key vault."),
+            None,
+        ),
+    })
 }
 
 /// The recorded 401s (with the `login.windows.net` challenge) for a missing
