@@ -441,3 +441,94 @@ fn the_emulator_serves_public_certificates_and_keys() {
         .assert_stderr_contains("reading key none from vault")
         .assert_stderr_contains("KeyNotFound");
 }
+
+/// A renewed certificate replaces its key and chain files together, and the
+/// command gets one signal for the set, after the last rename.
+#[test]
+fn a_renewed_certificate_is_written_as_a_set_with_one_signal() {
+    let Some(_) = openssl(Path::new("."), &["version"]) else { return };
+    let w = World::new();
+    let dir = w.dir.path().to_path_buf();
+    let make = |n: &str| {
+        ok(
+            &dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                &format!("k{n}.pem"),
+                "-out",
+                &format!("c{n}.pem"),
+                "-subj",
+                &format!("/CN=v{n}.example"),
+                "-days",
+                "1",
+            ],
+        );
+        ok(
+            &dir,
+            &[
+                "pkcs12",
+                "-export",
+                "-inkey",
+                &format!("k{n}.pem"),
+                "-in",
+                &format!("c{n}.pem"),
+                "-passout",
+                "pass:",
+                "-out",
+                &format!("{n}.pfx"),
+            ],
+        );
+        read_base64(dir.join(format!("{n}.pfx")))
+    };
+    w.vault.put("web", &make("1"));
+    w.vault.set_content_type("web", "application/x-pkcs12");
+    let shm = Shm::new();
+    let (hups, ready) = (dir.join("hups"), dir.join("ready"));
+    // On each HUP: the key and certificate must be a pair at that moment.
+    let script = format!(
+        "trap 'a=$(openssl pkey -in {d}/tls.key -pubout); b=$(openssl x509 -in {d}/tls.crt -pubkey -noout); \
+         [ \"$a\" = \"$b\" ] && echo pair >> {h} || echo mismatch >> {h}' HUP; touch {r}; while :; do sleep 0.05; done",
+        d = shm.0.display(),
+        h = hups.display(),
+        r = ready.display()
+    );
+    let child = w
+        .kvinit()
+        .args(["--init", "--refresh", "1s", "--dir", shm.0.to_str().unwrap()])
+        .args([
+            "--file",
+            "tls.key=web?part=key",
+            "--file",
+            "tls.crt=web?part=fullchain",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .spawn();
+    assert!(support::wait_for(std::time::Duration::from_secs(20), || ready.exists()));
+    w.vault.put("web", &make("2"));
+    let renewed = support::wait_for(std::time::Duration::from_secs(15), || {
+        std::fs::read_to_string(&hups).is_ok_and(|h| !h.is_empty())
+    });
+    // Two more rounds: an unchanged certificate must not signal again.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    support::signal(child.id(), 15);
+    let (code, _, stderr) = support::finish(child, std::time::Duration::from_secs(20));
+    assert!(renewed, "no signal after the renewal:\n{stderr}");
+    assert_eq!(code, Some(143), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&hups).unwrap(),
+        "pair\n",
+        "one signal, with a matching pair:\n{stderr}"
+    );
+    let subject = ok(&shm.0, &["x509", "-in", "tls.crt", "-noout", "-subject"]);
+    assert!(subject.contains("v2.example"), "{subject}");
+}
