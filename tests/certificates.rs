@@ -532,3 +532,18 @@ fn a_renewed_certificate_is_written_as_a_set_with_one_signal() {
     let subject = ok(&shm.0, &["x509", "-in", "tls.crt", "-noout", "-subject"]);
     assert!(subject.contains("v2.example"), "{subject}");
 }
+
+/// The emulator's generated certificate (`--certificate NAME`) is stored as
+/// Key Vault stores a PEM certificate, and gives a verifiable chain.
+#[test]
+fn the_emulators_generated_certificate_gives_a_verifiable_chain() {
+    let Some(_) = openssl(Path::new("."), &["version"]) else { return };
+    let w = World::new();
+    let root = w.vault.put_generated_certificate("web-cert");
+    let (shm, run) = parts(&w, "web-cert");
+    run.assert_success();
+    assert_a_matching_set(&shm.0);
+    std::fs::write(shm.0.join("root.pem"), root).unwrap();
+    let verified = ok(&shm.0, &["verify", "-CAfile", "root.pem", "-untrusted", "chain", "cert"]);
+    assert!(verified.contains("cert: OK"), "{verified}");
+}

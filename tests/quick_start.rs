@@ -129,8 +129,25 @@ fn the_readme_feature_examples_work() {
         "cat",
         dir.join("appsettings.json").to_str().unwrap(),
     ]);
-    let _ = std::fs::remove_dir_all(&dir);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the rendered template is JSON");
+    let out = run_with(
+        &["--certificate", "web-cert"],
+        &[
+            "--dir",
+            dir.to_str().unwrap(),
+            "--allow-disk",
+            "--file",
+            "tls.key=web-cert?part=key",
+            "--file",
+            "tls.crt=web-cert?part=fullchain",
+            "--",
+            "head",
+            "-1",
+            dir.join("tls.key").to_str().unwrap(),
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "-----BEGIN PRIVATE KEY-----\n");
     assert_eq!(json["Database"]["Password"], "correct-horse-battery-staple");
     assert_eq!(json["ApiKey"], "k3y/with:odd \"chars\"");
 }

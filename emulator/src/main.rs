@@ -37,6 +37,9 @@ options:
                        list) with the 403 a vault sends for REASON: rbac
                        (default), access-policy, firewall, private-link or
                        policy (repeatable)
+  --certificate NAME   generate a root -> intermediate -> leaf chain and serve
+                       it as certificate NAME and as its PEM secret, as Key
+                       Vault does (repeatable); the root goes to DIR/NAME-root.pem
   --list-page-size N   list pages hold at most N secrets (1-25, default 25)
   --list-empty-pages M serve M empty list pages, each with a nextLink, before
                        the first secret (default 1; Azure was recorded with 0
@@ -67,6 +70,7 @@ struct Args {
     fail_next: Option<(usize, u16)>,
     throttle: Option<usize>,
     deny: Vec<(String, Denial)>,
+    certificates: Vec<String>,
     paging: Paging,
     command: Vec<String>,
 }
@@ -136,7 +140,7 @@ fn serve(
     dir: PathBuf,
     stop: stop_signals::Mask,
 ) -> Result<ExitCode, String> {
-    let options = Options { secrets, port: args.port, ..Options::new(dir) };
+    let options = Options { secrets, port: args.port, ..Options::new(dir.clone()) };
     let emulator = Emulator::start(options).map_err(|e| format!("starting: {e}"))?;
     if let Some(latency) = args.latency {
         emulator.set_latency(Target::All, latency);
@@ -146,6 +150,10 @@ fn serve(
     }
     emulator.throttle(args.throttle);
     args.deny.iter().for_each(|(name, why)| emulator.deny(name, *why));
+    for name in &args.certificates {
+        let root = emulator.vault.put_generated_certificate(name);
+        let _ = std::fs::write(dir.join(format!("{name}-root.pem")), root);
+    }
     emulator.vault.set_paging(args.paging);
     let env = emulator.env(args.identity);
     eprintln!(
@@ -273,6 +281,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
         fail_next: None,
         throttle: None,
         deny: Vec::new(),
+        certificates: Vec::new(),
         paging: Paging::default(),
         command: Vec::new(),
     };
@@ -297,6 +306,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
             }
             "--port" => args.port = number(&flag, &value()?)?,
             "--latency" => args.latency = Some(Duration::from_millis(number(&flag, &value()?)?)),
+            "--certificate" => args.certificates.push(value()?),
             "--deny" => {
                 let v = value()?;
                 let (name, why) = v.split_once(':').unwrap_or((&v, "rbac"));

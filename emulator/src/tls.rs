@@ -16,6 +16,40 @@ pub struct Certificates {
     pub thumbprint: String,
 }
 
+/// A root → intermediate → leaf chain for `name` (ECDSA P-256): the leaf's
+/// PKCS#8 key as PEM, the three certificates as PEM, and the leaf's DER.
+pub struct Chain {
+    pub key_pem: String,
+    pub leaf_pem: String,
+    pub intermediate_pem: String,
+    pub root_pem: String,
+    pub leaf_der: Vec<u8>,
+}
+
+pub fn chain(name: &str) -> Result<Chain, rcgen::Error> {
+    let ca = |cn: &str| {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        Ok::<_, rcgen::Error>(params)
+    };
+    let root = CertifiedIssuer::self_signed(ca("kvinit-emulator root")?, KeyPair::generate()?)?;
+    let intermediate =
+        CertifiedIssuer::signed_by(ca("kvinit-emulator intermediate")?, KeyPair::generate()?, &root)?;
+    let leaf_key = KeyPair::generate()?;
+    let mut leaf = CertificateParams::new(vec![name.to_string()])?;
+    leaf.distinguished_name.push(DnType::CommonName, name);
+    let leaf = leaf.signed_by(&leaf_key, &intermediate)?;
+    Ok(Chain {
+        key_pem: leaf_key.serialize_pem(),
+        leaf_pem: leaf.pem(),
+        intermediate_pem: intermediate.pem(),
+        root_pem: root.pem(),
+        leaf_der: leaf.der().to_vec(),
+    })
+}
+
 /// Generates the CA and server certificate and writes the CA to `dir/ca.pem`.
 pub fn localhost(dir: &Path) -> io::Result<Certificates> {
     for_names(dir, &["127.0.0.1", "localhost"])

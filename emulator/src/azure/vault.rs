@@ -341,6 +341,19 @@ impl FakeVault {
         self.secrets.lock().unwrap().get_mut(name).unwrap().tags.insert(key.to_string(), value.to_string());
     }
 
+    /// Generates a root → intermediate → leaf chain for `name` and stores it
+    /// as Key Vault does a PEM certificate: the secret `name`
+    /// (`application/x-pem-file`: key, leaf, intermediate, root) and the
+    /// certificate `name`. Returns the root, to verify the chain with.
+    pub fn put_generated_certificate(&self, name: &str) -> String {
+        let chain = crate::tls::chain(name).expect("generating a certificate chain");
+        let pem = format!("{}{}{}{}", chain.key_pem, chain.leaf_pem, chain.intermediate_pem, chain.root_pem);
+        self.put(name, &pem);
+        self.set_content_type(name, "application/x-pem-file");
+        self.put_certificate(name, &crate::token::base64(&chain.leaf_der));
+        chain.root_pem
+    }
+
     /// Stores certificate `name` with `der` as its public certificate.
     pub fn put_certificate(&self, name: &str, cer_base64: &str) {
         let id = format!("https://{}/certificates/{name}/{}", self.host(), new_version());
