@@ -85,18 +85,7 @@ fn handle(req: &Request, faults: &Faults) -> Result<Reply, String> {
             Ok(done)
         }
         ("GET", path) if path.starts_with("/secrets/") && path.ends_with("/versions") => {
-            let name = &path["/secrets/".len()..path.len() - "/versions".len()];
-            let secrets = faults.secrets.lock().unwrap();
-            let Some(stored) = secrets.get(name) else {
-                return Ok(Reply::json(404, &serde_json::json!({ "error": format!("no secret {name:?}") }).to_string()));
-            };
-            let current = stored.versions.last().map(|(v, _)| v.as_str());
-            let versions: Vec<_> = stored
-                .versions
-                .iter()
-                .map(|(v, _)| serde_json::json!({ "version": v, "current": Some(v.as_str()) == current }))
-                .collect();
-            Ok(Reply::json(200, &serde_json::json!({ "name": name, "versions": versions }).to_string()))
+            Ok(versions(faults, &path["/secrets/".len()..path.len() - "/versions".len()]))
         }
         ("GET", "/stats") => {
             let identity: usize = faults.identity.iter().map(|c| c.requests().len()).sum();
@@ -117,4 +106,19 @@ fn handle(req: &Request, faults: &Faults) -> Result<Reply, String> {
              (target=vault|identity|all)",
         )),
     }
+}
+
+/// `GET /secrets/NAME/versions`: every version id, oldest first, and which is current.
+fn versions(faults: &Faults, name: &str) -> Reply {
+    let secrets = faults.secrets.lock().unwrap();
+    let Some(stored) = secrets.get(name) else {
+        return Reply::json(404, &serde_json::json!({ "error": format!("no secret {name:?}") }).to_string());
+    };
+    let current = stored.versions.last().map(|(v, _)| v.as_str());
+    let versions: Vec<_> = stored
+        .versions
+        .iter()
+        .map(|(v, _)| serde_json::json!({ "version": v, "current": Some(v.as_str()) == current }))
+        .collect();
+    Reply::json(200, &serde_json::json!({ "name": name, "versions": versions }).to_string())
 }

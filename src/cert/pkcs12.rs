@@ -281,117 +281,88 @@ const WRITE_ITERATIONS: u32 = 2048;
 /// certificate bags, the leaf and the key tied by a localKeyID, and an
 /// HMAC-SHA-256 MAC, as OpenSSL 3 writes by default.
 pub fn write(key: &SecretBytes, certs: &[Vec<u8>]) -> Result<Vec<u8>, Error> {
-    let rng = ring::rand::SystemRandom::new();
-    let random = |n: usize| -> Result<Vec<u8>, Error> {
-        let mut bytes = vec![0; n];
-        rng.fill(&mut bytes).map_err(|_| Error::Format("no randomness from the system"))?;
-        Ok(bytes)
-    };
     let key_id = certs
         .first()
         .map_or_else(Vec::new, |leaf| digest::digest(&digest::SHA256, leaf).as_ref()[..20].to_vec());
-    let attributes = |bag: &[&[u8]]| -> Vec<u8> {
-        let id = der::constructed(
-            SEQUENCE,
-            &[
-                &der::encode(OID, LOCAL_KEY_ID),
-                &der::constructed(SET, &[&der::encode(OCTET_STRING, &key_id)]),
-            ],
-        );
-        let mut parts = bag.to_vec();
-        let set = der::constructed(SET, &[&id]);
-        parts.push(&set);
-        der::constructed(SEQUENCE, &parts)
-    };
+    let mut bags = vec![with_key_id(&[&der::encode(OID, SHROUDED_KEY_BAG), &shrouded_key(key)?], &key_id)];
+    for (n, cert) in certs.iter().enumerate() {
+        let cert = der::constructed(CONTEXT_0, &[&der::encode(OCTET_STRING, cert)]);
+        let cert_bag = der::constructed(SEQUENCE, &[&der::encode(OID, X509_CERTIFICATE), &cert]);
+        let value = der::constructed(CONTEXT_0, &[&cert_bag]);
+        bags.push(match n {
+            0 => with_key_id(&[&der::encode(OID, CERT_BAG), &value], &key_id),
+            _ => der::constructed(SEQUENCE, &[&der::encode(OID, CERT_BAG), &value]),
+        });
+    }
+    let bag_refs: Vec<&[u8]> = bags.iter().map(Vec::as_slice).collect();
+    let auth_safe = der::constructed(SEQUENCE, &[&data(&der::constructed(SEQUENCE, &bag_refs))]);
+    let mac = mac_data(&auth_safe)?;
+    Ok(der::constructed(SEQUENCE, &[&der::uint(3), &data(&auth_safe), &mac]))
+}
+
+/// `ContentInfo { data, [0] OCTET STRING octets }`.
+fn data(octets: &[u8]) -> Vec<u8> {
+    let content = der::constructed(CONTEXT_0, &[&der::encode(OCTET_STRING, octets)]);
+    der::constructed(SEQUENCE, &[&der::encode(OID, DATA), &content])
+}
+
+/// A SafeBag of `parts` with a localKeyID attribute, which ties the key
+/// to the leaf certificate.
+fn with_key_id(parts: &[&[u8]], key_id: &[u8]) -> Vec<u8> {
+    let id = der::constructed(SET, &[&der::encode(OCTET_STRING, key_id)]);
+    let attribute = der::constructed(SEQUENCE, &[&der::encode(OID, LOCAL_KEY_ID), &id]);
+    let set = der::constructed(SET, &[&attribute]);
+    let mut all = parts.to_vec();
+    all.push(&set);
+    der::constructed(SEQUENCE, &all)
+}
+
+fn random(n: usize) -> Result<Vec<u8>, Error> {
+    let mut bytes = vec![0; n];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| Error::Format("no randomness from the system"))?;
+    Ok(bytes)
+}
+
+/// `[0] EncryptedPrivateKeyInfo`: the key under PBES2 with PBKDF2-HMAC-SHA-256
+/// and AES-256-CBC, for the empty password.
+fn shrouded_key(key: &SecretBytes) -> Result<Vec<u8>, Error> {
     let (salt, iv) = (random(16)?, random(16)?);
     let mut aes_key = SecretBytes::new(vec![0; 32]);
     let iterations = NonZeroU32::new(WRITE_ITERATIONS).expect("not zero");
     pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA256, iterations, &salt, b"", aes_key.expose_mut());
     let cipher =
         cbc::Encryptor::<aes::Aes256>::new_from_slices(aes_key.expose(), &iv).map_err(|_| Error::Decrypt)?;
-    let mut buffer = key.expose().to_vec();
-    let len = buffer.len();
-    buffer.resize(len + 16, 0);
+    let len = key.expose().len();
+    let mut buffer = SecretBytes::new(key.expose().to_vec());
+    buffer.extend(&[0; 16]);
     let encrypted =
-        cipher.encrypt_padded_mut::<Pkcs7>(&mut buffer, len).map_err(|_| Error::Decrypt)?.to_vec();
-    crate::secret::wipe(buffer);
-    let algorithm = der::constructed(
-        SEQUENCE,
-        &[
-            &der::encode(OID, PBES2),
-            &der::constructed(
-                SEQUENCE,
-                &[
-                    &der::constructed(
-                        SEQUENCE,
-                        &[
-                            &der::encode(OID, PBKDF2),
-                            &der::constructed(
-                                SEQUENCE,
-                                &[
-                                    &der::encode(OCTET_STRING, &salt),
-                                    &der::uint(WRITE_ITERATIONS),
-                                    &der::constructed(
-                                        SEQUENCE,
-                                        &[&der::encode(OID, HMAC_SHA256), &der::encode(der::NULL, &[])],
-                                    ),
-                                ],
-                            ),
-                        ],
-                    ),
-                    &der::constructed(
-                        SEQUENCE,
-                        &[&der::encode(OID, AES256_CBC), &der::encode(OCTET_STRING, &iv)],
-                    ),
-                ],
-            ),
-        ],
-    );
+        cipher.encrypt_padded_mut::<Pkcs7>(buffer.expose_mut(), len).map_err(|_| Error::Decrypt)?.to_vec();
+    let prf = der::constructed(SEQUENCE, &[&der::encode(OID, HMAC_SHA256), &der::encode(der::NULL, &[])]);
+    let pbkdf2_params =
+        der::constructed(SEQUENCE, &[&der::encode(OCTET_STRING, &salt), &der::uint(WRITE_ITERATIONS), &prf]);
+    let kdf = der::constructed(SEQUENCE, &[&der::encode(OID, PBKDF2), &pbkdf2_params]);
+    let cipher =
+        der::constructed(SEQUENCE, &[&der::encode(OID, AES256_CBC), &der::encode(OCTET_STRING, &iv)]);
+    let params = der::constructed(SEQUENCE, &[&kdf, &cipher]);
+    let algorithm = der::constructed(SEQUENCE, &[&der::encode(OID, PBES2), &params]);
     let shrouded = der::constructed(SEQUENCE, &[&algorithm, &der::encode(OCTET_STRING, &encrypted)]);
-    let key_bag =
-        attributes(&[&der::encode(OID, SHROUDED_KEY_BAG), &der::constructed(CONTEXT_0, &[&shrouded])]);
-    let mut bags = vec![key_bag];
-    for (n, cert) in certs.iter().enumerate() {
-        let cert_bag = der::constructed(
-            SEQUENCE,
-            &[
-                &der::encode(OID, X509_CERTIFICATE),
-                &der::constructed(CONTEXT_0, &[&der::encode(OCTET_STRING, cert)]),
-            ],
-        );
-        let value = der::constructed(CONTEXT_0, &[&cert_bag]);
-        bags.push(match n {
-            0 => attributes(&[&der::encode(OID, CERT_BAG), &value]),
-            _ => der::constructed(SEQUENCE, &[&der::encode(OID, CERT_BAG), &value]),
-        });
-    }
-    let bag_refs: Vec<&[u8]> = bags.iter().map(Vec::as_slice).collect();
-    let safe_contents = der::constructed(SEQUENCE, &bag_refs);
-    let data = |octets: &[u8]| {
-        der::constructed(
-            SEQUENCE,
-            &[&der::encode(OID, DATA), &der::constructed(CONTEXT_0, &[&der::encode(OCTET_STRING, octets)])],
-        )
-    };
-    let auth_safe = der::constructed(SEQUENCE, &[&data(&safe_contents)]);
-    let mac_salt = random(16)?;
-    let mac_key = kdf(&digest::SHA256, &[0, 0], &mac_salt, 3, WRITE_ITERATIONS, 32)?;
-    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, mac_key.expose()), &auth_safe);
-    let mac = der::constructed(
+    Ok(der::constructed(CONTEXT_0, &[&shrouded]))
+}
+
+/// `MacData`: HMAC-SHA-256 over the AuthenticatedSafe, its key from the
+/// PKCS#12 KDF of the empty password (two zero bytes, as OpenSSL writes it).
+fn mac_data(auth_safe: &[u8]) -> Result<Vec<u8>, Error> {
+    let salt = random(16)?;
+    let key = kdf(&digest::SHA256, &[0, 0], &salt, 3, WRITE_ITERATIONS, 32)?;
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key.expose()), auth_safe);
+    let algorithm = der::constructed(SEQUENCE, &[&der::encode(OID, SHA256), &der::encode(der::NULL, &[])]);
+    let digest_info = der::constructed(SEQUENCE, &[&algorithm, &der::encode(OCTET_STRING, tag.as_ref())]);
+    Ok(der::constructed(
         SEQUENCE,
-        &[
-            &der::constructed(
-                SEQUENCE,
-                &[
-                    &der::constructed(SEQUENCE, &[&der::encode(OID, SHA256), &der::encode(der::NULL, &[])]),
-                    &der::encode(OCTET_STRING, tag.as_ref()),
-                ],
-            ),
-            &der::encode(OCTET_STRING, &mac_salt),
-            &der::uint(WRITE_ITERATIONS),
-        ],
-    );
-    Ok(der::constructed(SEQUENCE, &[&der::uint(3), &data(&auth_safe), &mac]))
+        &[&digest_info, &der::encode(OCTET_STRING, &salt), &der::uint(WRITE_ITERATIONS)],
+    ))
 }
 
 #[cfg(test)]
