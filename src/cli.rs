@@ -85,6 +85,14 @@ Process:
                              [KVINIT_REFRESH]
       --refresh-signal SIGNAL
                              sent to COMMAND when files changed [default: HUP]
+      --on-change ACTION     with --refresh: signal (the default), restart
+                             (stop COMMAND and start it with the new values)
+                             or none [KVINIT_ON_CHANGE]
+      --stop-signal SIGNAL   how a restart stops COMMAND [default: TERM]
+      --stop-timeout DURATION
+                             then SIGKILL after this long [default: 10s]
+      --refresh-sentinel REF read only REF each round, and every secret when
+                             its version changed
 
 Network:
       --timeout DURATION     deadline for every secret, retries included:
@@ -202,6 +210,22 @@ pub struct Args {
     // With --init: re-read the secrets this often, rewrite changed files (e.g. 5m) [env: KVINIT_REFRESH]
     #[arg(long, value_name = "DURATION")]
     pub refresh: Option<String>,
+
+    // With --refresh: signal (default), restart or none [env: KVINIT_ON_CHANGE]
+    #[arg(long, value_name = "ACTION")]
+    pub on_change: Option<String>,
+
+    // With --on-change restart: the signal that stops the command [default: TERM]
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+
+    // With --on-change restart: how long before SIGKILL [default: 10s]
+    #[arg(long, value_name = "DURATION")]
+    pub stop_timeout: Option<String>,
+
+    // With --refresh: read only this secret each round, and the rest when it changed
+    #[arg(long, value_name = "REF")]
+    pub refresh_sentinel: Option<String>,
 
     // Signal sent to the command after a refresh changed files [default: HUP]
     #[arg(long, value_name = "SIGNAL")]

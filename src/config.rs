@@ -11,7 +11,7 @@ use crate::cli::Args;
 use crate::identity::{Choice, Env, Kind, UserAssigned, CREDENTIALS};
 use crate::import::Import;
 use crate::launch::user::{IdOrName, UserSpec};
-use crate::launch::{Init, Job};
+use crate::launch::{Init, Job, OnChange};
 use crate::reference::{self, parse_app_service_reference, Cloud, Options, RefError, SecretRef, VaultUrl};
 use crate::sink::file::Files;
 use crate::sink::{self, Dest, Origin, Output, Part, Slot, Source};
@@ -38,6 +38,8 @@ pub struct Plan {
     pub import: Option<Import>,
     /// Where each secret goes; `secret` indexes `secrets`.
     pub outputs: Vec<Output>,
+    /// `--refresh-sentinel`: the one secret each round reads first.
+    pub sentinel: Option<PlannedSecret>,
     /// `--template` files, read and added to `outputs` by the job.
     pub templates: Vec<TemplateFile>,
     /// How secret files are written.
@@ -237,6 +239,20 @@ impl Plan {
         let outputs = plan_secrets(&mut secrets, requests, &rules)?;
         let import = import(&args, &rules)?;
         let templates = template_files(&args, &env, &outputs)?;
+        let sentinel = match &args.refresh_sentinel {
+            None => None,
+            Some(text) => {
+                let what = || format!("--refresh-sentinel {text}");
+                let (reference, _) = parse_reference(text, rules.default_vault.as_ref(), what)?;
+                let resource = rules.resource_of(&reference.vault, what())?;
+                let sentinel = PlannedSecret { reference, resource };
+                // Read at start too, so that the first round knows its version.
+                if !secrets.contains(&sentinel) {
+                    secrets.push(sentinel.clone());
+                }
+                Some(sentinel)
+            }
+        };
         let files = files(&args, &env)?;
         let init = init_plan(&args, &env)?;
         let user = args
@@ -257,6 +273,7 @@ impl Plan {
             secrets,
             import,
             outputs,
+            sentinel,
             templates,
             files,
             launch: Job { command: args.command, env: child_env, user, init },
@@ -489,12 +506,40 @@ fn init_plan(args: &Args, env: &Env) -> Result<Option<Init>, ConfigError> {
             ConfigError::Refresh(format!("--refresh-signal {s:?} is not a signal name or number"))
         })?,
     };
+    let on_change = match args.on_change.as_deref().or(env.get("KVINIT_ON_CHANGE")) {
+        None | Some("signal") => OnChange::Signal,
+        Some("restart") => OnChange::Restart,
+        Some("none") => OnChange::None,
+        Some(other) => {
+            return Err(ConfigError::Refresh(format!("--on-change {other:?} is not signal, restart or none")))
+        }
+    };
+    let stop_signal = match args.stop_signal.as_deref() {
+        None => crate::launch::signals::parse("TERM").unwrap_or(15),
+        Some(s) => crate::launch::signals::parse(s).ok_or_else(|| {
+            ConfigError::Refresh(format!("--stop-signal {s:?} is not a signal name or number"))
+        })?,
+    };
+    let stop_timeout = match args.stop_timeout.as_deref() {
+        None => Duration::from_secs(10),
+        Some(t) => duration(t).map_err(|why| ConfigError::Refresh(format!("--stop-timeout {t:?} {why}")))?,
+    };
+    let needs_refresh = [
+        (args.on_change.is_some() || env.get("KVINIT_ON_CHANGE").is_some(), "--on-change"),
+        (args.refresh_sentinel.is_some(), "--refresh-sentinel"),
+    ];
+    if let Some((_, flag)) = needs_refresh.iter().find(|(given, _)| *given && refresh.is_none()) {
+        return Err(ConfigError::Refresh(format!("{flag} needs --refresh")));
+    }
     if init_on {
         return Ok(Some(Init {
             group: args.group,
             remap: args.remap_exit.iter().map(|c| i32::from(*c)).collect(),
             refresh,
             refresh_signal,
+            on_change,
+            stop_signal,
+            stop_timeout,
         }));
     }
     for (given, flag) in [
@@ -502,6 +547,8 @@ fn init_plan(args: &Args, env: &Env) -> Result<Option<Init>, ConfigError> {
         (!args.remap_exit.is_empty(), "--remap-exit"),
         (refresh.is_some(), "--refresh"),
         (args.refresh_signal.is_some(), "--refresh-signal"),
+        (args.stop_signal.is_some(), "--stop-signal"),
+        (args.stop_timeout.is_some(), "--stop-timeout"),
     ] {
         if given {
             return Err(ConfigError::NeedsInit(flag));
@@ -871,9 +918,18 @@ mod tests {
                 group: false,
                 remap: vec![143],
                 refresh: Some(Duration::from_secs(300)),
-                refresh_signal: 10
+                refresh_signal: 10,
+                on_change: OnChange::Signal,
+                stop_signal: 15,
+                stop_timeout: Duration::from_secs(10),
             })
         );
+        let p = plan(
+            &["--init", "--refresh", "1m", "--on-change", "restart", "--stop-timeout", "3s", "true"],
+            &[],
+        );
+        let init = p.unwrap().launch.init.unwrap();
+        assert_eq!((init.on_change, init.stop_timeout), (OnChange::Restart, Duration::from_secs(3)));
         let p = plan(&["true"], &[("KVINIT_INIT", "1"), ("KVINIT_REFRESH", "30s")]).unwrap();
         assert_eq!(p.launch.init.unwrap().refresh, Some(Duration::from_secs(30)));
         assert_eq!(plan(&["true"], &[("KVINIT_INIT", "0")]).unwrap().launch.init, None);
@@ -976,6 +1032,13 @@ mod tests {
             (&["--refresh", "5m", "true"], &[], "--refresh needs --init"),
             (&["--group", "true"], &[], "--signal-group needs --init"),
             (&["--init", "--refresh", "500ms", "true"], &[], "under the minimum of 1s"),
+            (&["--init", "--on-change", "restart", "true"], &[], "--on-change needs --refresh"),
+            (
+                &["--init", "--refresh", "1m", "--on-change", "reload", "true"],
+                &[],
+                "not signal, restart or none",
+            ),
+            (&["--stop-timeout", "5s", "true"], &[], "--stop-timeout needs --init"),
             (&["--init", "--refresh-signal", "SIGNOPE", "true"], &[], "not a signal"),
             (&["--identity-source", "magic", "true"], &[], "is not one of auto, imds, app-service"),
             (&["true"], &[("KVINIT_IDENTITY_SOURCE", "nope")], "--identity-source \"nope\""),

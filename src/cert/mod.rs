@@ -201,7 +201,11 @@ fn from_pem(value: &[u8]) -> Result<(Option<SecretBytes>, Vec<Vec<u8>>), Error> 
         let label = &after[..after.find("-----").ok_or(Error::Format("an unterminated PEM header"))?];
         let body_start = label.len() + 5;
         let end_marker = format!("-----END {label}-----");
-        let end = after.find(&end_marker).ok_or(Error::Format("a PEM block without its END line"))?;
+        // The END line is looked for after the BEGIN line, never inside it.
+        let end = after[body_start..]
+            .find(&end_marker)
+            .map(|i| i + body_start)
+            .ok_or(Error::Format("a PEM block without its END line"))?;
         let der = crate::transform::decode_base64(&after.as_bytes()[body_start..end])
             .ok_or(Error::Format("a PEM block that is not base64"))?;
         match label {
@@ -329,4 +333,17 @@ fn pem(out: &mut SecretBytes, label: &str, der: &[u8]) {
     }
     crate::secret::wipe(encoded);
     out.extend(format!("-----END {label}-----\n").as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `certificates` fuzz target: an END line that overlaps
+    /// the BEGIN line made the body's end fall before its start.
+    #[test]
+    fn an_end_line_is_looked_for_after_the_begin_line() {
+        let pem = b"-----BEGIN PRIVATE KEY-----END PRIVATE KEY-----\n";
+        assert_eq!(from_pem(pem).unwrap_err(), Error::Format("a PEM block without its END line"));
+    }
 }

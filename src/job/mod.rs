@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use crate::config::Plan;
 use crate::error::Error;
-use crate::launch::{signals, user};
+use crate::launch::{self, signals, user};
 use crate::retry::Deadline;
 
 /// Runs the plan. Returns the exit code: `--check`'s, or the command's when
@@ -44,7 +44,8 @@ pub fn run(mut plan: Plan, original: signals::Original) -> Result<i32, Error> {
         let values = rendered.iter().filter_map(|r| Some((r.output, r.value.as_ref()?)));
         render::write_files(dir, values).map_err(Error::File)?;
     }
-    let env = start::child_env(&plan.launch, ids.as_ref(), &rendered);
+    let home = ids.as_ref().and_then(|ids| ids.home.clone());
+    let env = start::child_env(&plan.launch.env, home.as_deref(), &rendered);
     guard.stop();
     let program = &plan.launch.command[0];
     let Some(init) = &plan.launch.init else {
@@ -56,14 +57,22 @@ pub fn run(mut plan: Plan, original: signals::Original) -> Result<i32, Error> {
     };
     report::success(program, &reads, &rendered, started);
     let values = rendered.into_iter().map(|r| r.value).collect();
+    let sentinel = plan.sentinel.take().map(|s| {
+        let seen = reads.secrets.iter().position(|r| r.reference == s.reference);
+        let version = seen.and_then(|i| reads.fetched[i].as_ref().ok()).map(|f| f.id.clone());
+        (s, version)
+    });
     // Refresh compares rendered values; the bundles as read go now.
     drop(reads.fetched);
+    let restart = (init.on_change == launch::OnChange::Restart).then(|| (plan.launch.env.clone(), home));
     let refresh = session.map(|session| read::Running {
         session,
         secrets: reads.secrets,
         outputs: reads.outputs,
         values,
         dir,
+        sentinel,
+        restart,
     });
     start::supervise(&plan.launch, init, plan.timeout, start::Start { env, original, ids, refresh })
 }

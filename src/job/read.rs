@@ -66,7 +66,16 @@ pub struct Running {
     /// `None` for a missing optional secret.
     pub values: Vec<Option<SecretBytes>>,
     pub dir: Option<sink::file::Dir>,
+    /// `--refresh-sentinel`, and the version last seen.
+    pub sentinel: Option<(PlannedSecret, Option<String>)>,
+    /// With `--on-change restart`: what the command's environment is made
+    /// of besides the secrets (kvinit's own, and `--user`'s HOME).
+    pub restart: Option<EnvBase>,
 }
+
+/// kvinit's environment for the command (credentials removed), and
+/// `--user`'s HOME.
+pub type EnvBase = (Vec<(std::ffi::OsString, std::ffi::OsString)>, Option<std::path::PathBuf>);
 
 /// Reads every planned secret, and with `--all-secrets` every enabled
 /// secret of the vault not already requested. The credentials in the

@@ -3,16 +3,17 @@
 //! variables did (a running process cannot see them change). Rendering and
 //! writing are start-up's own (`render`).
 
+use std::ffi::OsString;
 use std::time::Duration;
 
 use crate::error::one_line;
-use crate::launch;
+use crate::launch::{self, Outcome};
 use crate::retry::{Deadline, Rng};
 use crate::secret::SecretBytes;
 use crate::sink::Dest;
 use crate::vault;
 
-use super::read::{unix_now, Running};
+use super::read::{unix_now, Reads, Running};
 use super::render::{self, Problem, Rendering};
 
 /// Tokens are renewed this long before they expire.
@@ -32,9 +33,47 @@ pub struct Refresher {
     rng: Rng,
 }
 
+/// A tenth of Key Vault's limit (4,000 GETs per 10 s per vault) shared by
+/// a fleet of 100 containers: the GETs an hour one container may make.
+const FAIR_GETS_PER_HOUR: u64 = 4_000 * 360 / 10 / 100;
+
 impl Refresher {
     pub fn new(running: Running, every: Duration, timeout: Duration) -> Refresher {
+        let per_round = if running.sentinel.is_some() { 1 } else { running.secrets.len() as u64 };
+        let per_hour = per_round * 3600 / every.as_secs().max(1);
+        log::info!(gets_per_hour = per_hour; "refresh: {per_round} GET(s) every {}s, about {per_hour} an hour", every.as_secs());
+        if per_hour > FAIR_GETS_PER_HOUR {
+            log::warn!(
+                "refresh: 100 containers like this one would use more than a tenth of Key Vault's limit of 4,000 \
+                 GETs per 10 s per vault; refresh less often, or read only a --refresh-sentinel each round"
+            );
+        }
         Refresher { running, every, timeout, slow: 0, rng: Rng::new() }
+    }
+
+    /// With `--refresh-sentinel`: reads it, and `true` if the round should
+    /// read every secret (its version changed, or it could not be read for
+    /// a token Key Vault rejected, which the full read renews).
+    fn sentinel_changed(&mut self, deadline: Deadline) -> bool {
+        let running = &mut self.running;
+        let Some((sentinel, seen)) = &mut running.sentinel else { return true };
+        let token = &running.session.tokens[sentinel.resource];
+        match vault::read(&running.session.web, &sentinel.reference, token, deadline) {
+            Ok(f) if seen.as_deref() == Some(f.id.as_str()) => {
+                log::debug!("refresh: {} is unchanged", sentinel.reference);
+                false
+            }
+            Ok(f) => {
+                log::info!("refresh: {} changed; reading every secret", sentinel.reference);
+                *seen = Some(f.id.clone());
+                true
+            }
+            Err(e) if matches!(e.kind, vault::ErrorKind::Status { status: 401, .. }) => true,
+            Err(e) => {
+                log::error!("refresh: {}; keeping the current secrets", one_line(&e));
+                false
+            }
+        }
     }
 
     /// Gets new tokens for those about to expire, or for all with `all`.
@@ -65,7 +104,7 @@ impl Refresher {
                 false
             }
         };
-        if !renewed(self, false) {
+        if !renewed(self, false) || !self.sentinel_changed(deadline) {
             return None;
         }
         let results = read(&self.running);
@@ -83,8 +122,8 @@ impl launch::Refresh for Refresher {
         self.rng.jitter(self.every * (1 << self.slow), 0.1)
     }
 
-    fn run(&mut self) -> bool {
-        let Some(results) = self.read(Deadline::after(self.timeout)) else { return false };
+    fn run(&mut self) -> Outcome {
+        let Some(results) = self.read(Deadline::after(self.timeout)) else { return Outcome::default() };
         let running = &mut self.running;
         let mut throttled = false;
         let mut changed: Vec<(usize, SecretBytes)> = Vec::new();
@@ -120,14 +159,38 @@ impl launch::Refresh for Refresher {
             }
         }
         self.slow = if throttled { (self.slow + 1).min(3) } else { 0 };
-        self.apply(changed)
+        let (wrote, applied) = self.apply(changed);
+        let env = match applied {
+            true => self.environment(results),
+            false => None,
+        };
+        Outcome { changed: wrote, env }
     }
 }
 
 impl Refresher {
-    /// Writes the changed files together, all or none, and warns about
-    /// changed variables; `true` if any file changed.
-    fn apply(&mut self, changed: Vec<(usize, SecretBytes)>) -> bool {
+    /// With `--on-change restart`: the command's environment from this
+    /// round's values, rendered as at start-up; `None` otherwise, or when a
+    /// value cannot be rendered (the running command is kept).
+    fn environment(
+        &self,
+        fetched: Vec<Result<vault::Fetched, vault::Error>>,
+    ) -> Option<Vec<(OsString, OsString)>> {
+        let (base, home) = self.running.restart.as_ref()?;
+        let reads =
+            Reads { secrets: self.running.secrets.clone(), outputs: self.running.outputs.clone(), fetched };
+        let (rendered, failures) = render::render(&reads);
+        if failures.is_some() {
+            log::error!("refresh: not every secret could be rendered; keeping the running command");
+            return None;
+        }
+        Some(super::start::child_env(base, home.as_deref(), &rendered))
+    }
+
+    /// Writes the changed files together, all or none, and logs the changed
+    /// variables; whether a file was written, and whether anything changed.
+    fn apply(&mut self, changed: Vec<(usize, SecretBytes)>) -> (bool, bool) {
+        let restart = self.running.restart.is_some();
         let running = &mut self.running;
         let files: Vec<_> =
             changed.iter().filter(|(i, _)| matches!(running.outputs[*i].dest, Dest::File(_))).collect();
@@ -135,10 +198,11 @@ impl Refresher {
             let values = files.iter().map(|(i, value)| (&running.outputs[*i], value));
             if let Err(e) = render::write_files(dir, values) {
                 log::error!("refresh: {}; keeping the current files", one_line(&e));
-                return false;
+                return (false, false);
             }
         }
         let wrote = !files.is_empty();
+        let applied = !changed.is_empty();
         for (i, value) in changed {
             let output = &running.outputs[i];
             let names: Vec<String> =
@@ -148,6 +212,14 @@ impl Refresher {
                 Dest::File(_) => log::info!(
                     secret = names.as_str(), file = output.dest.file();
                     "refresh: {names} changed in Key Vault; rewrote {}", output.dest
+                ),
+                Dest::Env(var) if restart => log::info!(
+                    secret = names.as_str(), variable = var.as_str();
+                    "refresh: {names} changed in Key Vault; {var} changes with a restart"
+                ),
+                Dest::EnvFrom(_) if restart => log::info!(
+                    secret = names.as_str();
+                    "refresh: {names} changed in Key Vault; its variables change with a restart"
                 ),
                 Dest::Env(var) => log::warn!(
                     secret = names.as_str(), variable = var.as_str();
@@ -162,6 +234,6 @@ impl Refresher {
             }
             running.values[i] = Some(value);
         }
-        wrote
+        (wrote, applied)
     }
 }

@@ -47,7 +47,11 @@ pub fn prepare_dir(plan: &Plan, ids: Option<&user::Ids>) -> Result<Option<sink::
 
 /// The command's environment: kvinit's own (minus credentials), the
 /// secrets over it, and `--user`'s HOME.
-pub fn child_env(job: &Job, ids: Option<&user::Ids>, rendered: &[Rendered<'_>]) -> Vec<(OsString, OsString)> {
+pub fn child_env(
+    base: &[(OsString, OsString)],
+    home: Option<&std::path::Path>,
+    rendered: &[Rendered<'_>],
+) -> Vec<(OsString, OsString)> {
     let from_env_from = rendered
         .iter()
         .flat_map(|r| &r.vars)
@@ -58,10 +62,10 @@ pub fn child_env(job: &Job, ids: Option<&user::Ids>, rendered: &[Rendered<'_>]) 
             _ => None,
         }))
         .collect();
-    if let Some(home) = ids.and_then(|ids| ids.home.as_ref()) {
-        items.push(("HOME", home.clone().into_os_string()));
+    if let Some(home) = home {
+        items.push(("HOME", home.as_os_str().to_os_string()));
     }
-    let mut base = job.env.clone();
+    let mut base = base.to_vec();
     // An optional secret that is missing leaves its variable unset, even if
     // kvinit's environment held an App Service reference for it.
     let unset = |var: &str| {

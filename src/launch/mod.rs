@@ -13,7 +13,7 @@ mod supervise;
 pub mod user;
 
 #[cfg(unix)]
-pub use supervise::Refresh;
+pub use supervise::{Outcome, Refresh};
 
 use std::ffi::OsString;
 use std::fmt;
@@ -45,6 +45,22 @@ pub struct Init {
     pub refresh: Option<Duration>,
     /// Sent to the command after a refresh changed files.
     pub refresh_signal: i32,
+    /// What a change found by a refresh does to the command.
+    pub on_change: OnChange,
+    /// How a restart stops the command: this signal, then SIGKILL after the timeout.
+    pub stop_signal: i32,
+    pub stop_timeout: Duration,
+}
+
+/// `--on-change`: what the command sees of a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnChange {
+    /// Files are rewritten, then the refresh signal is sent once.
+    Signal,
+    /// The command is stopped and started again with the new environment.
+    Restart,
+    /// Files are rewritten; nothing else.
+    None,
 }
 
 /// The command could not be started.

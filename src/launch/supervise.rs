@@ -17,7 +17,7 @@ use nix::unistd::{pipe2, Pid};
 
 use super::signals::{self, Original};
 use super::user::{self, Ids};
-use super::Init;
+use super::{Init, OnChange};
 
 /// Periodic work between signals: `--refresh`. Knows nothing of processes.
 /// Rounds run on a thread of their own, so that however long one takes
@@ -25,8 +25,27 @@ use super::Init;
 pub trait Refresh: Send {
     /// How long until the next round.
     fn next_delay(&mut self) -> Duration;
-    /// Does one round; `true` if the command should be told.
-    fn run(&mut self) -> bool;
+    /// Does one round.
+    fn run(&mut self) -> Outcome;
+}
+
+/// What a refresh round found.
+#[derive(Default)]
+pub struct Outcome {
+    /// Something the command uses changed (files were rewritten, or a
+    /// variable's value).
+    pub changed: bool,
+    /// With `--on-change restart`: the environment to start the command with.
+    pub env: Option<Vec<(OsString, OsString)>>,
+}
+
+/// A restart under way: the command was sent the stop signal.
+struct Restart {
+    /// What to start it with; `None` once kvinit itself was told to stop.
+    env: Option<Vec<(OsString, OsString)>>,
+    /// When SIGKILL follows, if the command has not exited.
+    kill_at: Instant,
+    killed: bool,
 }
 
 /// Why the command was not started.
@@ -116,13 +135,19 @@ pub fn supervise(
             log::warn!("cannot become a child subreaper: {e}; orphans will not be reaped by kvinit");
         }
     }
-    let pid = spawn(command, env, original, init, ids)?;
+    let mut pid = spawn(command, env, original, init, ids.clone())?;
     log::debug!(pid = pid.as_raw(); "started {:?} as pid {pid}", command[0]);
 
     let handled = signals::handled();
     let mut rounds = Rounds::new(refresh);
+    let mut restart: Option<Restart> = None;
+    // A stop signal during a restart: kvinit exits 128+N, whatever the
+    // command (already being stopped) exits with.
+    let mut stopped_by: Option<i32> = None;
+    let mut restarts = 0u32;
     loop {
-        match signals::wait(&handled, rounds.wait_at_most()) {
+        let wait = if restart.is_some() { Duration::from_millis(50) } else { rounds.wait_at_most() };
+        match signals::wait(&handled, wait) {
             None => {}
             Some(sig) if sig == Signal::SIGCHLD as i32 => {}
             Some(sig) => {
@@ -131,15 +156,48 @@ pub fn supervise(
                 // signal to a process that is shutting down.
                 if [Signal::SIGTERM, Signal::SIGINT, Signal::SIGQUIT].iter().any(|s| *s as i32 == sig) {
                     rounds.stop();
+                    // Stopping wins over the restart; its kill timer stays.
+                    if let Some(r) = restart.as_mut().filter(|r| r.env.is_some()) {
+                        r.env = None;
+                        stopped_by = Some(128 + sig);
+                    }
                 }
             }
         }
         // A round still running is abandoned: kvinit exits with the command.
         if let Some(code) = reap(pid) {
-            return Ok(remap(code, &init.remap));
+            let Some(Restart { env: Some(env), .. }) = restart.take() else {
+                return Ok(stopped_by.unwrap_or_else(|| remap(code, &init.remap)));
+            };
+            pid = spawn(command, env, original, init, ids.clone())?;
+            restarts += 1;
+            log::info!(pid = pid.as_raw(), restarts; "refresh: restarted {:?} as pid {pid}", command[0]);
+            continue;
         }
-        if rounds.poll() {
-            forward(pid, init.refresh_signal, init.group);
+        if let Some(r) = restart.as_mut().filter(|r| !r.killed && Instant::now() >= r.kill_at) {
+            log::warn!("refresh: {pid} did not stop within {:?}; killing it", init.stop_timeout);
+            forward(pid, Signal::SIGKILL as i32, init.group);
+            r.killed = true;
+        }
+        let Some(outcome) = rounds.poll() else { continue };
+        match (init.on_change, outcome) {
+            (OnChange::Signal, Outcome { changed: true, .. }) => {
+                forward(pid, init.refresh_signal, init.group)
+            }
+            (OnChange::Restart, Outcome { env: Some(env), .. }) => match restart.as_mut() {
+                // A newer environment for a restart already under way.
+                Some(r) => r.env = Some(env),
+                None => {
+                    log::info!(
+                        "refresh: stopping {:?} (pid {pid}) to start it with the new values",
+                        command[0]
+                    );
+                    forward(pid, init.stop_signal, init.group);
+                    let kill_at = Instant::now() + init.stop_timeout;
+                    restart = Some(Restart { env: Some(env), kill_at, killed: false });
+                }
+            },
+            _ => {}
         }
     }
 }
@@ -150,7 +208,7 @@ struct Rounds {
     /// Between rounds: the refresher, and when the next round starts.
     idle: Option<(Box<dyn Refresh>, Instant)>,
     /// During one: the thread, which hands the refresher back.
-    running: Option<std::thread::JoinHandle<(Box<dyn Refresh>, bool)>>,
+    running: Option<std::thread::JoinHandle<(Box<dyn Refresh>, Outcome)>>,
     /// After a stop signal: a round still running is left to be cut short
     /// by kvinit's exit, and its outcome ignored.
     stopped: bool,
@@ -179,28 +237,27 @@ impl Rounds {
         }
     }
 
-    /// Starts a round that is due, or collects one that ended; `true` when
-    /// one ended and the command should be told.
-    fn poll(&mut self) -> bool {
+    /// Starts a round that is due, or collects one that ended.
+    fn poll(&mut self) -> Option<Outcome> {
         if self.stopped {
-            return false;
+            return None;
         }
         if self.running.as_ref().is_some_and(|t| t.is_finished()) {
             let finished = self.running.take().and_then(|t| t.join().ok());
-            if let Some((mut r, changed)) = finished {
+            if let Some((mut r, outcome)) = finished {
                 let at = Instant::now() + r.next_delay();
                 self.idle = Some((r, at));
-                return changed;
+                return Some(outcome);
             }
             log::error!("refresh: a round failed unexpectedly; no more rounds");
-            return false;
+            return None;
         }
         if self.idle.as_ref().is_some_and(|(_, at)| Instant::now() >= *at) {
             if let Some((r, _)) = self.idle.take() {
                 self.start(r);
             }
         }
-        false
+        None
     }
 
     /// A thread that cannot be had (a full pids cgroup) skips the round,
@@ -210,8 +267,8 @@ impl Rounds {
         let theirs = shared.clone();
         let spawned = std::thread::Builder::new().name("kvinit-refresh".into()).spawn(move || {
             let mut r = theirs.lock().unwrap_or_else(|e| e.into_inner()).take().expect("handed over once");
-            let changed = r.run();
-            (r, changed)
+            let outcome = r.run();
+            (r, outcome)
         });
         match spawned {
             Ok(thread) => self.running = Some(thread),
