@@ -179,26 +179,27 @@ pub fn supervise(
             forward(pid, Signal::SIGKILL as i32, init.group);
             r.killed = true;
         }
-        let Some(outcome) = rounds.poll() else { continue };
-        match (init.on_change, outcome) {
-            (OnChange::Signal, Outcome { changed: true, .. }) => {
-                forward(pid, init.refresh_signal, init.group)
-            }
-            (OnChange::Restart, Outcome { env: Some(env), .. }) => match restart.as_mut() {
-                // A newer environment for a restart already under way.
-                Some(r) => r.env = Some(env),
-                None => {
-                    log::info!(
-                        "refresh: stopping {:?} (pid {pid}) to start it with the new values",
-                        command[0]
-                    );
-                    forward(pid, init.stop_signal, init.group);
-                    let kill_at = Instant::now() + init.stop_timeout;
-                    restart = Some(Restart { env: Some(env), kill_at, killed: false });
-                }
-            },
-            _ => {}
+        if let Some(outcome) = rounds.poll() {
+            react(outcome, init, &command[0], pid, &mut restart);
         }
+    }
+}
+
+/// What a refresh round's outcome does to the command, as `--on-change` says.
+fn react(outcome: Outcome, init: &Init, program: &OsString, pid: Pid, restart: &mut Option<Restart>) {
+    match (init.on_change, outcome) {
+        (OnChange::Signal, Outcome { changed: true, .. }) => forward(pid, init.refresh_signal, init.group),
+        (OnChange::Restart, Outcome { env: Some(env), .. }) => match restart.as_mut() {
+            // A newer environment for a restart already under way.
+            Some(r) => r.env = Some(env),
+            None => {
+                log::info!("refresh: stopping {program:?} (pid {pid}) to start it with the new values");
+                forward(pid, init.stop_signal, init.group);
+                let kill_at = Instant::now() + init.stop_timeout;
+                *restart = Some(Restart { env: Some(env), kill_at, killed: false });
+            }
+        },
+        _ => {}
     }
 }
 
