@@ -359,10 +359,8 @@ pub struct TemplateFile {
 
 /// `--template` and `KVINIT_TEMPLATE`; a DEST must not be a `--file`'s too.
 fn template_files(args: &Args, env: &Env, outputs: &[Output]) -> Result<Vec<TemplateFile>, ConfigError> {
-    let from_env = env.get("KVINIT_TEMPLATE").unwrap_or("");
-    let items = args.template.iter().map(String::as_str).chain(from_env.split([',', '\n']));
     let mut templates: Vec<TemplateFile> = Vec::new();
-    for item in items.map(str::trim).filter(|i| !i.is_empty()) {
+    for item in listed(&args.template, env.get("KVINIT_TEMPLATE")) {
         let (src, dest) = item.split_once('=').ok_or_else(|| ConfigError::TemplateItem(item.to_string()))?;
         let dest = file_dest(dest.trim())?;
         let clash = outputs.iter().any(|o| o.dest == dest) || templates.iter().any(|t| t.dest == dest);
@@ -407,10 +405,7 @@ fn requests(
         vault,
         file_dest,
     )?;
-    let from_env = env.get("KVINIT_ENV_FROM").unwrap_or("").split([',', '\n']);
-    for item in
-        args.env_from.iter().map(String::as_str).chain(from_env).map(str::trim).filter(|i| !i.is_empty())
-    {
+    for item in listed(&args.env_from, env.get("KVINIT_ENV_FROM")) {
         requests.push(env_from(item, vault)?);
     }
     for (name, value) in env.iter() {
@@ -787,6 +782,13 @@ fn parse_user(s: &str) -> Option<UserSpec> {
         Some((u, g)) => Some(UserSpec { user: id_or_name(u)?, group: Some(id_or_name(g)?) }),
         None => Some(UserSpec { user: id_or_name(s)?, group: None }),
     }
+}
+
+/// A repeatable flag's items, then its variable's (comma- or
+/// newline-separated), trimmed, empty ones left out.
+fn listed<'a>(flags: &'a [String], var: Option<&'a str>) -> impl Iterator<Item = &'a str> {
+    let from_var = var.unwrap_or("").split([',', '\n']);
+    flags.iter().map(String::as_str).chain(from_var).map(str::trim).filter(|i| !i.is_empty())
 }
 
 /// A flag's value, else its variable's, with the name of whichever gave it.
