@@ -34,19 +34,26 @@ fn last_pid(log: &Path) -> u32 {
     read(log).lines().last().and_then(|l| l.rsplit(' ').next()).and_then(|p| p.parse().ok()).unwrap_or(0)
 }
 
+/// kvinit supervising `command` with `--on-change restart`, API_KEY from
+/// secret `api-key` ("first"), once the command has started.
+fn start_restarting(w: &World, log: &Path, ignore_term: bool, stop_timeout: &str) -> std::process::Child {
+    w.vault.put("api-key", "first");
+    let script = command(log, ignore_term);
+    let child = w
+        .kvinit()
+        .args(["--init", "--refresh", "1s", "--on-change", "restart", "--stop-timeout", stop_timeout])
+        .args(["--env", "API_KEY=api-key", "--", "sh", "-c", &script])
+        .spawn();
+    assert!(wait_for(Duration::from_secs(20), || read(log).lines().count() == 1));
+    child
+}
+
 #[test]
 fn a_rotated_variable_restarts_the_command_under_the_same_parent() {
     let w = World::new();
-    w.vault.put("api-key", "first");
     let log = w.dir.path().join("starts");
-    let script = command(&log, false);
-    let child = w
-        .kvinit()
-        .args(["--init", "--refresh", "1s", "--on-change", "restart", "--env", "API_KEY=api-key"])
-        .args(["--", "sh", "-c", &script])
-        .spawn();
+    let child = start_restarting(&w, &log, false, "10s");
     let kvinit = child.id().to_string();
-    assert!(wait_for(Duration::from_secs(20), || read(&log).lines().count() == 1));
     w.vault.put("api-key", "second");
     let restarted = wait_for(Duration::from_secs(15), || read(&log).lines().count() == 2);
     // More rounds, with nothing new: no more restarts.
@@ -63,15 +70,8 @@ fn a_rotated_variable_restarts_the_command_under_the_same_parent() {
 #[test]
 fn a_command_that_ignores_the_stop_signal_is_killed_after_the_timeout() {
     let w = World::new();
-    w.vault.put("api-key", "first");
     let log = w.dir.path().join("starts");
-    let script = command(&log, true);
-    let child = w
-        .kvinit()
-        .args(["--init", "--refresh", "1s", "--on-change", "restart", "--stop-timeout", "1s"])
-        .args(["--env", "API_KEY=api-key", "--", "sh", "-c", &script])
-        .spawn();
-    assert!(wait_for(Duration::from_secs(20), || read(&log).lines().count() == 1));
+    let child = start_restarting(&w, &log, true, "1s");
     w.vault.put("api-key", "second");
     let restarted = wait_for(Duration::from_secs(15), || read(&log).lines().count() == 2);
     // The new command ignores TERM too: it is ended with KILL, and kvinit with it.
@@ -85,15 +85,8 @@ fn a_command_that_ignores_the_stop_signal_is_killed_after_the_timeout() {
 #[test]
 fn term_during_a_restart_ends_everything_with_143() {
     let w = World::new();
-    w.vault.put("api-key", "first");
     let log = w.dir.path().join("starts");
-    let script = command(&log, true);
-    let child = w
-        .kvinit()
-        .args(["--init", "--refresh", "1s", "--on-change", "restart", "--stop-timeout", "3s"])
-        .args(["--env", "API_KEY=api-key", "--", "sh", "-c", &script])
-        .spawn();
-    assert!(wait_for(Duration::from_secs(20), || read(&log).lines().count() == 1));
+    let child = start_restarting(&w, &log, true, "3s");
     let first = last_pid(&log);
     w.vault.put("api-key", "second");
     // The restart is under way once the stop signal went out; the command
