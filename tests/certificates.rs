@@ -39,15 +39,9 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// The body of a recorded Key Vault GET.
+/// A recorded Key Vault GET's secret value and content type.
 fn recorded(name: &str) -> (String, String) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recordings/keyvault").join(name);
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let body = &json["exchanges"][0]["response"]["body"];
-    let body: serde_json::Value = match body {
-        serde_json::Value::String(s) => serde_json::from_str(s).unwrap(),
-        other => other.clone(),
-    };
+    let body = recorded_body(name);
     (body["value"].as_str().unwrap().to_string(), body["contentType"].as_str().unwrap().to_string())
 }
 
@@ -244,18 +238,7 @@ fn damaged_unsupported_and_plain_secrets_fail_with_their_reason() {
     let Some(_) = openssl(Path::new("."), &["version"]) else { return };
     let w = World::new();
     let (value, _) = recorded("certificate-pkcs12.json");
-    let mut pfx = Vec::new();
-    let decoded = Command::new("base64")
-        .arg("-d")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        decoded.stdin.as_ref().unwrap().write_all(value.as_bytes()).unwrap();
-    }
-    pfx.extend(decoded.wait_with_output().unwrap().stdout);
+    let pfx = decode_base64(&value);
     let mut bad_mac = pfx.clone();
     let last = bad_mac.len() - 30;
     bad_mac[last] ^= 1;
@@ -312,21 +295,6 @@ fn damaged_unsupported_and_plain_secrets_fail_with_their_reason() {
 #[test]
 fn recorded_public_certificates_and_keys_become_pem() {
     let Some(_) = openssl(Path::new("."), &["version"]) else { return };
-    let decode = |s: &str| -> Vec<u8> {
-        let s = s.replace('-', "+").replace('_', "/");
-        let padded = format!("{s}{}", "=".repeat((4 - s.len() % 4) % 4));
-        let out = Command::new("base64")
-            .arg("-d")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        {
-            use std::io::Write;
-            out.stdin.as_ref().unwrap().write_all(padded.as_bytes()).unwrap();
-        }
-        out.wait_with_output().unwrap().stdout
-    };
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02X}")).collect::<String>();
     for (recording, path) in [
         ("certificate-public.json", "certificates/GetCertificate"),
@@ -334,7 +302,7 @@ fn recorded_public_certificates_and_keys_become_pem() {
         ("key-ec.json", "keys/GetSingleKey"),
     ] {
         let w = World::new();
-        let (body, _) = recorded_body(recording);
+        let body = recorded_body(recording);
         w.vault.script.push(support::Reply::json(200, &body.to_string()));
         let shm = Shm::new();
         let url = format!("{}/{path}", w.vault.url());
@@ -346,7 +314,7 @@ fn recorded_public_certificates_and_keys_become_pem() {
         let pem = pem.to_str().unwrap();
         match recording {
             "certificate-public.json" => {
-                std::fs::write(shm.0.join("cer.der"), decode(body["cer"].as_str().unwrap())).unwrap();
+                std::fs::write(shm.0.join("cer.der"), decode_base64(body["cer"].as_str().unwrap())).unwrap();
                 let expected = ok(&shm.0, &["x509", "-inform", "DER", "-in", "cer.der"]);
                 assert_eq!(std::fs::read_to_string(pem).unwrap(), expected);
             }
@@ -354,7 +322,7 @@ fn recorded_public_certificates_and_keys_become_pem() {
                 let modulus = ok(&shm.0, &["rsa", "-pubin", "-in", pem, "-noout", "-modulus"]);
                 assert_eq!(
                     modulus.trim(),
-                    format!("Modulus={}", hex(&decode(body["key"]["n"].as_str().unwrap())))
+                    format!("Modulus={}", hex(&decode_base64(body["key"]["n"].as_str().unwrap())))
                 );
             }
             _ => {
@@ -372,8 +340,8 @@ fn recorded_public_certificates_and_keys_become_pem() {
                 let key = &body["key"];
                 let expected = format!(
                     "04{}{}",
-                    hex(&decode(key["x"].as_str().unwrap())),
-                    hex(&decode(key["y"].as_str().unwrap()))
+                    hex(&decode_base64(key["x"].as_str().unwrap())),
+                    hex(&decode_base64(key["y"].as_str().unwrap()))
                 );
                 assert_eq!(point.to_uppercase(), expected, "{text}");
                 assert!(text.contains("prime256v1") || text.contains("P-256"), "{text}");
@@ -382,12 +350,31 @@ fn recorded_public_certificates_and_keys_become_pem() {
     }
 }
 
-/// The recorded response body of a GET, as JSON.
-fn recorded_body(name: &str) -> (serde_json::Value, ()) {
+/// The recorded response body of a GET, as JSON (recorders store it as a
+/// string or as an object).
+fn recorded_body(name: &str) -> serde_json::Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recordings/keyvault").join(name);
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let body = &json["exchanges"][0]["response"]["body"];
-    (serde_json::from_str(body.as_str().unwrap()).unwrap(), ())
+    match &json["exchanges"][0]["response"]["body"] {
+        serde_json::Value::String(s) => serde_json::from_str(s).unwrap(),
+        other => other.clone(),
+    }
+}
+
+/// base64 (standard or URL-safe, padding optional) decoded by base64(1),
+/// not by the code under test.
+fn decode_base64(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let text = text.replace('-', "+").replace('_', "/");
+    let padded = format!("{text}{}", "=".repeat((4 - text.len() % 4) % 4));
+    let mut child = Command::new("base64")
+        .arg("-d")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(padded.as_bytes()).unwrap();
+    child.wait_with_output().unwrap().stdout
 }
 
 /// The emulator's certificates and keys APIs, as the recordings above show
@@ -419,7 +406,7 @@ fn the_emulator_serves_public_certificates_and_keys() {
     );
     ok(&dir, &["x509", "-in", "c.pem", "-outform", "DER", "-out", "c.der"]);
     w.vault.put_certificate("web", &read_base64(dir.join("c.der")));
-    let (key, _) = recorded_body("key-ec.json");
+    let key = recorded_body("key-ec.json");
     w.vault.put_key("signing", key["key"].clone());
     let shm = Shm::new();
     let cert = format!("web.crt={}/certificates/web", w.vault.url());
