@@ -88,6 +88,11 @@ Process:
       --on-change ACTION     with --refresh: signal (the default), restart
                              (stop COMMAND and start it with the new values)
                              or none [KVINIT_ON_CHANGE]
+      --on-change-run 'CMD ARG...'
+                             with --refresh: also run this after each change,
+                             as COMMAND's user, split as a shell would but run
+                             without one; killed after --stop-timeout
+                             [KVINIT_ON_CHANGE_RUN]
       --stop-signal SIGNAL   how a restart stops COMMAND [default: TERM]
       --stop-timeout DURATION
                              then SIGKILL after this long [default: 10s]
@@ -214,6 +219,10 @@ pub struct Args {
     // With --refresh: signal (default), restart or none [env: KVINIT_ON_CHANGE]
     #[arg(long, value_name = "ACTION")]
     pub on_change: Option<String>,
+
+    // With --refresh: run this after each change (split as a shell would, run without one) [env: KVINIT_ON_CHANGE_RUN]
+    #[arg(long, value_name = "CMD")]
+    pub on_change_run: Option<String>,
 
     // With --on-change restart: the signal that stops the command [default: TERM]
     #[arg(long, value_name = "SIGNAL")]

@@ -2,7 +2,7 @@
 //! Everything that can be rejected without touching the network is rejected
 //! here, so a bad deployment fails in milliseconds with exit code 2.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -519,8 +519,24 @@ fn init_plan(args: &Args, env: &Env) -> Result<Option<Init>, ConfigError> {
         None => Duration::from_secs(10),
         Some(t) => duration(t).map_err(|why| ConfigError::Refresh(format!("--stop-timeout {t:?} {why}")))?,
     };
+    let hook = match named(
+        &args.on_change_run,
+        "--on-change-run",
+        env.get("KVINIT_ON_CHANGE_RUN"),
+        "KVINIT_ON_CHANGE_RUN",
+    ) {
+        None => None,
+        Some((what, line)) => Some(
+            crate::words::split(line)
+                .map_err(|why| ConfigError::Refresh(format!("{what} {line:?} {why}")))?
+                .into_iter()
+                .map(OsString::from)
+                .collect(),
+        ),
+    };
     let needs_refresh = [
         (args.on_change.is_some() || env.get("KVINIT_ON_CHANGE").is_some(), "--on-change"),
+        (hook.is_some(), "--on-change-run"),
         (args.refresh_sentinel.is_some(), "--refresh-sentinel"),
     ];
     if let Some((_, flag)) = needs_refresh.iter().find(|(given, _)| *given && refresh.is_none()) {
@@ -533,6 +549,7 @@ fn init_plan(args: &Args, env: &Env) -> Result<Option<Init>, ConfigError> {
             refresh,
             refresh_signal,
             on_change,
+            hook,
             stop_signal,
             stop_timeout,
         }));
@@ -922,6 +939,7 @@ mod tests {
                 refresh: Some(Duration::from_secs(300)),
                 refresh_signal: 10,
                 on_change: OnChange::Signal,
+                hook: None,
                 stop_signal: 15,
                 stop_timeout: Duration::from_secs(10),
             })

@@ -25,6 +25,7 @@ mod sink;
 mod template;
 mod transform;
 mod vault;
+mod words;
 
 #[doc(hidden)]
 pub mod fuzz;

@@ -141,3 +141,90 @@ fn a_sentinel_keeps_each_round_to_one_get() {
     assert!(stderr.contains("refresh: 1 GET(s) every 1s, about 3600 an hour"), "{stderr}");
     assert!(stderr.contains("refresh: version changed; reading every secret"), "{stderr}");
 }
+
+/// kvinit running `--on-change-run HOOK` for a command that waits, with
+/// API_KEY from `api-key` and the file `cfg` from `cfg`, once it started.
+fn start_hooked(w: &World, shm: &support::Shm, hook: &str, extra: &[&str]) -> std::process::Child {
+    w.vault.put("api-key", "k1");
+    w.vault.put("cfg", "c1");
+    let ready = w.dir.path().join("ready");
+    let script = format!("trap : HUP; touch {}; while :; do sleep 0.05; done", ready.display());
+    let child = w
+        .kvinit()
+        .args(["--init", "--refresh", "1s", "--on-change-run", hook, "--dir", shm.0.to_str().unwrap()])
+        .args(extra)
+        .args(["--env", "API_KEY=api-key", "--file", "cfg=cfg", "--", "sh", "-c", &script])
+        .spawn();
+    assert!(wait_for(Duration::from_secs(20), || ready.exists()));
+    child
+}
+
+#[test]
+fn the_hook_runs_once_per_change_with_the_files_written_and_the_new_environment() {
+    let w = World::new();
+    let shm = support::Shm::new();
+    let log = w.dir.path().join("hook");
+    let hook =
+        format!("sh -c 'echo \"$API_KEY $(cat {}/cfg) $(id -u)\" >> {}'", shm.0.display(), log.display());
+    let child = start_hooked(&w, &shm, &hook, &[]);
+    std::thread::sleep(Duration::from_millis(2500));
+    let before_any_change = read(&log);
+    w.vault.put("cfg", "c2");
+    w.vault.put("api-key", "k2");
+    assert!(wait_for(Duration::from_secs(15), || !read(&log).is_empty()));
+    // Later rounds with nothing new run nothing.
+    std::thread::sleep(Duration::from_millis(2500));
+    let after_one_change = read(&log);
+    w.vault.put("cfg", "c3");
+    assert!(wait_for(Duration::from_secs(15), || read(&log).lines().count() >= 2));
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(child.id(), 15);
+    let (code, _, stderr) = finish(child, Duration::from_secs(20));
+    // SAFETY: getuid(2) has no memory effects.
+    let uid = unsafe { libc::getuid() };
+    assert_eq!(before_any_change, "", "{stderr}");
+    // Both secrets may change in one round or over two; the hook runs once
+    // per round that saw a change, and always sees the file already written.
+    let lines: Vec<&str> = after_one_change.lines().collect();
+    assert!(
+        lines == [format!("k2 c2 {uid}")] || lines == [format!("k1 c2 {uid}"), format!("k2 c2 {uid}")],
+        "{after_one_change:?}\n{stderr}"
+    );
+    assert_eq!(read(&log).lines().last(), Some(format!("k2 c3 {uid}").as_str()), "{stderr}");
+    assert_eq!(read(&log).lines().count(), lines.len() + 1, "{stderr}");
+    assert_eq!(code, Some(143), "the command went on, and TERM ended it:\n{stderr}");
+    assert!(stderr.contains("refresh: \"sh\" exited with 0"), "{stderr}");
+    assert!(!stderr.contains("k2") && !stderr.contains("c2"), "no value is logged:\n{stderr}");
+}
+
+#[test]
+fn a_hook_that_fails_or_hangs_is_logged_and_killed_and_the_command_goes_on() {
+    let w = World::new();
+    let shm = support::Shm::new();
+    let marker = w.dir.path().join("hung");
+    let hook = format!("sh -c 'touch {}; exec sleep 30'", marker.display());
+    let mut child = start_hooked(&w, &shm, &hook, &["--stop-timeout", "1s"]);
+    w.vault.put("cfg", "c2");
+    let ran = wait_for(Duration::from_secs(15), || marker.exists());
+    // Past the hook's timeout, and another round or two.
+    std::thread::sleep(Duration::from_millis(2500));
+    let alive = matches!(child.try_wait(), Ok(None));
+    signal(child.id(), 15);
+    let (code, _, stderr) = finish(child, Duration::from_secs(20));
+    assert!(ran && alive, "ran: {ran}, kvinit alive: {alive}\n{stderr}");
+    assert!(stderr.contains("did not finish within 1s; killing it"), "{stderr}");
+    assert!(stderr.contains("refresh: \"sh\" exited with 137; COMMAND goes on"), "{stderr}");
+    assert_eq!(code, Some(143), "{stderr}");
+}
+
+#[test]
+fn a_hook_that_needs_a_shell_is_a_usage_error() {
+    let w = World::new();
+    let out = w
+        .kvinit()
+        .args(["--init", "--refresh", "1s", "--on-change-run", "nginx -s reload && echo ok", "true"])
+        .run();
+    assert_eq!(out.output.status.code(), Some(2), "{}", out.stderr());
+    let said = "--on-change-run \"nginx -s reload && echo ok\" has an unquoted '&'";
+    assert!(out.stderr().contains(said), "{}", out.stderr());
+}

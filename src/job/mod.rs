@@ -64,7 +64,9 @@ pub fn run(mut plan: Plan, original: signals::Original) -> Result<i32, Error> {
     });
     // Refresh compares rendered values; the bundles as read go now.
     drop(reads.fetched);
-    let restart = (init.on_change == launch::OnChange::Restart).then(|| (plan.launch.env.clone(), home));
+    // A restart and the hook both need the command's environment re-rendered.
+    let restarts = init.on_change == launch::OnChange::Restart;
+    let rerender = (restarts || init.hook.is_some()).then(|| (plan.launch.env.clone(), home));
     let refresh = session.map(|session| read::Running {
         session,
         secrets: reads.secrets,
@@ -72,7 +74,8 @@ pub fn run(mut plan: Plan, original: signals::Original) -> Result<i32, Error> {
         values,
         dir,
         sentinel,
-        restart,
+        rerender,
+        restarts,
     });
     start::supervise(&plan.launch, init, plan.timeout, start::Start { env, original, ids, refresh })
 }

@@ -68,9 +68,12 @@ pub struct Running {
     pub dir: Option<sink::file::Dir>,
     /// `--refresh-sentinel`, and the version last seen.
     pub sentinel: Option<(PlannedSecret, Option<String>)>,
-    /// With `--on-change restart`: what the command's environment is made
-    /// of besides the secrets (kvinit's own, and `--user`'s HOME).
-    pub restart: Option<EnvBase>,
+    /// With `--on-change restart` or `--on-change-run`: what the command's
+    /// environment is made of besides the secrets (kvinit's own, and
+    /// `--user`'s HOME), to render it again after a change.
+    pub rerender: Option<EnvBase>,
+    /// `--on-change restart`: a changed variable reaches the command.
+    pub restarts: bool,
 }
 
 /// kvinit's environment for the command (credentials removed), and

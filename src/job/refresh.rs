@@ -169,14 +169,15 @@ impl launch::Refresh for Refresher {
 }
 
 impl Refresher {
-    /// With `--on-change restart`: the command's environment from this
-    /// round's values, rendered as at start-up; `None` otherwise, or when a
-    /// value cannot be rendered (the running command is kept).
+    /// With `--on-change restart` or `--on-change-run`: the command's
+    /// environment from this round's values, rendered as at start-up; `None`
+    /// otherwise, or when a value cannot be rendered (the running command
+    /// is kept).
     fn environment(
         &self,
         fetched: Vec<Result<vault::Fetched, vault::Error>>,
     ) -> Option<Vec<(OsString, OsString)>> {
-        let (base, home) = self.running.restart.as_ref()?;
+        let (base, home) = self.running.rerender.as_ref()?;
         let reads =
             Reads { secrets: self.running.secrets.clone(), outputs: self.running.outputs.clone(), fetched };
         let (rendered, failures) = render::render(&reads);
@@ -190,7 +191,7 @@ impl Refresher {
     /// Writes the changed files together, all or none, and logs the changed
     /// variables; whether a file was written, and whether anything changed.
     fn apply(&mut self, changed: Vec<(usize, SecretBytes)>) -> (bool, bool) {
-        let restart = self.running.restart.is_some();
+        let restart = self.running.restarts;
         let running = &mut self.running;
         let files: Vec<_> =
             changed.iter().filter(|(i, _)| matches!(running.outputs[*i].dest, Dest::File(_))).collect();

@@ -47,6 +47,8 @@ pub struct Init {
     pub refresh_signal: i32,
     /// What a change found by a refresh does to the command.
     pub on_change: OnChange,
+    /// `--on-change-run`: run after each change, as well as the action.
+    pub hook: Option<Vec<OsString>>,
     /// How a restart stops the command: this signal, then SIGKILL after the timeout.
     pub stop_signal: i32,
     pub stop_timeout: Duration,

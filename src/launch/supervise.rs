@@ -63,12 +63,12 @@ fn spawn(
     command: &[OsString],
     env: Vec<(OsString, OsString)>,
     original: Original,
-    init: &Init,
+    group: bool,
     ids: Option<Ids>,
 ) -> Result<Pid, StartError> {
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..]).env_clear().envs(env);
-    if init.group {
+    if group {
         cmd.process_group(0);
     }
     let switch = ids.as_ref().map(user::Switch::new);
@@ -135,7 +135,10 @@ pub fn supervise(
             log::warn!("cannot become a child subreaper: {e}; orphans will not be reaped by kvinit");
         }
     }
-    let mut pid = spawn(command, env, original, init, ids.clone())?;
+    let mut hook = init.hook.as_deref().map(|command| Hook::new(command, init.stop_timeout));
+    // What the hook runs with: the command's newest environment.
+    let mut latest = if hook.is_some() { env.clone() } else { Vec::new() };
+    let mut pid = spawn(command, env, original, init.group, ids.clone())?;
     log::debug!(pid = pid.as_raw(); "started {:?} as pid {pid}", command[0]);
 
     let handled = signals::handled();
@@ -146,7 +149,8 @@ pub fn supervise(
     let mut stopped_by: Option<i32> = None;
     let mut restarts = 0u32;
     loop {
-        let wait = if restart.is_some() { Duration::from_millis(50) } else { rounds.wait_at_most() };
+        let ticking = restart.is_some() || hook.as_ref().is_some_and(Hook::running);
+        let wait = if ticking { Duration::from_millis(50) } else { rounds.wait_at_most() };
         match signals::wait(&handled, wait) {
             None => {}
             Some(sig) if sig == Signal::SIGCHLD as i32 => {}
@@ -164,12 +168,19 @@ pub fn supervise(
                 }
             }
         }
+        let reaped = reap(pid, hook.as_ref().and_then(Hook::pid));
+        if let (Some(hook), Some(code)) = (hook.as_mut(), reaped.hook) {
+            hook.exited(code);
+        }
         // A round still running is abandoned: kvinit exits with the command.
-        if let Some(code) = reap(pid) {
+        if let Some(code) = reaped.main {
             let Some(Restart { env: Some(env), .. }) = restart.take() else {
+                if let Some(hook) = hook.as_mut() {
+                    hook.abandon();
+                }
                 return Ok(stopped_by.unwrap_or_else(|| remap(code, &init.remap)));
             };
-            pid = spawn(command, env, original, init, ids.clone())?;
+            pid = spawn(command, env, original, init.group, ids.clone())?;
             restarts += 1;
             log::info!(pid = pid.as_raw(), restarts; "refresh: restarted {:?} as pid {pid}", command[0]);
             continue;
@@ -180,7 +191,16 @@ pub fn supervise(
             r.killed = true;
         }
         if let Some(outcome) = rounds.poll() {
+            if let Some(hook) = hook.as_mut().filter(|_| outcome.changed || outcome.env.is_some()) {
+                if let Some(env) = &outcome.env {
+                    latest = env.clone();
+                }
+                hook.request(&latest);
+            }
             react(outcome, init, &command[0], pid, &mut restart);
+        }
+        if let Some(hook) = hook.as_mut() {
+            hook.tick(original, ids.as_ref());
         }
     }
 }
@@ -200,6 +220,85 @@ fn react(outcome: Outcome, init: &Init, program: &OsString, pid: Pid, restart: &
             }
         },
         _ => {}
+    }
+}
+
+/// `--on-change-run`: run once per change, one at a time, in a process
+/// group of its own so that the timeout's SIGKILL reaches what it started.
+/// A change while it runs runs it again once it is done. It never affects
+/// the command: its failure is logged.
+struct Hook<'a> {
+    command: &'a [OsString],
+    timeout: Duration,
+    /// The hook running: its pid, when it is killed, and whether it was.
+    running: Option<(Pid, Instant, bool)>,
+    /// A change not run for yet: the environment to run with.
+    pending: Option<Vec<(OsString, OsString)>>,
+}
+
+impl<'a> Hook<'a> {
+    fn new(command: &'a [OsString], timeout: Duration) -> Hook<'a> {
+        Hook { command, timeout, running: None, pending: None }
+    }
+
+    /// Whether the loop must come back soon: to kill or to start it.
+    fn running(&self) -> bool {
+        self.running.is_some() || self.pending.is_some()
+    }
+
+    fn pid(&self) -> Option<Pid> {
+        self.running.map(|(pid, ..)| pid)
+    }
+
+    fn request(&mut self, env: &[(OsString, OsString)]) {
+        if self.running.is_some() {
+            log::info!("refresh: {:?} is still running; it runs again when it is done", self.command[0]);
+        }
+        self.pending = Some(env.to_vec());
+    }
+
+    /// Kills a hook past its timeout, or starts one that is due.
+    fn tick(&mut self, original: Original, ids: Option<&Ids>) {
+        if let Some((pid, kill_at, killed)) = self.running.as_mut() {
+            if !*killed && Instant::now() >= *kill_at {
+                log::warn!(
+                    "refresh: {:?} (pid {pid}) did not finish within {:?}; killing it",
+                    self.command[0],
+                    self.timeout
+                );
+                forward(*pid, Signal::SIGKILL as i32, true);
+                *killed = true;
+            }
+            return;
+        }
+        let Some(env) = self.pending.take() else { return };
+        match spawn(self.command, env, original, true, ids.cloned()) {
+            Ok(pid) => {
+                log::info!(pid = pid.as_raw(); "refresh: running {:?} as pid {pid}", self.command[0]);
+                self.running = Some((pid, Instant::now() + self.timeout, false));
+            }
+            Err(StartError::Exec(e)) => {
+                log::error!("refresh: cannot run {:?}: {e}; COMMAND goes on", self.command[0])
+            }
+            Err(StartError::User(e)) => {
+                log::error!("refresh: cannot run {:?}: {e}; COMMAND goes on", self.command[0])
+            }
+        }
+    }
+
+    fn exited(&mut self, code: i32) {
+        self.running = None;
+        match code {
+            0 => log::info!(code; "refresh: {:?} exited with 0", self.command[0]),
+            _ => log::warn!(code; "refresh: {:?} exited with {code}; COMMAND goes on", self.command[0]),
+        }
+    }
+
+    /// kvinit is exiting: a hook still running goes with it.
+    fn abandon(&mut self) {
+        if let Some((pid, ..)) = self.running.take() {
+            forward(pid, Signal::SIGKILL as i32, true);
+        }
     }
 }
 
@@ -296,25 +395,30 @@ fn forward(pid: Pid, sig: i32, group: bool) {
     }
 }
 
-/// Reaps every exited child. Returns the main child's exit code once it has
-/// exited: its own code, or 128+N if signal N killed it.
-fn reap(main: Pid) -> Option<i32> {
-    let mut main_code = None;
+/// The exit codes of the children kvinit waits for, among those reaped:
+/// their own code, or 128+N if signal N killed them.
+#[derive(Default)]
+struct Reaped {
+    main: Option<i32>,
+    hook: Option<i32>,
+}
+
+/// Reaps every exited child.
+fn reap(main: Pid, hook: Option<Pid>) -> Reaped {
+    let mut reaped = Reaped::default();
     loop {
         match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return main_code,
-            Ok(status) => {
-                let code = exit_code(status);
-                match (status.pid(), code) {
-                    (Some(p), Some(code)) if p == main => main_code = Some(code),
-                    (Some(p), _) => log::debug!("reaped pid {p}"),
-                    _ => {}
-                }
-            }
+            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return reaped,
+            Ok(status) => match (status.pid(), exit_code(status)) {
+                (Some(p), Some(code)) if p == main => reaped.main = Some(code),
+                (Some(p), Some(code)) if Some(p) == hook => reaped.hook = Some(code),
+                (Some(p), _) => log::debug!("reaped pid {p}"),
+                _ => {}
+            },
             Err(Errno::EINTR) => {}
             Err(e) => {
                 log::warn!("waitpid: {e}");
-                return main_code;
+                return reaped;
             }
         }
     }
