@@ -495,13 +495,16 @@ fn init_plan(args: &Args, env: &Env) -> Result<Option<Init>, ConfigError> {
             }
         },
     };
+    let action = args.on_change.as_deref().or(env.get("KVINIT_ON_CHANGE"));
+    refuse_signals(args, action, cfg!(windows))?;
     let refresh_signal = match args.refresh_signal.as_deref() {
         None => crate::launch::signals::parse("HUP").unwrap_or(1),
         Some(s) => crate::launch::signals::parse(s).ok_or_else(|| {
             ConfigError::Refresh(format!("--refresh-signal {s:?} is not a signal name or number"))
         })?,
     };
-    let on_change = match args.on_change.as_deref().or(env.get("KVINIT_ON_CHANGE")) {
+    let on_change = match action {
+        None if cfg!(windows) => OnChange::None,
         None | Some("signal") => OnChange::Signal,
         Some("restart") => OnChange::Restart,
         Some("none") => OnChange::None,
@@ -567,6 +570,27 @@ fn init_plan(args: &Args, env: &Env) -> Result<Option<Init>, ConfigError> {
         }
     }
     Ok(None)
+}
+
+/// Windows has no signals: what would send one is refused there, with what
+/// to use instead, rather than ignored.
+fn refuse_signals(args: &Args, action: Option<&str>, windows: bool) -> Result<(), ConfigError> {
+    if !windows {
+        return Ok(());
+    }
+    let given = [
+        (action == Some("signal"), "--on-change signal"),
+        (args.refresh_signal.is_some(), "--refresh-signal"),
+        (args.stop_signal.is_some(), "--stop-signal"),
+        (args.group, "--signal-group"),
+    ];
+    match given.iter().find(|(given, _)| *given) {
+        Some((_, flag)) => Err(ConfigError::Refresh(format!(
+            "{flag} is not available on Windows, which has no signals; a change can restart \
+             COMMAND (--on-change restart) or run a command (--on-change-run)"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// A boolean variable: 1/0, true/false, yes/no, on/off, in any case. Unset
@@ -922,6 +946,25 @@ mod tests {
         assert_eq!(p.identity.source, Some(Kind::Arc));
         let p = plan(&["true"], &[("KVINIT_IDENTITY_SOURCE", "auto")]).unwrap();
         assert_eq!(p.identity.source, None);
+    }
+
+    #[test]
+    fn signal_actions_are_refused_on_windows() {
+        let args = |argv: &[&str]| {
+            Args::try_parse_from(std::iter::once("kvinit").chain(argv.iter().copied())).unwrap()
+        };
+        for (argv, action, flag) in [
+            (&["--on-change", "signal", "x"][..], Some("signal"), "--on-change signal"),
+            (&["--refresh-signal", "USR1", "x"], None, "--refresh-signal"),
+            (&["--stop-signal", "INT", "x"], None, "--stop-signal"),
+            (&["--signal-group", "x"], None, "--signal-group"),
+        ] {
+            let e = refuse_signals(&args(argv), action, true).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("{flag} is not available on Windows")), "{e}");
+            assert!(refuse_signals(&args(argv), action, false).is_ok());
+        }
+        let fine = args(&["--on-change", "restart", "--on-change-run", "cmd /c reload.cmd", "x"]);
+        assert!(refuse_signals(&fine, Some("restart"), true).is_ok());
     }
 
     #[test]

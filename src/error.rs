@@ -251,7 +251,6 @@ impl StdError for RenderError {
 }
 
 /// An error and its `source()` chain on one log line: "what: why: why".
-#[cfg_attr(not(unix), allow(dead_code))] // only --refresh, Unix-only, uses it
 pub fn one_line(error: &dyn StdError) -> String {
     let mut parts = Vec::new();
     let mut next = Some(error);

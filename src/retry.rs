@@ -64,7 +64,6 @@ impl Rng {
     }
 
     /// `d` scaled by a random factor in [1 - spread, 1 + spread].
-    #[cfg_attr(not(unix), allow(dead_code))] // only --refresh, Unix-only, uses it
     pub fn jitter(&mut self, d: Duration, spread: f64) -> Duration {
         d.mul_f64(1.0 - spread + 2.0 * spread * self.unit())
     }

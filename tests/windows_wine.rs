@@ -96,3 +96,54 @@ fn secrets_come_through_an_authenticating_proxy() {
     assert_eq!(w.vault.server.connections(), tunnels.len(), "a connection went around the proxy");
     assert_eq!(fake.server.requests().len(), 1, "the token endpoint is reached directly");
 }
+
+#[test]
+#[ignore = "needs the Windows build and Wine: scripts/windows-check.sh runs it"]
+fn refresh_rewrites_a_file_and_restarts_the_command() {
+    let w = World::new();
+    w.vault.put("api-key", "first");
+    w.vault.put("cfg", "c1");
+    let dir = w.dir.path().join("secrets");
+    let starts = w.dir.path().join("starts.txt");
+    let hooked = w.dir.path().join("hook.txt");
+    let (_fake, mut k) = aci(&w);
+    // The second start, with the new value, exits by itself with 3 once the
+    // hook had time to run; the first waits (ping is Wine's sleep) until
+    // the restart ends it.
+    let script = format!(
+        "echo %API_KEY%>>{}& if %API_KEY%==second (ping -n 4 127.0.0.1 >nul& exit 3) else (ping -n 120 127.0.0.1 >nul)",
+        windows_path(&starts)
+    );
+    let hook = format!("cmd /c 'type {}\\cfg>>{}'", windows_path(&dir), windows_path(&hooked));
+    let run = k
+        .args(["--init", "--refresh", "1s", "--on-change", "restart", "--on-change-run", &hook])
+        .args(["--allow-disk", "--dir", &windows_path(&dir), "--env", "API_KEY=api-key", "--file", "cfg=cfg"])
+        .args(["--", "cmd", "/c", &script]);
+    let child = run.spawn();
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    let started = support::wait_for(std::time::Duration::from_secs(60), || read(&starts).contains("first"));
+    let first_file = read(&dir.join("cfg"));
+    w.vault.put("cfg", "c2");
+    w.vault.put("api-key", "second");
+    let (code, _, stderr) = support::finish(child, std::time::Duration::from_secs(90));
+    assert!(started, "never started:\n{stderr}");
+    assert_eq!(first_file, "c1", "{stderr}");
+    assert_eq!(code, Some(3), "the restarted command's own exit code:\n{stderr}");
+    assert_eq!(read(&dir.join("cfg")), "c2", "{stderr}");
+    let starts: Vec<String> = read(&starts).lines().map(|l| l.trim().to_string()).collect();
+    assert_eq!(starts, ["first", "second"], "{stderr}");
+    assert!(read(&hooked).starts_with("c2"), "the hook ran once the file was written:\n{stderr}");
+    assert!(stderr.contains("refresh: restarted"), "{stderr}");
+}
+
+#[test]
+#[ignore = "needs the Windows build and Wine: scripts/windows-check.sh runs it"]
+fn signal_actions_are_a_usage_error() {
+    let w = World::new();
+    let (_fake, mut k) = aci(&w);
+    k.args(["--init", "--refresh", "1s", "--refresh-signal", "HUP", "--", "cmd", "/c", "echo ran"])
+        .run_for(std::time::Duration::from_secs(120))
+        .assert_code(2)
+        .assert_stderr_contains("--refresh-signal is not available on Windows, which has no signals")
+        .assert_output_lacks("ran\r");
+}

@@ -3,7 +3,6 @@
 //! then check, or write and start the command.
 
 mod read;
-#[cfg(unix)]
 mod refresh;
 mod render;
 mod report;

@@ -48,7 +48,6 @@ pub struct Reads {
 }
 
 /// What it takes to read secrets again: the identity and its tokens.
-#[cfg_attr(not(unix), allow(dead_code))] // --refresh reads it, and is Unix-only
 pub struct Session {
     pub source: Box<dyn TokenSource>,
     pub web: Client,
@@ -58,7 +57,6 @@ pub struct Session {
 /// What a `--refresh` round starts from: the session, what is read, the
 /// value each output has now, and the secrets directory, opened before the
 /// command started.
-#[cfg_attr(not(unix), allow(dead_code))] // --refresh is Unix-only
 pub struct Running {
     pub session: Session,
     pub secrets: Vec<PlannedSecret>,

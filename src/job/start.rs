@@ -10,7 +10,6 @@ use crate::launch::{self, signals, user, Job};
 use crate::sink::{self, Dest};
 
 use super::read::Running;
-#[cfg(unix)]
 use super::refresh::Refresher;
 use super::render::Rendered;
 
@@ -85,15 +84,12 @@ pub fn exec(job: &Job, env: Vec<(OsString, OsString)>, original: signals::Origin
 pub struct Start {
     pub env: Vec<(OsString, OsString)>,
     pub original: signals::Original,
-    #[cfg_attr(not(unix), allow(dead_code))] // --user is Unix-only
     pub ids: Option<user::Ids>,
-    #[cfg_attr(not(unix), allow(dead_code))] // --refresh is Unix-only
     pub refresh: Option<Running>,
 }
 
-/// `--init`: starts the command as a child and stays PID 1 until it exits,
-/// running `--refresh` rounds meanwhile.
-#[cfg(unix)]
+/// `--init`: starts the command as a child and stays its parent until it
+/// exits (PID 1 in a Linux container), running `--refresh` rounds meanwhile.
 pub fn supervise(
     job: &Job,
     init: &launch::Init,
@@ -101,6 +97,7 @@ pub fn supervise(
     start: Start,
 ) -> Result<i32, Error> {
     let Start { env, original, ids, refresh } = start;
+    #[cfg(unix)]
     if ids.is_some() && !nix::unistd::geteuid().is_root() {
         return Err(Error::User(user::Error::NotRoot));
     }
@@ -114,18 +111,4 @@ pub fn supervise(
         launch::SuperviseError::Launch(e) => Error::Launch(e),
         launch::SuperviseError::User(e) => Error::User(e),
     })
-}
-
-/// Windows always waits for the command; `--init` adds nothing there.
-#[cfg(not(unix))]
-pub fn supervise(
-    job: &Job,
-    init: &launch::Init,
-    _timeout: std::time::Duration,
-    start: Start,
-) -> Result<i32, Error> {
-    if init.refresh.is_some() {
-        log::warn!("--refresh is not supported on Windows yet; secrets are read once");
-    }
-    launch::run(&job.command, start.env, start.original).map_err(Error::Launch)
 }

@@ -7,13 +7,15 @@
 
 #[cfg(unix)]
 mod find;
+mod rounds;
 pub mod signals;
 #[cfg(unix)]
 mod supervise;
 pub mod user;
+#[cfg(windows)]
+mod windows;
 
-#[cfg(unix)]
-pub use supervise::{Outcome, Refresh};
+pub use rounds::{Outcome, Refresh};
 
 use std::ffi::OsString;
 use std::fmt;
@@ -148,12 +150,27 @@ pub fn supervise(
     })
 }
 
+/// `--init` on Windows: runs the command, restarting it and running the
+/// hook as `--refresh` finds changes, until it exits.
+#[cfg(windows)]
+pub fn supervise(
+    command: &[OsString],
+    env: Vec<(OsString, OsString)>,
+    _original: signals::Original,
+    init: &Init,
+    _ids: Option<user::Ids>,
+    refresh: Option<Box<dyn Refresh>>,
+) -> Result<i32, SuperviseError> {
+    windows::supervise(command, env, init, refresh)
+        .map_err(|source| SuperviseError::Launch(Error { program: command[0].clone(), source }))
+}
+
 /// Why `--init` could not start the command.
-#[cfg(unix)]
 #[derive(Debug)]
 pub enum SuperviseError {
     Launch(Error),
     /// The child could not become `--user` (exit code 5, like a switch in exec mode).
+    #[cfg_attr(not(unix), allow(dead_code))]
     User(user::Error),
 }
 
@@ -215,13 +232,17 @@ mod imp {
         _original: crate::launch::signals::Original,
     ) -> io::Result<i32> {
         let mut child = Command::new(&command[0]).args(&command[1..]).env_clear().envs(env).spawn()?;
+        outlive_console_events();
+        let status = child.wait()?;
+        Ok(status.code().unwrap_or(1))
+    }
+
+    pub fn outlive_console_events() {
         // SAFETY: the handler is a plain function with the signature Windows
         // expects, touching no state of ours; registering it has no other effect.
         if unsafe { SetConsoleCtrlHandler(Some(on_console_event), 1) } == 0 {
             log::warn!("cannot install a console handler: {}", io::Error::last_os_error());
         }
-        let status = child.wait()?;
-        Ok(status.code().unwrap_or(1))
     }
 }
 

@@ -15,29 +15,10 @@ use nix::sys::signal::{kill, killpg, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{pipe2, Pid};
 
+use super::rounds::{Outcome, Refresh, Rounds};
 use super::signals::{self, Original};
 use super::user::{self, Ids};
 use super::{Init, OnChange};
-
-/// Periodic work between signals: `--refresh`. Knows nothing of processes.
-/// Rounds run on a thread of their own, so that however long one takes
-/// (a vault that hangs), signals are forwarded and children reaped.
-pub trait Refresh: Send {
-    /// How long until the next round.
-    fn next_delay(&mut self) -> Duration;
-    /// Does one round.
-    fn run(&mut self) -> Outcome;
-}
-
-/// What a refresh round found.
-#[derive(Default)]
-pub struct Outcome {
-    /// Something the command uses changed (files were rewritten, or a
-    /// variable's value).
-    pub changed: bool,
-    /// With `--on-change restart`: the environment to start the command with.
-    pub env: Option<Vec<(OsString, OsString)>>,
-}
 
 /// A restart under way: the command was sent the stop signal.
 struct Restart {
@@ -298,87 +279,6 @@ impl<'a> Hook<'a> {
     fn abandon(&mut self) {
         if let Some((pid, ..)) = self.running.take() {
             forward(pid, Signal::SIGKILL as i32, true);
-        }
-    }
-}
-
-/// Refresh rounds, each on a thread of its own so that the loop above goes
-/// on forwarding signals and reaping while a round waits on a slow vault.
-struct Rounds {
-    /// Between rounds: the refresher, and when the next round starts.
-    idle: Option<(Box<dyn Refresh>, Instant)>,
-    /// During one: the thread, which hands the refresher back.
-    running: Option<std::thread::JoinHandle<(Box<dyn Refresh>, Outcome)>>,
-    /// After a stop signal: a round still running is left to be cut short
-    /// by kvinit's exit, and its outcome ignored.
-    stopped: bool,
-}
-
-impl Rounds {
-    fn new(refresh: Option<Box<dyn Refresh>>) -> Rounds {
-        let idle = refresh.map(|mut r| {
-            let at = Instant::now() + r.next_delay();
-            (r, at)
-        });
-        Rounds { idle, running: None, stopped: false }
-    }
-
-    fn stop(&mut self) {
-        self.stopped = true;
-        self.idle = None;
-    }
-
-    /// How long the loop may wait for a signal before calling `poll`.
-    fn wait_at_most(&self) -> Duration {
-        match (&self.idle, &self.running) {
-            (_, Some(_)) => Duration::from_millis(100),
-            (Some((_, at)), None) => at.saturating_duration_since(Instant::now()).min(Duration::from_secs(1)),
-            (None, None) => Duration::from_secs(1),
-        }
-    }
-
-    /// Starts a round that is due, or collects one that ended.
-    fn poll(&mut self) -> Option<Outcome> {
-        if self.stopped {
-            return None;
-        }
-        if self.running.as_ref().is_some_and(|t| t.is_finished()) {
-            let finished = self.running.take().and_then(|t| t.join().ok());
-            if let Some((mut r, outcome)) = finished {
-                let at = Instant::now() + r.next_delay();
-                self.idle = Some((r, at));
-                return Some(outcome);
-            }
-            log::error!("refresh: a round failed unexpectedly; no more rounds");
-            return None;
-        }
-        if self.idle.as_ref().is_some_and(|(_, at)| Instant::now() >= *at) {
-            if let Some((r, _)) = self.idle.take() {
-                self.start(r);
-            }
-        }
-        None
-    }
-
-    /// A thread that cannot be had (a full pids cgroup) skips the round,
-    /// rather than bring PID 1 down.
-    fn start(&mut self, r: Box<dyn Refresh>) {
-        let shared = std::sync::Arc::new(std::sync::Mutex::new(Some(r)));
-        let theirs = shared.clone();
-        let spawned = std::thread::Builder::new().name("kvinit-refresh".into()).spawn(move || {
-            let mut r = theirs.lock().unwrap_or_else(|e| e.into_inner()).take().expect("handed over once");
-            let outcome = r.run();
-            (r, outcome)
-        });
-        match spawned {
-            Ok(thread) => self.running = Some(thread),
-            Err(e) => {
-                log::error!("refresh: cannot start a round: {e}; trying again later");
-                if let Some(mut r) = shared.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                    let at = Instant::now() + r.next_delay();
-                    self.idle = Some((r, at));
-                }
-            }
         }
     }
 }

@@ -31,18 +31,20 @@ pub enum Error {
     /// The directory is on a disk-backed filesystem and `--allow-disk` was not given.
     NotInMemory { dir: PathBuf, fs: String },
     /// A path component inside the directory is a symlink.
-    #[cfg_attr(not(unix), allow(dead_code))]
     Symlink(PathBuf),
     /// A filesystem call failed.
     Io { op: &'static str, path: PathBuf, source: io::Error },
-    /// Files are only written on Unix so far.
-    #[cfg_attr(unix, allow(dead_code))]
-    Unsupported,
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Error::NotInMemory { dir, .. } if cfg!(windows) => write!(
+                f,
+                "refusing to write secrets to {}: Windows has no memory filesystem, so they would be on disk; \
+                 pass --allow-disk to accept that",
+                dir.display()
+            ),
             Error::NotInMemory { dir, fs } => write!(
                 f,
                 "refusing to write secrets to {}: it is on {fs}, not in memory; mount a tmpfs there \
@@ -51,7 +53,6 @@ impl fmt::Display for Error {
             ),
             Error::Symlink(p) => write!(f, "refusing to write through the symlink {}", p.display()),
             Error::Io { op, path, .. } => write!(f, "{op} {}", path.display()),
-            Error::Unsupported => f.write_str("secret files are only supported on Unix"),
         }
     }
 }
@@ -394,58 +395,128 @@ mod imp {
     }
 }
 
+/// Windows has no descriptor-relative calls in std and no memory
+/// filesystem: files are written by path, next to their final name, then
+/// renamed over it (MoveFileEx with REPLACE_EXISTING). They inherit the
+/// directory's ACL; `--file-mode` and `--owner` have no meaning there.
 #[cfg(not(unix))]
 mod imp {
-    use std::ffi::OsStr;
-    use std::io;
+    use std::ffi::{OsStr, OsString};
+    use std::fs::{File, OpenOptions};
+    use std::io::{self, Write};
     use std::path::{Path, PathBuf};
 
-    use super::Error;
+    use super::{io_error, Error};
     use crate::secret::SecretBytes;
 
-    pub struct Handle;
+    pub type Handle = PathBuf;
 
-    #[allow(dead_code)] // built by the portable code, read only on Unix
     pub enum Opened<'a> {
         Root(&'a Handle),
         Sub(Handle),
     }
 
+    impl Opened<'_> {
+        fn path(&self) -> &Path {
+            match self {
+                Opened::Root(p) => p,
+                Opened::Sub(p) => p,
+            }
+        }
+    }
+
+    /// A file written under a temporary name, waiting to be renamed.
     pub struct Staged {
         pub dir: Handle,
+        temp: PathBuf,
+        target: PathBuf,
         pub shown: PathBuf,
     }
 
     pub fn disk_filesystem(_path: &Path) -> io::Result<Option<String>> {
-        Err(io::Error::new(io::ErrorKind::Unsupported, "no statfs here"))
+        Ok(Some("a disk volume (Windows has no memory filesystem)".into()))
     }
 
-    pub fn open_secrets_dir(_dir: &Path, _owner: Option<(u32, u32)>) -> Result<Handle, Error> {
-        Err(Error::Unsupported)
+    pub fn open_secrets_dir(dir: &Path, _owner: Option<(u32, u32)>) -> Result<Handle, Error> {
+        refuse_symlink(dir)?;
+        std::fs::create_dir_all(dir).map_err(io_error("creating", dir))?;
+        Ok(dir.to_path_buf())
     }
 
-    pub fn remove_stale_temporaries(_dir: &Handle, _path: &Path) {}
+    /// Temporaries an earlier run left (killed mid-write).
+    pub fn remove_stale_temporaries(dir: &Handle, _path: &Path) {
+        let Ok(listing) = std::fs::read_dir(dir) else { return };
+        for entry in listing.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.ends_with(".tmp") && name.contains(".kvinit-") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
 
-    pub fn enter(_: &Opened<'_>, _: &OsStr, _: &Path, _: Option<(u32, u32)>) -> Result<Handle, Error> {
-        Err(Error::Unsupported)
+    fn refuse_symlink(path: &Path) -> Result<(), Error> {
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => Err(Error::Symlink(path.to_path_buf())),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn enter(
+        parent: &Opened<'_>,
+        name: &OsStr,
+        shown: &Path,
+        _: Option<(u32, u32)>,
+    ) -> Result<Handle, Error> {
+        let path = parent.path().join(name);
+        refuse_symlink(&path)?;
+        match std::fs::create_dir(&path) {
+            Ok(()) => Ok(path),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(path),
+            Err(e) => Err(io_error("creating", shown)(e)),
+        }
     }
 
     pub fn stage(
-        _: Opened<'_>,
-        _: &OsStr,
-        _: &Path,
-        _: u32,
-        _: Option<(u32, u32)>,
-        _: &SecretBytes,
+        dir: Opened<'_>,
+        name: &OsStr,
+        shown: &Path,
+        _mode: u32,
+        _owner: Option<(u32, u32)>,
+        value: &SecretBytes,
     ) -> Result<Staged, Error> {
-        Err(Error::Unsupported)
+        let target = dir.path().join(name);
+        refuse_symlink(&target)?;
+        let mut rng = crate::retry::Rng::new();
+        let (temp, mut file) = loop {
+            let mut temp = OsString::from(".");
+            temp.push(name);
+            temp.push(format!(".kvinit-{:016x}.tmp", rng.next_u64()));
+            let temp = dir.path().join(temp);
+            match OpenOptions::new().write(true).create_new(true).open(&temp) {
+                Ok(file) => break (temp, file),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io_error("creating", shown)(e)),
+            }
+        };
+        let staged = Staged { dir: dir.path().to_path_buf(), temp, target, shown: shown.to_path_buf() };
+        let written = file.write_all(value.expose()).and_then(|()| file.sync_all());
+        drop::<File>(file);
+        match written {
+            Ok(()) => Ok(staged),
+            Err(e) => {
+                discard(&staged);
+                Err(io_error("writing", shown)(e))
+            }
+        }
     }
 
-    pub fn commit(_: &Staged) -> io::Result<()> {
-        Err(io::Error::new(io::ErrorKind::Unsupported, "secret files are only supported on Unix"))
+    pub fn commit(s: &Staged) -> io::Result<()> {
+        std::fs::rename(&s.temp, &s.target)
     }
 
-    pub fn discard(_: &Staged) {}
+    pub fn discard(s: &Staged) {
+        let _ = std::fs::remove_file(&s.temp);
+    }
 
     pub fn sync(_: &Handle) -> io::Result<()> {
         Ok(())
