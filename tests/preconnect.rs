@@ -43,3 +43,27 @@ fn no_preconnection_through_a_proxy() {
     run.assert_code(4);
     assert_eq!(w.vault.server.connections(), 0, "nothing reached the vault but through the proxy");
 }
+
+/// On a real network the token and the vault's handshake end at about the
+/// same time. Here the token comes at 250 ms and the handshakes, over a
+/// 200 ms round trip, at about 400 ms: a read must wait for the one under
+/// way, not open another (which would be ready only at about 650 ms).
+#[test]
+fn a_read_waits_for_a_handshake_under_way_rather_than_open_another() {
+    let w = World::new();
+    for name in ["a", "b", "c"] {
+        w.vault.put(name, "v");
+    }
+    w.imds.server.set_latency(Duration::from_millis(250));
+    let network = support::rtt::RttProxy::start(w.vault.host().parse().unwrap(), Duration::from_millis(200));
+    let vault = format!("127.0.0.1:{}", network.port());
+    let run = support::Kvinit::new()
+        .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", w.imds.authority_host())
+        .env("SSL_CERT_FILE", &w.vault.ca_file)
+        .args(["--vault", &format!("https://{vault}"), "--allow-vault-host", &vault, "-vv"])
+        .args(["--env", "A=a", "--env", "B=b", "--env", "C=c", "--", "true"])
+        .run();
+    run.assert_success();
+    assert_eq!(w.vault.secret_requests().len(), 3);
+    assert_eq!(network.connections(), 3, "one connection per read, all preconnected:\n{}", run.stderr());
+}

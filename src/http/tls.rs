@@ -4,7 +4,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -125,16 +125,36 @@ impl KeyProvider for NoPrivateKeys {
 
 /// TLS connections opened ahead of their first request, so that their
 /// handshakes overlap the token request instead of following it. First in
-/// the connector chain: a request to a host with a warm connection takes it.
+/// the connector chain: a request to a host with a warm connection takes it,
+/// and one that finds a handshake to its host still under way waits for it
+/// rather than open another: on a real network the token and the vault's
+/// handshake end at about the same time, and a new connection then costs a
+/// whole TCP and TLS handshake more.
 #[derive(Debug, Clone)]
 pub struct Warm {
     tls: Connector,
     /// `None` once closed: connections that finish later are dropped.
-    ready: Arc<Mutex<Option<Vec<WarmConnection>>>>,
+    pool: Arc<(Mutex<Option<Pool>>, Condvar)>,
     /// The threads opening them, joined on close, so that no thread is left
     /// when `--init` forks; and their sockets, shut down to hurry them.
     threads: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>>,
     sockets: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+#[derive(Debug, Default)]
+struct Pool {
+    ready: Vec<WarmConnection>,
+    /// Handshakes under way: each waited for by at most one request.
+    opening: Vec<Opening>,
+    next: u64,
+}
+
+#[derive(Debug)]
+struct Opening {
+    id: u64,
+    host: String,
+    port: u16,
+    claimed: bool,
 }
 
 #[derive(Debug)]
@@ -149,16 +169,21 @@ impl Warm {
     pub fn new(tls: Connector) -> Warm {
         Warm {
             tls,
-            ready: Arc::new(Mutex::new(Some(Vec::new()))),
+            pool: Arc::new((Mutex::new(Some(Pool::default())), Condvar::new())),
             threads: Arc::default(),
             sockets: Arc::default(),
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Pool>> {
+        self.pool.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Closes the connections nobody took, cuts short any still being
     /// opened, and waits for every thread that opened them to end.
     pub fn close(&self) {
-        *self.ready.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.lock() = None;
+        self.pool.1.notify_all();
         for socket in self.sockets.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
             let _ = socket.shutdown(std::net::Shutdown::Both);
         }
@@ -173,22 +198,38 @@ impl Warm {
     /// would have used it connects, and reports failure, itself.
     pub fn open(&self, host: &str, port: u16, n: usize, timeout: Duration) {
         for _ in 0..n {
+            let id = {
+                let mut pool = self.lock();
+                let Some(pool) = pool.as_mut() else { return };
+                pool.next += 1;
+                pool.opening.push(Opening { id: pool.next, host: host.to_string(), port, claimed: false });
+                pool.next
+            };
             let (warm, host) = (self.clone(), host.to_string());
             let spawned = std::thread::Builder::new().name("kvinit-preconnect".into()).spawn(move || {
-                match warm.handshake(&host, port, timeout) {
-                    Ok(c) => {
-                        if let Some(ready) = warm.ready.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-                            ready.push(c);
-                        }
-                    }
-                    Err(e) => log::debug!("preconnecting to {host}:{port}: {e}"),
+                let opened = warm.handshake(&host, port, timeout);
+                if let Err(e) = &opened {
+                    log::debug!("preconnecting to {host}:{port}: {e}");
                 }
+                warm.opened(id, opened.ok());
             });
             match spawned {
                 Ok(thread) => self.threads.lock().unwrap_or_else(|e| e.into_inner()).push(thread),
-                Err(_) => break,
+                Err(_) => {
+                    self.opened(id, None);
+                    break;
+                }
             }
         }
+    }
+
+    /// A handshake ended: its connection, if it succeeded, is ready.
+    fn opened(&self, id: u64, connection: Option<WarmConnection>) {
+        if let Some(pool) = self.lock().as_mut() {
+            pool.opening.retain(|o| o.id != id);
+            pool.ready.extend(connection);
+        }
+        self.pool.1.notify_all();
     }
 
     fn handshake(&self, host: &str, port: u16, timeout: Duration) -> io::Result<WarmConnection> {
@@ -196,7 +237,7 @@ impl Warm {
         let addr = (host, port).to_socket_addrs()?.next().ok_or(io::ErrorKind::NotFound)?;
         let mut tcp = TcpStream::connect_timeout(&addr, timeout)?;
         tcp.set_nodelay(true)?;
-        match self.ready.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+        match self.lock().is_some() {
             true => self.sockets.lock().unwrap_or_else(|e| e.into_inner()).push(tcp.try_clone()?),
             false => return Err(io::ErrorKind::Interrupted.into()),
         }
@@ -211,11 +252,33 @@ impl Warm {
         Ok(WarmConnection { host: host.to_string(), port, tcp, conn })
     }
 
+    /// A ready connection to `host:port`; else, if a handshake to it is
+    /// under way that no other request waits for, that one once it ends
+    /// (each handshake is bounded by its timeout); else `None`.
     fn take(&self, host: &str, port: u16) -> Option<WarmConnection> {
-        let mut ready = self.ready.lock().unwrap_or_else(|e| e.into_inner());
-        let ready = ready.as_mut()?;
-        let i = ready.iter().position(|c| c.host == host && c.port == port)?;
-        Some(ready.swap_remove(i))
+        let mut guard = self.lock();
+        let mut waiting_for = None;
+        loop {
+            let pool = guard.as_mut()?;
+            if let Some(i) = pool.ready.iter().position(|c| c.host == host && c.port == port) {
+                // Another's connection was ready first: the one claimed is free.
+                if let Some(o) = pool.opening.iter_mut().find(|o| Some(o.id) == waiting_for) {
+                    o.claimed = false;
+                }
+                return Some(pool.ready.swap_remove(i));
+            }
+            match waiting_for {
+                Some(id) if pool.opening.iter().any(|o| o.id == id) => {}
+                // It failed, or another request took it.
+                Some(_) => return None,
+                None => {
+                    let o = pool.opening.iter_mut().find(|o| !o.claimed && o.host == host && o.port == port)?;
+                    o.claimed = true;
+                    waiting_for = Some(o.id);
+                }
+            }
+            guard = self.pool.1.wait(guard).unwrap_or_else(|e| e.into_inner());
+        }
     }
 }
 

@@ -8,6 +8,7 @@ pub use kvinit_emulator::{azure, server};
 pub mod netns;
 pub mod proxy;
 pub mod recordings;
+pub mod rtt;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
