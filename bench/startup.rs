@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use support::rtt::RttProxy;
 use support::World;
 
 const RUNS: usize = 15;
@@ -42,15 +43,37 @@ fn timed(program: &Path) -> Command {
     c
 }
 
-/// One row: medians in ms, peak RSS in KiB.
-struct Row {
+/// Where the fakes are, as seen through the network model.
+struct Net {
     secrets: usize,
-    latency: u64,
+    rtt: u64,
+    server: u64,
+}
+
+impl Net {
+    fn name(&self) -> String {
+        match (self.rtt, self.server) {
+            (0, 0) => "loopback, no delay".into(),
+            (0, s) => format!("{s} ms server time, no RTT"),
+            (r, 0) => format!("RTT {r} ms"),
+            (r, s) => format!("RTT {r} ms + {s} ms server time"),
+        }
+    }
+
+    /// Token (connect + request) then one parallel round of GETs; the
+    /// vault's connect and TLS handshake can overlap the token.
+    fn floor(&self, start_ms: f64) -> f64 {
+        start_ms + 3.0 * self.rtt as f64 + 2.0 * self.server as f64
+    }
+}
+
+/// One row: medians in ms, peak RSS in KiB; `None` for a peer not run.
+struct Row {
+    net: Net,
     floor_ms: f64,
-    kvinit_ms: f64,
-    kvinit_rss: u64,
-    sdk_ms: f64,
-    sdk_rss: u64,
+    kvinit: (f64, u64),
+    rust_sdk: Option<(f64, u64)>,
+    python_sdk: (f64, u64),
 }
 
 /// Many kvinit processes at once against a vault that admits `LIMIT` GETs
@@ -95,89 +118,139 @@ fn fleet(kvinit: &Path) -> String {
     )
 }
 
+/// The fakes for one row, behind the network model when it has a round trip.
+struct Setup {
+    w: World,
+    names: Vec<String>,
+    _proxies: Vec<RttProxy>,
+    identity_host: String,
+    /// The App Service endpoint's URL (the Rust SDK reads no IMDS override).
+    app_service_url: String,
+    vault_url: String,
+    vault_host: String,
+}
+
+fn setup(net: &Net) -> Setup {
+    let w = World::new();
+    let names: Vec<String> = (0..net.secrets).map(|i| format!("secret-{i}")).collect();
+    for name in &names {
+        w.vault.put(name, &format!("value-of-{name}"));
+    }
+    w.imds.server.set_latency(Duration::from_millis(net.server));
+    w.vault.server.set_latency(Duration::from_millis(net.server));
+    w.app_service.server.set_latency(Duration::from_millis(net.server));
+    let mut proxies = Vec::new();
+    // 127.0.0.1:PORT of each fake, or of a proxy in front of it.
+    let mut reach = |port: u16| match net.rtt {
+        0 => port,
+        rtt => {
+            let proxy = RttProxy::start(([127, 0, 0, 1], port).into(), Duration::from_millis(rtt));
+            let port = proxy.port();
+            proxies.push(proxy);
+            port
+        }
+    };
+    let identity_host = format!("http://127.0.0.1:{}", reach(w.imds.server.port()));
+    let app_service_url = format!("http://127.0.0.1:{}/msi/token", reach(w.app_service.server.port()));
+    let vault_host = format!("127.0.0.1:{}", reach(w.vault.server.port()));
+    let vault_url = format!("https://{vault_host}");
+    Setup { w, names, _proxies: proxies, identity_host, app_service_url, vault_url, vault_host }
+}
+
+fn kvinit_run(kvinit: &Path, s: &Setup) -> (f64, u64) {
+    let mut c = timed(kvinit);
+    c.env("AZURE_POD_IDENTITY_AUTHORITY_HOST", &s.identity_host)
+        .env("SSL_CERT_FILE", &s.w.vault.ca_file)
+        .args(["--vault", &s.vault_url, "--allow-vault-host", &s.vault_host, "-q"]);
+    for name in &s.names {
+        c.arg("--env").arg(format!("{}={name}", name.to_uppercase().replace('-', "_")));
+    }
+    measure(c.args(["--", "/bin/true"]))
+}
+
+fn python_run(python: &Path, s: &Setup) -> (f64, u64) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/sdk_fetch.py");
+    let mut c = timed(python);
+    c.env("AZURE_POD_IDENTITY_AUTHORITY_HOST", &s.identity_host)
+        .env("REQUESTS_CA_BUNDLE", &s.w.vault.ca_file)
+        .arg(&script)
+        .arg(&s.vault_url)
+        .args(&s.names);
+    measure(&mut c)
+}
+
+fn rust_sdk_run(program: &Path, s: &Setup) -> (f64, u64) {
+    let mut c = timed(program);
+    c.env("IDENTITY_ENDPOINT", &s.app_service_url)
+        .env("IDENTITY_HEADER", &s.w.identity_header)
+        .env("SSL_CERT_FILE", &s.w.vault.ca_file);
+    c.arg(&s.vault_url).args(&s.names);
+    measure(&mut c)
+}
+
 fn main() {
     let kvinit = PathBuf::from(
         std::env::var("KVINIT_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kvinit").into()),
     );
-    let python = std::env::var("KVINIT_BENCH_PYTHON").expect("KVINIT_BENCH_PYTHON: run bench/run.sh");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/sdk_fetch.py");
+    let python = PathBuf::from(std::env::var("KVINIT_BENCH_PYTHON").expect("KVINIT_BENCH_PYTHON: run bench/run.sh"));
+    let rust_sdk = std::env::var_os("KVINIT_BENCH_RUST_SDK").map(PathBuf::from);
     let mut rows = Vec::new();
-    for latency in [0u64, 20] {
-        for n in [1usize, 20] {
-            let w = World::new();
-            let names: Vec<String> = (0..n).map(|i| format!("secret-{i}")).collect();
-            for name in &names {
-                w.vault.put(name, &format!("value-of-{name}"));
-            }
-            w.imds.server.set_latency(Duration::from_millis(latency));
-            w.vault.server.set_latency(Duration::from_millis(latency));
-
-            let kv: Vec<(f64, u64)> = (0..RUNS)
-                .map(|_| {
-                    let mut c = timed(&kvinit);
-                    c.env("AZURE_POD_IDENTITY_AUTHORITY_HOST", w.imds.authority_host())
-                        .env("SSL_CERT_FILE", &w.vault.ca_file)
-                        .args(["--vault", &w.vault.url(), "--allow-vault-host", &w.vault.host(), "-q"]);
-                    for name in &names {
-                        c.arg("--env").arg(format!("{}={name}", name.to_uppercase().replace('-', "_")));
-                    }
-                    measure(c.args(["--", "/bin/true"]))
-                })
-                .collect();
-            let sdk: Vec<(f64, u64)> = (0..SDK_RUNS)
-                .map(|_| {
-                    let mut c = timed(Path::new(&python));
-                    c.env("AZURE_POD_IDENTITY_AUTHORITY_HOST", w.imds.authority_host())
-                        .env("REQUESTS_CA_BUNDLE", &w.vault.ca_file)
-                        .arg(&script)
-                        .arg(w.vault.url())
-                        .args(&names);
-                    measure(&mut c)
-                })
-                .collect();
+    for (rtt, server) in [(0u64, 0u64), (2, 5), (20, 0), (0, 20)] {
+        for secrets in [1usize, 5, 20] {
+            let net = Net { secrets, rtt, server };
+            let s = setup(&net);
+            let kv: Vec<_> = (0..RUNS).map(|_| kvinit_run(&kvinit, &s)).collect();
+            let rs: Option<Vec<_>> =
+                rust_sdk.as_ref().map(|p| (0..SDK_RUNS).map(|_| rust_sdk_run(p, &s)).collect());
+            let py: Vec<_> = (0..SDK_RUNS).map(|_| python_run(&python, &s)).collect();
             let start: Vec<f64> = (0..RUNS).map(|_| measure(&mut timed(Path::new("/bin/true"))).0).collect();
-            let floor = median(start) + 2.0 * latency as f64;
-            let max_rss = |xs: &[(f64, u64)]| xs.iter().map(|x| x.1).max().unwrap_or(0);
-            let median_ms = |xs: &[(f64, u64)]| median(xs.iter().map(|x| x.0).collect());
+            let summary = |xs: &[(f64, u64)]| {
+                (median(xs.iter().map(|x| x.0).collect()), xs.iter().map(|x| x.1).max().unwrap_or(0))
+            };
+            let floor_ms = net.floor(median(start));
             rows.push(Row {
-                secrets: n,
-                latency,
-                floor_ms: floor,
-                kvinit_ms: median_ms(&kv),
-                kvinit_rss: max_rss(&kv),
-                sdk_ms: median_ms(&sdk),
-                sdk_rss: max_rss(&sdk),
+                kvinit: summary(&kv),
+                rust_sdk: rs.as_deref().map(summary),
+                python_sdk: summary(&py),
+                floor_ms,
+                net,
             });
         }
     }
     let mut table = String::from(
-        "| secrets | added latency | floor (ms) | kvinit (ms) | kvinit / floor | kvinit peak RSS (KiB) | Python SDK (ms) | SDK / kvinit | SDK peak RSS (KiB) |\n|---|---|---|---|---|---|---|---|---|\n",
+        "| secrets | network | floor (ms) | kvinit (ms) | kvinit / floor | kvinit peak RSS (KiB) | Rust SDK (ms) | Rust SDK / floor | Rust SDK peak RSS (KiB) | Python SDK (ms) | Python SDK / floor | Python SDK peak RSS (KiB) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in &rows {
+        let peer = |p: Option<(f64, u64)>| match p {
+            Some((ms, rss)) => format!("{ms:.1} | {:.2}x | {rss}", ms / r.floor_ms),
+            None => "not run | | ".into(),
+        };
         let _ = writeln!(
             table,
-            "| {} | {} ms | {:.1} | {:.1} | {:.2}x | {} | {:.0} | {:.1}x | {} |",
-            r.secrets,
-            r.latency,
+            "| {} | {} | {:.1} | {} | {} | {} |",
+            r.net.secrets,
+            r.net.name(),
             r.floor_ms,
-            r.kvinit_ms,
-            r.kvinit_ms / r.floor_ms,
-            r.kvinit_rss,
-            r.sdk_ms,
-            r.sdk_ms / r.kvinit_ms,
-            r.sdk_rss
+            peer(Some(r.kvinit)),
+            peer(r.rust_sdk),
+            peer(Some(r.python_sdk)),
         );
     }
     println!("{table}");
     let fleet = fleet(&kvinit);
     println!("{fleet}");
     let doc = format!(
-        "# Benchmarks\n\nMade by `bash bench/run.sh` on {}: {} runs of kvinit (the binary below) and {} of the Python SDK \
-         (`azure-identity` ManagedIdentityCredential + `azure-keyvault-secrets` SecretClient, `bench/sdk_fetch.py`) per row, \
-         against the test fakes on 127.0.0.1 with the given delay added to every HTTP response. \
-         kvinit execs `/bin/true` after injecting the secrets. Times are medians of wall time; RSS is the peak over the runs \
-         (`/usr/bin/time`). The floor is process start (median of `/bin/true`) plus one token round trip plus one Key Vault \
-         round trip. The machine is shared and noisy; compare rows of one run, not runs of different days.\n\n\
+        "# Benchmarks\n\nMade by `bash bench/run.sh` on {}: {} runs of kvinit (the binary below) and {} of each SDK per row, \
+         all against the same test fakes on 127.0.0.1. The SDKs are what users write today: the official Azure SDK for Rust \
+         (`azure_identity` ManagedIdentityCredential + `azure_security_keyvault_secrets` SecretClient, reads concurrent, then \
+         exec, `bench/rust-sdk/`) and the Python SDK (`azure-identity` + `azure-keyvault-secrets`, `bench/sdk_fetch.py`). \
+         kvinit execs `/bin/true` after injecting the secrets.\n\n\
+         The network: a round-trip time is modelled by a TCP proxy in front of each fake (`tests/support/rtt.rs`) that delivers \
+         every chunk RTT/2 after it was sent, in each direction, and a new connection's first bytes one RTT later (its TCP \
+         handshake); server time is a delay before each HTTP reply. The floor is process start (median of `/bin/true`) plus \
+         3 RTT plus 2 server times: a token (connect, then request), then one parallel round of GETs, with the vault's connect \
+         and TLS handshake overlapping the token. Times are medians of wall time; RSS is the peak over the runs \
+         (`/usr/bin/time`). The machine is shared and noisy; compare rows of one run, not runs of different days.\n\n\
          Binary: `{}` ({} bytes).\n\n{table}\n## Fleet start against a throttling vault\n\n{fleet}\n",
         std::env::var("BENCH_DATE").unwrap_or_else(|_| "this machine".into()),
         RUNS,

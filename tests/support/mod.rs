@@ -84,6 +84,8 @@ pub struct World {
     pub imds: FakeImds,
     pub vault: FakeVault,
     pub app_service: FakeTokenEndpoint,
+    /// What the App Service endpoint wants in `X-IDENTITY-HEADER`.
+    pub identity_header: String,
     pub control: Server,
 }
 
@@ -98,9 +100,10 @@ impl World {
             identities,
             ..kvinit_emulator::Options::new(dir.path().join("emulator"))
         };
+        let identity_header = options.identity_header.clone();
         let kvinit_emulator::Emulator { tokens, imds, vault, app_service, control, .. } =
             kvinit_emulator::Emulator::start(options).expect("starting the emulator");
-        World { dir, tokens, imds, vault, app_service, control }
+        World { dir, tokens, imds, vault, app_service, identity_header, control }
     }
 
     /// A second vault with its own certificate, trusting the same tokens.
