@@ -195,32 +195,53 @@ impl Warm {
 
     /// Opens `n` connections to `host:port` on background threads. Best
     /// effort: a connection that fails is dropped, and the request that
-    /// would have used it connects, and reports failure, itself.
+    /// would have used it connects, and reports failure, itself. One thread
+    /// starts the others, so that the caller goes on to the token at once.
     pub fn open(&self, host: &str, port: u16, n: usize, timeout: Duration) {
-        for _ in 0..n {
-            let id = {
-                let mut pool = self.lock();
-                let Some(pool) = pool.as_mut() else { return };
-                pool.next += 1;
-                pool.opening.push(Opening { id: pool.next, host: host.to_string(), port, claimed: false });
-                pool.next
-            };
-            let (warm, host) = (self.clone(), host.to_string());
-            let spawned = std::thread::Builder::new().name("kvinit-preconnect".into()).spawn(move || {
-                let opened = warm.handshake(&host, port, timeout);
-                if let Err(e) = &opened {
-                    log::debug!("preconnecting to {host}:{port}: {e}");
+        let ids: Vec<u64> = {
+            let mut pool = self.lock();
+            let Some(pool) = pool.as_mut() else { return };
+            (0..n)
+                .map(|_| {
+                    pool.next += 1;
+                    pool.opening.push(Opening { id: pool.next, host: host.to_string(), port, claimed: false });
+                    pool.next
+                })
+                .collect()
+        };
+        let (warm, host, mine) = (self.clone(), host.to_string(), ids.clone());
+        let spawned = std::thread::Builder::new().name("kvinit-preconnect".into()).spawn(move || {
+            let Some((first, rest)) = mine.split_first() else { return };
+            std::thread::scope(|scope| {
+                let mut threads = Vec::new();
+                for &id in rest {
+                    let (warm, host) = (&warm, &host);
+                    let connect = move || warm.connect(id, host, port, timeout);
+                    match std::thread::Builder::new().name("kvinit-preconnect".into()).spawn_scoped(scope, connect) {
+                        Ok(thread) => threads.push(thread),
+                        Err(_) => warm.opened(id, None),
+                    }
                 }
-                warm.opened(id, opened.ok());
+                warm.connect(*first, &host, port, timeout);
+                // Joined, not left to the scope, which waits only for the
+                // closures: no thread may be alive when `--init` forks.
+                for thread in threads {
+                    let _ = thread.join();
+                }
             });
-            match spawned {
-                Ok(thread) => self.threads.lock().unwrap_or_else(|e| e.into_inner()).push(thread),
-                Err(_) => {
-                    self.opened(id, None);
-                    break;
-                }
-            }
+        });
+        match spawned {
+            Ok(thread) => self.threads.lock().unwrap_or_else(|e| e.into_inner()).push(thread),
+            Err(_) => ids.into_iter().for_each(|id| self.opened(id, None)),
         }
+    }
+
+    fn connect(&self, id: u64, host: &str, port: u16, timeout: Duration) {
+        let opened = self.handshake(host, port, timeout);
+        if let Err(e) = &opened {
+            log::debug!("preconnecting to {host}:{port}: {e}");
+        }
+        self.opened(id, opened.ok());
     }
 
     /// A handshake ended: its connection, if it succeeded, is ready.
@@ -252,9 +273,9 @@ impl Warm {
         Ok(WarmConnection { host: host.to_string(), port, tcp, conn })
     }
 
-    /// A ready connection to `host:port`; else, if a handshake to it is
-    /// under way that no other request waits for, that one once it ends
-    /// (each handshake is bounded by its timeout); else `None`.
+    /// A ready connection to `host:port`; else, while handshakes to it are
+    /// under way that no other request waits for, one of them once it ends
+    /// (each is bounded by its timeout); else `None`.
     fn take(&self, host: &str, port: u16) -> Option<WarmConnection> {
         let mut guard = self.lock();
         let mut waiting_for = None;
@@ -269,9 +290,9 @@ impl Warm {
             }
             match waiting_for {
                 Some(id) if pool.opening.iter().any(|o| o.id == id) => {}
-                // It failed, or another request took it.
-                Some(_) => return None,
-                None => {
+                // None yet, or the one waited for failed, or its connection
+                // went to a request that came first: wait for another.
+                _ => {
                     let o = pool.opening.iter_mut().find(|o| !o.claimed && o.host == host && o.port == port)?;
                     o.claimed = true;
                     waiting_for = Some(o.id);
