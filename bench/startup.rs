@@ -213,7 +213,8 @@ fn main() {
     let kvinit = PathBuf::from(
         std::env::var("KVINIT_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kvinit").into()),
     );
-    let python = PathBuf::from(std::env::var("KVINIT_BENCH_PYTHON").expect("KVINIT_BENCH_PYTHON: run bench/run.sh"));
+    let python =
+        PathBuf::from(std::env::var("KVINIT_BENCH_PYTHON").expect("KVINIT_BENCH_PYTHON: run bench/run.sh"));
     let rust_sdk = std::env::var_os("KVINIT_BENCH_RUST_SDK").map(PathBuf::from);
     let mut rows = Vec::new();
     for (rtt, server) in [(0u64, 0u64), (2, 5), (20, 0), (0, 20)] {

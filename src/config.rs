@@ -522,21 +522,7 @@ fn init_plan(args: &Args, env: &Env) -> Result<Option<Init>, ConfigError> {
         None => Duration::from_secs(10),
         Some(t) => duration(t).map_err(|why| ConfigError::Refresh(format!("--stop-timeout {t:?} {why}")))?,
     };
-    let hook = match named(
-        &args.on_change_run,
-        "--on-change-run",
-        env.get("KVINIT_ON_CHANGE_RUN"),
-        "KVINIT_ON_CHANGE_RUN",
-    ) {
-        None => None,
-        Some((what, line)) => Some(
-            crate::words::split(line)
-                .map_err(|why| ConfigError::Refresh(format!("{what} {line:?} {why}")))?
-                .into_iter()
-                .map(OsString::from)
-                .collect(),
-        ),
-    };
+    let hook = hook_plan(args, env)?;
     let needs_refresh = [
         (args.on_change.is_some() || env.get("KVINIT_ON_CHANGE").is_some(), "--on-change"),
         (hook.is_some(), "--on-change-run"),
@@ -570,6 +556,18 @@ fn init_plan(args: &Args, env: &Env) -> Result<Option<Init>, ConfigError> {
         }
     }
     Ok(None)
+}
+
+/// `--on-change-run`: its words.
+fn hook_plan(args: &Args, env: &Env) -> Result<Option<Vec<OsString>>, ConfigError> {
+    let var = env.get("KVINIT_ON_CHANGE_RUN");
+    let Some((what, line)) = named(&args.on_change_run, "--on-change-run", var, "KVINIT_ON_CHANGE_RUN")
+    else {
+        return Ok(None);
+    };
+    let words =
+        crate::words::split(line).map_err(|why| ConfigError::Refresh(format!("{what} {line:?} {why}")))?;
+    Ok(Some(words.into_iter().map(OsString::from).collect()))
 }
 
 /// Windows has no signals: what would send one is refused there, with what
@@ -993,6 +991,12 @@ mod tests {
         );
         let init = p.unwrap().launch.init.unwrap();
         assert_eq!((init.on_change, init.stop_timeout), (OnChange::Restart, Duration::from_secs(3)));
+        let p =
+            plan(&["--init", "--refresh", "1m", "true"], &[("KVINIT_ON_CHANGE_RUN", "nginx -s 'reload'")]);
+        let hook: Vec<OsString> = ["nginx", "-s", "reload"].map(OsString::from).into();
+        assert_eq!(p.unwrap().launch.init.unwrap().hook, Some(hook));
+        let e = plan(&["--init", "--on-change-run", "x", "true"], &[]).unwrap_err().to_string();
+        assert_eq!(e, "--on-change-run needs --refresh");
         let p = plan(&["true"], &[("KVINIT_INIT", "1"), ("KVINIT_REFRESH", "30s")]).unwrap();
         assert_eq!(p.launch.init.unwrap().refresh, Some(Duration::from_secs(30)));
         assert_eq!(plan(&["true"], &[("KVINIT_INIT", "0")]).unwrap().launch.init, None);

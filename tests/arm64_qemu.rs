@@ -47,10 +47,8 @@ fn init_forwards_term_and_exits_with_the_command() {
     let w = World::new();
     w.vault.put("s", "v");
     let ready = w.dir.path().join("ready");
-    let script = format!(
-        "trap 'echo got-term; exit 7' TERM; touch {}; while :; do sleep 0.05; done",
-        ready.display()
-    );
+    let script =
+        format!("trap 'echo got-term; exit 7' TERM; touch {}; while :; do sleep 0.05; done", ready.display());
     let child = kvinit(&w).args(["--init", "--env", "S=s", "--", "sh", "-c", &script]).spawn();
     let started = wait_for(Duration::from_secs(30), || Path::new(&ready).exists());
     signal(child.id(), 15);

@@ -204,7 +204,12 @@ impl Warm {
             (0..n)
                 .map(|_| {
                     pool.next += 1;
-                    pool.opening.push(Opening { id: pool.next, host: host.to_string(), port, claimed: false });
+                    pool.opening.push(Opening {
+                        id: pool.next,
+                        host: host.to_string(),
+                        port,
+                        claimed: false,
+                    });
                     pool.next
                 })
                 .collect()
@@ -217,7 +222,10 @@ impl Warm {
                 for &id in rest {
                     let (warm, host) = (&warm, &host);
                     let connect = move || warm.connect(id, host, port, timeout);
-                    match std::thread::Builder::new().name("kvinit-preconnect".into()).spawn_scoped(scope, connect) {
+                    match std::thread::Builder::new()
+                        .name("kvinit-preconnect".into())
+                        .spawn_scoped(scope, connect)
+                    {
                         Ok(thread) => threads.push(thread),
                         Err(_) => warm.opened(id, None),
                     }
@@ -293,7 +301,8 @@ impl Warm {
                 // None yet, or the one waited for failed, or its connection
                 // went to a request that came first: wait for another.
                 _ => {
-                    let o = pool.opening.iter_mut().find(|o| !o.claimed && o.host == host && o.port == port)?;
+                    let o =
+                        pool.opening.iter_mut().find(|o| !o.claimed && o.host == host && o.port == port)?;
                     o.claimed = true;
                     waiting_for = Some(o.id);
                 }

@@ -109,16 +109,8 @@ pub fn supervise(
     ids: Option<Ids>,
     refresh: Option<Box<dyn Refresh>>,
 ) -> Result<i32, StartError> {
-    if std::process::id() != 1 {
-        // Orphans of the command are then re-parented to kvinit, not to the
-        // real PID 1, so kvinit can reap them.
-        if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
-            log::warn!("cannot become a child subreaper: {e}; orphans will not be reaped by kvinit");
-        }
-    }
-    let mut hook = init.hook.as_deref().map(|command| Hook::new(command, init.stop_timeout));
-    // What the hook runs with: the command's newest environment.
-    let mut latest = if hook.is_some() { env.clone() } else { Vec::new() };
+    become_subreaper();
+    let mut hook = init.hook.as_deref().map(|command| Hook::new(command, init.stop_timeout, env.clone()));
     let mut pid = spawn(command, env, original, init.group, ids.clone())?;
     log::debug!(pid = pid.as_raw(); "started {:?} as pid {pid}", command[0]);
 
@@ -172,16 +164,23 @@ pub fn supervise(
             r.killed = true;
         }
         if let Some(outcome) = rounds.poll() {
-            if let Some(hook) = hook.as_mut().filter(|_| outcome.changed || outcome.env.is_some()) {
-                if let Some(env) = &outcome.env {
-                    latest = env.clone();
-                }
-                hook.request(&latest);
+            if let Some(hook) = hook.as_mut() {
+                hook.request(&outcome);
             }
             react(outcome, init, &command[0], pid, &mut restart);
         }
         if let Some(hook) = hook.as_mut() {
             hook.tick(original, ids.as_ref());
+        }
+    }
+}
+
+/// Orphans of the command are then re-parented to kvinit, not to the real
+/// PID 1, so kvinit can reap them.
+fn become_subreaper() {
+    if std::process::id() != 1 {
+        if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+            log::warn!("cannot become a child subreaper: {e}; orphans will not be reaped by kvinit");
         }
     }
 }
@@ -215,11 +214,13 @@ struct Hook<'a> {
     running: Option<(Pid, Instant, bool)>,
     /// A change not run for yet: the environment to run with.
     pending: Option<Vec<(OsString, OsString)>>,
+    /// The command's newest environment.
+    latest: Vec<(OsString, OsString)>,
 }
 
 impl<'a> Hook<'a> {
-    fn new(command: &'a [OsString], timeout: Duration) -> Hook<'a> {
-        Hook { command, timeout, running: None, pending: None }
+    fn new(command: &'a [OsString], timeout: Duration, env: Vec<(OsString, OsString)>) -> Hook<'a> {
+        Hook { command, timeout, running: None, pending: None, latest: env }
     }
 
     /// Whether the loop must come back soon: to kill or to start it.
@@ -231,11 +232,18 @@ impl<'a> Hook<'a> {
         self.running.map(|(pid, ..)| pid)
     }
 
-    fn request(&mut self, env: &[(OsString, OsString)]) {
+    /// After a round: due to run if anything changed.
+    fn request(&mut self, outcome: &Outcome) {
+        if !outcome.changed && outcome.env.is_none() {
+            return;
+        }
+        if let Some(env) = &outcome.env {
+            self.latest = env.clone();
+        }
         if self.running.is_some() {
             log::info!("refresh: {:?} is still running; it runs again when it is done", self.command[0]);
         }
-        self.pending = Some(env.to_vec());
+        self.pending = Some(self.latest.clone());
     }
 
     /// Kills a hook past its timeout, or starts one that is due.
