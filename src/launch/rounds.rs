@@ -23,6 +23,22 @@ pub struct Outcome {
     pub env: Option<Vec<(OsString, OsString)>>,
 }
 
+impl Outcome {
+    /// Whether anything the command uses changed: what `--on-change-run` runs after.
+    pub fn any_change(&self) -> bool {
+        self.changed || self.env.is_some()
+    }
+}
+
+/// `--on-change-run`'s exit, on every platform: its failure is logged, and
+/// nothing more.
+pub fn hook_exited(program: &OsString, code: i32) {
+    match code {
+        0 => log::info!(code; "refresh: {program:?} exited with 0"),
+        _ => log::warn!(code; "refresh: {program:?} exited with {code}; COMMAND goes on"),
+    }
+}
+
 /// Refresh rounds, each on a thread of its own so that the loop above goes
 /// on forwarding signals and reaping while a round waits on a slow vault.
 pub struct Rounds {

@@ -15,7 +15,7 @@ use nix::sys::signal::{kill, killpg, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{pipe2, Pid};
 
-use super::rounds::{Outcome, Refresh, Rounds};
+use super::rounds::{hook_exited, Outcome, Refresh, Rounds};
 use super::signals::{self, Original};
 use super::user::{self, Ids};
 use super::{Init, OnChange};
@@ -234,7 +234,7 @@ impl<'a> Hook<'a> {
 
     /// After a round: due to run if anything changed.
     fn request(&mut self, outcome: &Outcome) {
-        if !outcome.changed && outcome.env.is_none() {
+        if !outcome.any_change() {
             return;
         }
         if let Some(env) = &outcome.env {
@@ -277,10 +277,7 @@ impl<'a> Hook<'a> {
 
     fn exited(&mut self, code: i32) {
         self.running = None;
-        match code {
-            0 => log::info!(code; "refresh: {:?} exited with 0", self.command[0]),
-            _ => log::warn!(code; "refresh: {:?} exited with {code}; COMMAND goes on", self.command[0]),
-        }
+        hook_exited(&self.command[0], code);
     }
 
     /// kvinit is exiting: a hook still running goes with it.

@@ -10,7 +10,7 @@ use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use super::rounds::{Refresh, Rounds};
+use super::rounds::{hook_exited, Refresh, Rounds};
 use super::{Init, OnChange};
 
 #[link(name = "kernel32")]
@@ -102,7 +102,7 @@ pub fn supervise(
             return Ok(code);
         }
         if let Some(outcome) = rounds.poll() {
-            if let Some(hook) = hook.as_mut().filter(|_| outcome.changed || outcome.env.is_some()) {
+            if let Some(hook) = hook.as_mut().filter(|_| outcome.any_change()) {
                 if let Some(env) = &outcome.env {
                     latest = env.clone();
                 }
@@ -147,10 +147,7 @@ impl Hook<'_> {
                     1
                 }
             };
-            match code {
-                0 => log::info!(code; "refresh: {:?} exited with 0", tree.program),
-                _ => log::warn!(code; "refresh: {:?} exited with {code}; COMMAND goes on", tree.program),
-            }
+            hook_exited(&tree.program, code);
             self.running = None;
         }
         if let Some(env) = self.pending.take() {

@@ -9,6 +9,7 @@
 //! make kvinit touch a file elsewhere. Only files kvinit itself just created
 //! are ever chowned or chmodded, through their descriptors.
 
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -69,6 +70,22 @@ impl std::error::Error for Error {
 fn io_error(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Error {
     let path = path.to_path_buf();
     move |source| Error::Io { op, path, source }
+}
+
+/// `.NAME.kvinit-<random>.tmp`: where `NAME` is written before it is
+/// renamed into place. Random, so that neither a leftover of an earlier run
+/// (pids repeat in containers) nor the command can take it first.
+fn temporary_name(name: &OsStr, rng: &mut crate::retry::Rng) -> OsString {
+    let mut temp = OsString::from(".");
+    temp.push(name);
+    temp.push(format!(".kvinit-{:016x}.tmp", rng.next_u64()));
+    temp
+}
+
+/// A name `temporary_name` gives.
+fn is_temporary(name: &OsStr) -> bool {
+    let name = name.as_encoded_bytes();
+    name.starts_with(b".") && name.ends_with(b".tmp") && name.windows(8).any(|w| w == b".kvinit-")
 }
 
 /// The secrets directory, held open from start-up on.
@@ -150,7 +167,6 @@ mod imp {
     use std::fs::File;
     use std::io::{self, Write};
     use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-    use std::os::unix::ffi::OsStrExt;
     use std::path::{Path, PathBuf};
 
     use nix::errno::Errno;
@@ -159,7 +175,7 @@ mod imp {
     use nix::sys::statfs::{statfs, TMPFS_MAGIC};
     use nix::unistd::{fchown, unlinkat, Gid, Uid, UnlinkatFlags};
 
-    use super::{io_error, Error};
+    use super::{io_error, is_temporary, temporary_name, Error};
     use crate::secret::SecretBytes;
 
     const RAMFS_MAGIC: i64 = 0x8584_58f6;
@@ -282,12 +298,6 @@ mod imp {
         }
     }
 
-    /// `.NAME.kvinit-<random>.tmp`, as `stage` names them.
-    fn is_temporary(name: &OsStr) -> bool {
-        let name = name.as_bytes();
-        name.starts_with(b".") && name.ends_with(b".tmp") && name.windows(8).any(|w| w == b".kvinit-")
-    }
-
     /// `name` in `parent`, created 0700 and given to `owner` if missing;
     /// a symlink is refused, never followed.
     pub fn enter(
@@ -348,14 +358,10 @@ mod imp {
             Opened::Root(fd) => fd.try_clone().map_err(io_error("opening the directory of", shown))?,
             Opened::Sub(fd) => fd,
         };
-        // A random name, so that neither a leftover of an earlier run (pids
-        // repeat in containers) nor the command can take it first.
         let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         let mut rng = crate::retry::Rng::new();
         let (temp, fd) = loop {
-            let mut temp = OsString::from(".");
-            temp.push(name);
-            temp.push(format!(".kvinit-{:016x}.tmp", rng.next_u64()));
+            let temp = temporary_name(name, &mut rng);
             match openat(&dir, temp.as_os_str(), flags, Mode::S_IRUSR | Mode::S_IWUSR) {
                 Ok(fd) => break (temp, fd),
                 Err(Errno::EEXIST) => continue,
@@ -401,12 +407,12 @@ mod imp {
 /// directory's ACL; `--file-mode` and `--owner` have no meaning there.
 #[cfg(not(unix))]
 mod imp {
-    use std::ffi::{OsStr, OsString};
+    use std::ffi::OsStr;
     use std::fs::{File, OpenOptions};
     use std::io::{self, Write};
     use std::path::{Path, PathBuf};
 
-    use super::{io_error, Error};
+    use super::{io_error, is_temporary, temporary_name, Error};
     use crate::secret::SecretBytes;
 
     pub type Handle = PathBuf;
@@ -447,8 +453,7 @@ mod imp {
     pub fn remove_stale_temporaries(dir: &Handle, _path: &Path) {
         let Ok(listing) = std::fs::read_dir(dir) else { return };
         for entry in listing.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') && name.ends_with(".tmp") && name.contains(".kvinit-") {
+            if is_temporary(&entry.file_name()) {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
@@ -488,10 +493,7 @@ mod imp {
         refuse_symlink(&target)?;
         let mut rng = crate::retry::Rng::new();
         let (temp, mut file) = loop {
-            let mut temp = OsString::from(".");
-            temp.push(name);
-            temp.push(format!(".kvinit-{:016x}.tmp", rng.next_u64()));
-            let temp = dir.path().join(temp);
+            let temp = dir.path().join(temporary_name(name, &mut rng));
             match OpenOptions::new().write(true).create_new(true).open(&temp) {
                 Ok(file) => break (temp, file),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
