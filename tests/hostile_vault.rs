@@ -71,3 +71,28 @@ fn an_endless_listing_is_bounded() {
         .assert_code(4)
         .assert_stderr_contains("a page lists 26 secrets; Key Vault sends at most 25");
 }
+
+/// Connection buffers are 8 KiB, and so is the largest response head read:
+/// a head several times Azure's (the recordings' largest is under 1 KiB)
+/// is read, a larger one fails the read instead of growing a buffer.
+#[test]
+fn a_response_head_is_read_up_to_its_bound_and_refused_past_it() {
+    let body = |w: &World| format!(r#"{{"value":"v","id":"{}/secrets/s/0123456789abcdef"}}"#, w.vault.url());
+    let w = World::new();
+    let mut large = Reply::json(200, &body(&w));
+    for i in 0..6 {
+        large = large.with_header(&format!("x-ms-filler-{i}"), &"f".repeat(700));
+    }
+    w.vault.script.push(large);
+    let run = w.kvinit().args(["--env", "S=s", "--", "sh", "-c", "echo [$S]"]).run();
+    run.assert_success();
+    assert_eq!(run.stdout().trim(), "[v]");
+
+    let w = World::new();
+    let huge = Reply::json(200, &body(&w)).with_header("x-ms-filler", &"f".repeat(20_000));
+    for _ in 0..8 {
+        w.vault.script.push(huge.clone());
+    }
+    let run = w.kvinit().args(["--timeout", "5s", "--env", "S=s", "--", "sh", "-c", "echo [$S]"]).run();
+    run.assert_code(4).assert_output_lacks("[v]");
+}
