@@ -11,7 +11,11 @@ pub fn reference(input: &str) {
         if let Ok(parsed) = SecretRef::parse(r, vault.as_ref()) {
             let _ = parsed.url();
         }
-        let _ = crate::transform::apply(&Secret::new(input.to_string()), None, &options);
+        let certificate = crate::transform::Certificate {
+            parsed: &std::cell::OnceCell::new(),
+            until: std::time::Instant::now() + std::time::Duration::from_secs(10),
+        };
+        let _ = crate::transform::apply(&Secret::new(input.to_string()), None, &options, certificate);
     }
     if let Some(vault) = &vault {
         let _ = crate::vault::next_page(vault, input);
@@ -37,12 +41,14 @@ fn template(input: &str, vault: Option<&VaultUrl>) {
 /// A certificate's secret, as a PFX (DER) and as PEM: PKCS#12, DER and PEM
 /// parsing, MAC checks, decryption, chain building and the PFX writer.
 pub fn certificates(input: &[u8]) {
-    use crate::cert::{part, Part};
+    use crate::cert::{Budget, Bundle, Part};
     let mut pfx = Vec::new();
     crate::transform::encode_base64(input, &mut pfx);
-    for part_kind in [Part::FullChain, Part::Pfx] {
-        let _ = part(&pfx, Some("application/x-pkcs12"), part_kind);
-        let _ = part(input, Some("application/x-pem-file"), part_kind);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    for (value, content_type) in [(&pfx[..], "application/x-pkcs12"), (input, "application/x-pem-file")] {
+        if let Ok(bundle) = Bundle::parse(value, Some(content_type), &mut Budget::new(until)) {
+            let _ = (bundle.part(Part::FullChain), bundle.part(Part::Pfx));
+        }
     }
 }
 

@@ -63,18 +63,12 @@ pub fn plan(
             summary.imported += 1;
             continue;
         }
-        if sink::env::changes_how_programs_run(&var) {
+        if let Some(refusal) = sink::env::import_refusal(&var, inherited) {
             log::warn!(
-                "--all-secrets: skipping {}: {var} changes how programs run; to set it, name it: --env {var}={}",
+                variable = var.as_str();
+                "--all-secrets: skipping {}: {}; to set it, name it: --env {var}={}",
                 names[0],
-                names[0]
-            );
-            continue;
-        }
-        if inherited.iter().any(|(k, _)| k == var.as_str()) {
-            log::warn!(
-                "--all-secrets: skipping {}: {var} is already set; to replace it, name it: --env {var}={}",
-                names[0],
+                refusal.why(&var),
                 names[0]
             );
             continue;

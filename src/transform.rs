@@ -2,10 +2,13 @@
 //! and a placeholder's filters after them. Errors name the option, the
 //! pointer or the filter, never the value.
 
+use std::cell::OnceCell;
 use std::fmt;
+use std::time::Instant;
 
 use serde_json::Value;
 
+use crate::cert::{self, Budget, Bundle};
 use crate::reference::Options;
 use crate::secret::{Secret, SecretBytes};
 use crate::template::Filter;
@@ -27,7 +30,7 @@ pub enum Error {
     /// or line, never a value.
     EnvFrom(String),
     /// `part=` could not take its part from a certificate's secret.
-    Certificate(crate::cert::Error),
+    Certificate(cert::Error),
 }
 
 impl fmt::Display for Error {
@@ -48,11 +51,27 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Where `part=` finds its certificate's secret parsed: once per read of
+/// the secret, however many parts take from it, within the time left.
+pub struct Certificate<'a> {
+    pub parsed: &'a OnceCell<Result<Bundle, cert::Error>>,
+    pub until: Instant,
+}
+
 /// Applies the options to a secret as read; `content_type` is Key Vault's,
 /// which `part=` needs.
-pub fn apply(value: &Secret, content_type: Option<&str>, options: &Options) -> Result<SecretBytes, Error> {
+pub fn apply(
+    value: &Secret,
+    content_type: Option<&str>,
+    options: &Options,
+    certificate: Certificate<'_>,
+) -> Result<SecretBytes, Error> {
     if let Some(part) = options.part {
-        return crate::cert::part(value.expose().as_bytes(), content_type, part).map_err(Error::Certificate);
+        let parse =
+            || Bundle::parse(value.expose().as_bytes(), content_type, &mut Budget::new(certificate.until));
+        let bundle =
+            certificate.parsed.get_or_init(parse).as_ref().map_err(|e| Error::Certificate(e.clone()))?;
+        return bundle.part(part).map_err(Error::Certificate);
     }
     let text = match &options.json {
         None => SecretBytes::new(value.expose().as_bytes().to_vec()),
@@ -100,67 +119,136 @@ pub fn filter(value: SecretBytes, filter: Filter) -> Result<SecretBytes, Error> 
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
+/// More keys than this in one `--env-from` secret is not a set of
+/// settings (Key Vault's 25 KB holds at most a few thousand).
+const MAX_PAIRS: usize = 10_000;
+
+/// How an `--env-from` secret is written, for the fix an error suggests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvFormat {
+    Json,
+    Dotenv,
+}
+
 /// `--env-from`'s variables: a JSON object whose values are strings,
 /// numbers or booleans, or dotenv text (`KEY=VALUE` lines, `#` comments, an
-/// optional `export `, single or double quotes). Keys are checked by the
-/// caller; errors name a key or a line, never a value.
-pub fn env_pairs(value: &SecretBytes) -> Result<Vec<(String, SecretBytes)>, Error> {
+/// optional `export `, single or double quotes, which may span lines).
+/// Dotenv keys are variable names; JSON keys are checked by the caller.
+/// Errors name a JSON key or a dotenv line, never a value, nor a dotenv key
+/// that did not parse (it may be a value's text).
+pub fn env_pairs(value: &SecretBytes) -> Result<(EnvFormat, Vec<(String, SecretBytes)>), Error> {
     let bad = |why: String| Error::EnvFrom(why);
     let text = std::str::from_utf8(value.expose()).map_err(|_| bad("the value is not UTF-8 text".into()))?;
     if !text.trim_start().starts_with('{') {
-        return dotenv(text);
+        return dotenv(text).map(|pairs| (EnvFormat::Dotenv, pairs));
     }
     let Ok(Value::Object(object)) = serde_json::from_str::<Value>(text) else {
         return Err(bad("the value starts with { but is not a JSON object".into()));
     };
+    if object.len() > MAX_PAIRS {
+        return Err(bad(format!("more than {MAX_PAIRS} keys")));
+    }
     let mut pairs = Vec::with_capacity(object.len());
     for (key, value) in object {
         let value = match value {
             Value::String(s) => s.into_bytes(),
             Value::Number(n) => n.to_string().into_bytes(),
             Value::Bool(b) => b.to_string().into_bytes(),
-            _ => return Err(bad(format!("key {key:?} holds an object, array or null, not a string"))),
+            _ => {
+                return Err(bad(format!(
+                    "key {} holds an object, array or null, not a string",
+                    shown_key(&key)
+                )))
+            }
         };
         pairs.push((key, SecretBytes::new(value)));
+    }
+    Ok((EnvFormat::Json, pairs))
+}
+
+/// A JSON key for an error: quoted, escaped, and at most 64 characters.
+pub fn shown_key(key: &str) -> String {
+    match key.chars().nth(64) {
+        None => format!("{key:?}"),
+        Some(_) => format!("{:?}...", key.chars().take(64).collect::<String>()),
+    }
+}
+
+/// Dotenv as the libraries read it: a quoted value runs to its closing
+/// quote, across lines; an unquoted one to the end of its line or a ` #`.
+fn dotenv(text: &str) -> Result<Vec<(String, SecretBytes)>, Error> {
+    let mut pairs = Vec::new();
+    let mut lines = text.split('\n').enumerate();
+    while let Some((n, line)) = lines.next() {
+        let at = n + 1;
+        let bad = |why: &str| Error::EnvFrom(format!("line {at} {why}"));
+        // The end is trimmed only where the value is not quoted: a quoted
+        // value keeps its spaces, whichever line they are on.
+        let line = line.trim_start();
+        if line.trim_end().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
+        let Some((key, value)) = line.split_once('=') else { return Err(bad("is not KEY=VALUE")) };
+        let key = key.trim_end();
+        if !crate::sink::env::is_name(key) {
+            return Err(bad("does not start with a variable name (KEY=VALUE)"));
+        }
+        if pairs.len() == MAX_PAIRS {
+            return Err(Error::EnvFrom(format!("more than {MAX_PAIRS} keys")));
+        }
+        let value = value.trim_start();
+        let value = match value.chars().next() {
+            Some(quote @ ('"' | '\'')) => {
+                let mut out = String::new();
+                let mut rest = &value[1..];
+                let after = loop {
+                    match quoted(rest, quote, &mut out) {
+                        Some(after) => break after,
+                        None => match lines.next() {
+                            Some((_, next)) => {
+                                out.push('\n');
+                                rest = next;
+                            }
+                            None => return Err(bad("opens a quote that is never closed")),
+                        },
+                    }
+                };
+                let after = after.trim();
+                if !after.is_empty() && !after.starts_with('#') {
+                    return Err(bad("has text after its closing quote"));
+                }
+                out
+            }
+            // Unquoted: a ` #` starts a comment.
+            _ => value.split(" #").next().unwrap_or_default().trim_end().to_string(),
+        };
+        pairs.push((key.to_string(), SecretBytes::new(value.into_bytes())));
     }
     Ok(pairs)
 }
 
-fn dotenv(text: &str) -> Result<Vec<(String, SecretBytes)>, Error> {
-    let mut pairs = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
+/// Appends the quoted text at the start of `rest` (the opening quote already
+/// taken) to `out`; what follows the closing quote, or `None` if the line
+/// ends first. In double quotes a backslash escapes (`\n` is a newline).
+fn quoted<'a>(rest: &'a str, quote: char, out: &mut String) -> Option<&'a str> {
+    let mut chars = rest.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            c if c == quote => return Some(&rest[i + 1..]),
+            '\\' if quote == '"' => match chars.next() {
+                Some((_, 'n')) => out.push('\n'),
+                Some((_, other)) => out.push(other),
+                None => out.push('\\'),
+            },
+            c => out.push(c),
         }
-        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
-        let Some((key, value)) = line.split_once('=') else {
-            return Err(Error::EnvFrom(format!("line {} is not KEY=VALUE", n + 1)));
-        };
-        let value = value.trim();
-        let value = if let Some(inner) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
-            let mut out = String::with_capacity(inner.len());
-            let mut chars = inner.chars();
-            while let Some(c) = chars.next() {
-                match (c, c == '\\') {
-                    (_, true) => match chars.next() {
-                        Some('n') => out.push('\n'),
-                        Some(other) => out.push(other),
-                        None => out.push('\\'),
-                    },
-                    (c, false) => out.push(c),
-                }
-            }
-            out
-        } else if let Some(inner) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
-            inner.to_string()
-        } else {
-            // Unquoted: a ` #` starts a comment.
-            value.split(" #").next().unwrap_or_default().trim_end().to_string()
-        };
-        pairs.push((key.trim().to_string(), SecretBytes::new(value.into_bytes())));
     }
-    Ok(pairs)
+    // A \r\n line ending.
+    if out.ends_with('\r') {
+        out.pop();
+    }
+    None
 }
 
 /// Standard alphabet, padded.
@@ -214,7 +302,8 @@ mod tests {
 
     fn run(value: &str, options: &str) -> Result<Vec<u8>, Error> {
         let (_, o) = Options::split(&format!("x?{options}")).unwrap();
-        apply(&Secret::new(value.to_string()), None, &o).map(|b| b.expose().to_vec())
+        let certificate = Certificate { parsed: &OnceCell::new(), until: Instant::now() };
+        apply(&Secret::new(value.to_string()), None, &o, certificate).map(|b| b.expose().to_vec())
     }
 
     #[test]
@@ -230,29 +319,32 @@ mod tests {
         assert!(!Error::NotJson.to_string().contains("p@ss"));
     }
 
+    fn pairs(v: &str) -> Result<Vec<(String, String)>, Error> {
+        env_pairs(&SecretBytes::new(v.as_bytes().to_vec())).map(|(_, p)| {
+            p.into_iter()
+                .map(|(k, v)| (k, String::from_utf8(v.expose().to_vec()).unwrap()))
+                .collect::<Vec<_>>()
+        })
+    }
+
+    fn owned(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
     #[test]
     fn env_from_reads_json_and_dotenv() {
-        let pairs = |v: &str| {
-            env_pairs(&SecretBytes::new(v.as_bytes().to_vec())).map(|p| {
-                p.into_iter()
-                    .map(|(k, v)| (k, String::from_utf8(v.expose().to_vec()).unwrap()))
-                    .collect::<Vec<_>>()
-            })
-        };
-        let owned =
-            |v: &[(&str, &str)]| v.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
         assert_eq!(
             pairs(r#" {"HOST":"db","PORT":5432,"TLS":true} "#).unwrap(),
             owned(&[("HOST", "db"), ("PORT", "5432"), ("TLS", "true")])
         );
-        let dotenv = "# comment\n\nexport A=1\nB = two words # note\nC=\"q \\\"x\\\" \\n\"\nD='it''s'\nE='#not a comment'\n";
+        let dotenv = "# comment\n\nexport A=1\nB = two words # note\nC=\"q \\\"x\\\" \\n\"\nD='it\"s'\nE='#not a comment'\n";
         assert_eq!(
             pairs(dotenv).unwrap(),
             owned(&[
                 ("A", "1"),
                 ("B", "two words"),
                 ("C", "q \"x\" \n"),
-                ("D", "it''s"),
+                ("D", "it\"s"),
                 ("E", "#not a comment")
             ])
         );
@@ -260,6 +352,34 @@ mod tests {
         assert!(e.contains("key \"A\"") && !e.contains("s3cret"), "{e}");
         assert_eq!(pairs("A=1\ns3cret").unwrap_err(), Error::EnvFrom("line 2 is not KEY=VALUE".into()));
         assert!(pairs("{not json s3cret").unwrap_err().to_string().contains("not a JSON object"));
+    }
+
+    /// A quoted value runs across lines, as dotenv libraries read it: no
+    /// line of it is taken for a key, and no error shows its text.
+    #[test]
+    fn dotenv_quoted_values_span_lines() {
+        let key = "-----BEGIN KEY-----\nMIIEvQ=s3cret=\nLEAKED_NAME=s3cret\n-----END KEY-----";
+        let text = format!("TLS_KEY=\"{key}\"\nNEXT='a\nb' # comment\r\nLAST=1\n");
+        assert_eq!(pairs(&text).unwrap(), owned(&[("TLS_KEY", key), ("NEXT", "a\nb"), ("LAST", "1")]));
+        for (text, line) in [
+            ("A=1\nB=\"never closed\ns3cret=1\n", 2),
+            ("A='x' s3cret\n", 1),
+            ("A=1\n s3cret-text=1\n", 2),
+            ("A=\"x\ns3cret\" trailing s3cret\n", 1),
+        ] {
+            let e = pairs(text).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("line {line} ")) && !e.contains("s3cret"), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn env_from_is_bounded() {
+        let many: String = (0..=MAX_PAIRS).map(|i| format!("K{i}=v\n")).collect();
+        assert!(pairs(&many).unwrap_err().to_string().contains("more than 10000 keys"));
+        let started = std::time::Instant::now();
+        let big: String = (0..MAX_PAIRS).map(|i| format!("K{i}=\"{}\"\n", "v".repeat(100))).collect();
+        assert_eq!(pairs(&big).unwrap().len(), MAX_PAIRS);
+        assert!(big.len() > 1_000_000 && started.elapsed().as_secs() < 5);
     }
 
     #[test]

@@ -239,7 +239,7 @@ pub(crate) fn parse_page(body: &[u8]) -> Result<(Vec<Listed>, Option<String>), E
         if !crate::reference::is_secret_name(&name) {
             return Err(bad(&format!(
                 "the list names a secret Key Vault could not have: {:?}",
-                http::printable_line(&name.chars().take(130).collect::<String>())
+                crate::text::printable_line(&name.chars().take(130).collect::<String>())
             )));
         }
         let enabled = item.pointer("/attributes/enabled").and_then(Value::as_bool).unwrap_or(true);
@@ -294,10 +294,12 @@ pub(crate) fn status_error(r: &http::Response) -> ErrorKind {
     let json: Option<Value> = serde_json::from_slice(&r.body).ok();
     let error = json.as_ref().and_then(|j| j.get("error"));
     let text = |v: Option<&Value>, clean: fn(&str) -> String| v.and_then(Value::as_str).map(clean);
-    let code = text(error.and_then(|e| e.get("code")), http::printable_line);
-    let message = text(error.and_then(|e| e.get("message")), http::printable);
-    let inner =
-        text(error.and_then(|e| e.get("innererror")).and_then(|i| i.get("code")), http::printable_line);
+    let code = text(error.and_then(|e| e.get("code")), crate::text::printable_line);
+    let message = text(error.and_then(|e| e.get("message")), crate::text::printable);
+    let inner = text(
+        error.and_then(|e| e.get("innererror")).and_then(|i| i.get("code")),
+        crate::text::printable_line,
+    );
     let body = if code.is_none() && message.is_none() { r.snippet(200) } else { String::new() };
     let authority = r.www_authenticate.as_deref().and_then(challenge_authority);
     ErrorKind::Status { status: r.status, code, inner, message, body, authority }

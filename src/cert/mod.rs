@@ -61,6 +61,12 @@ pub enum Error {
     Missing(&'static str),
     /// No certificate's public key is the private key's.
     NoLeaf,
+    /// The PFX asks for more key derivation than `Budget::ITERATIONS` in all.
+    TooCostly,
+    /// `--timeout` ran out while the PFX was being decrypted.
+    OutOfTime,
+    /// More than `MAX_CERTS` certificates.
+    TooManyCertificates,
 }
 
 impl From<der::Error> for Error {
@@ -75,7 +81,8 @@ impl fmt::Display for Error {
             Error::NotCertificate(Some(t)) => write!(
                 f,
                 "part= needs a certificate's secret (application/x-pkcs12 or application/x-pem-file), and this one \
-                 is {t}"
+                 is {}",
+                crate::text::field(t, 255)
             ),
             Error::NotCertificate(None) => f.write_str(
                 "part= needs a certificate's secret (application/x-pkcs12 or application/x-pem-file), and this one \
@@ -88,44 +95,100 @@ impl fmt::Display for Error {
             Error::Unsupported(what) => write!(f, "the PFX uses {what}"),
             Error::Missing(what) => write!(f, "the certificate's secret holds no {what}"),
             Error::NoLeaf => f.write_str("no certificate in the secret matches its private key"),
+            Error::TooCostly => write!(
+                f,
+                "the PFX asks for more than {} key-derivation iterations in all (Key Vault's own take about \
+                 12,000); export it again with the defaults",
+                Budget::ITERATIONS
+            ),
+            Error::OutOfTime => f.write_str("the time (--timeout) ran out while decrypting the PFX"),
+            Error::TooManyCertificates => write!(f, "the secret holds more than {MAX_CERTS} certificates"),
         }
     }
 }
 
 impl std::error::Error for Error {}
 
-/// Takes `part` from a certificate's secret `value`, as Key Vault returns it.
-pub fn part(value: &[u8], content_type: Option<&str>, part: Part) -> Result<SecretBytes, Error> {
-    let (key, certs) = match content_type {
-        Some("application/x-pkcs12") => {
-            let pfx =
-                crate::transform::decode_base64(value).ok_or(Error::Format("the value is not base64"))?;
-            let contents = pkcs12::read(&pfx)?;
-            crate::secret::wipe(pfx);
-            (contents.key, contents.certs)
+/// A certificate's secret, parsed: its private key, if it holds one, and
+/// its chain, leaf first. Parsed once per read, however many parts a
+/// configuration takes from it.
+pub struct Bundle {
+    key: Option<SecretBytes>,
+    chain: Vec<Vec<u8>>,
+}
+
+impl Bundle {
+    /// Parses `value`, as Key Vault returns it, within `budget`.
+    pub fn parse(value: &[u8], content_type: Option<&str>, budget: &mut Budget) -> Result<Bundle, Error> {
+        let (key, certs) = match content_type {
+            Some("application/x-pkcs12") => {
+                let pfx =
+                    crate::transform::decode_base64(value).ok_or(Error::Format("the value is not base64"))?;
+                let contents = pkcs12::read(&pfx, budget);
+                crate::secret::wipe(pfx);
+                let contents = contents?;
+                (contents.key, contents.certs)
+            }
+            Some("application/x-pem-file") => from_pem(value)?,
+            other => return Err(Error::NotCertificate(other.map(str::to_string))),
+        };
+        let chain = order(key.as_ref(), &certs)?.into_iter().map(<[u8]>::to_vec).collect();
+        Ok(Bundle { key, chain })
+    }
+
+    /// Takes `part` from the bundle.
+    pub fn part(&self, part: Part) -> Result<SecretBytes, Error> {
+        let key = || self.key.as_ref().ok_or(Error::Missing("private key"));
+        let chain = &self.chain;
+        let mut out = SecretBytes::new(Vec::new());
+        match part {
+            Part::Key => pem(&mut out, "PRIVATE KEY", key()?.expose()),
+            Part::Cert => pem(&mut out, "CERTIFICATE", &chain[0]),
+            Part::Chain => chain[1..].iter().for_each(|c| pem(&mut out, "CERTIFICATE", c)),
+            Part::FullChain => chain.iter().for_each(|c| pem(&mut out, "CERTIFICATE", c)),
+            Part::Pem => {
+                pem(&mut out, "PRIVATE KEY", key()?.expose());
+                chain.iter().for_each(|c| pem(&mut out, "CERTIFICATE", c));
+            }
+            Part::Pfx => out.extend(&pkcs12::write(key()?, chain)?),
         }
-        Some("application/x-pem-file") => from_pem(value)?,
-        other => return Err(Error::NotCertificate(other.map(str::to_string))),
-    };
-    let chain = order(key.as_ref(), &certs)?;
-    let key = || key.as_ref().ok_or(Error::Missing("private key"));
-    let mut out = SecretBytes::new(Vec::new());
-    match part {
-        Part::Key => pem(&mut out, "PRIVATE KEY", key()?.expose()),
-        Part::Cert => pem(&mut out, "CERTIFICATE", chain[0]),
-        Part::Chain => chain[1..].iter().for_each(|c| pem(&mut out, "CERTIFICATE", c)),
-        Part::FullChain => chain.iter().for_each(|c| pem(&mut out, "CERTIFICATE", c)),
-        Part::Pem => {
-            pem(&mut out, "PRIVATE KEY", key()?.expose());
-            chain.iter().for_each(|c| pem(&mut out, "CERTIFICATE", c));
-        }
-        Part::Pfx => {
-            let owned: Vec<Vec<u8>> = chain.iter().map(|c| c.to_vec()).collect();
-            out.extend(&pkcs12::write(key()?, &owned)?);
+        Ok(out)
+    }
+}
+
+/// What parsing one certificate's secret may cost: PKCS#12 key-derivation
+/// iterations summed over the MAC and every bag, and the time left. Key
+/// Vault's own PFX takes about 12,000 iterations and OpenSSL 3's about
+/// 6,000; a hostile one could ask for a million in each of hundreds of bags.
+pub struct Budget {
+    iterations: u64,
+    until: std::time::Instant,
+}
+
+impl Budget {
+    /// Iterations one secret may cost in all: a few seconds of CPU.
+    pub const ITERATIONS: u64 = 4_000_000;
+
+    pub fn new(until: std::time::Instant) -> Budget {
+        Budget { iterations: Budget::ITERATIONS, until }
+    }
+
+    /// Takes `iterations` from the budget, before they are spent.
+    fn spend(&mut self, iterations: u32) -> Result<(), Error> {
+        self.iterations = self.iterations.checked_sub(u64::from(iterations)).ok_or(Error::TooCostly)?;
+        self.in_time()
+    }
+
+    fn in_time(&self) -> Result<(), Error> {
+        match std::time::Instant::now() < self.until {
+            true => Ok(()),
+            false => Err(Error::OutOfTime),
         }
     }
-    Ok(out)
 }
+
+/// More certificates than this in one secret is not a chain.
+const MAX_CERTS: usize = 100;
 
 /// A certificate bundle's `cer` (base64 DER) as PEM, checked to be one.
 pub fn certificate_pem(cer: &[u8]) -> Result<crate::secret::Secret, Error> {
@@ -209,6 +272,7 @@ fn from_pem(value: &[u8]) -> Result<(Option<SecretBytes>, Vec<Vec<u8>>), Error> 
         let der = crate::transform::decode_base64(&after.as_bytes()[body_start..end])
             .ok_or(Error::Format("a PEM block that is not base64"))?;
         match label {
+            "CERTIFICATE" if certs.len() == MAX_CERTS => return Err(Error::TooManyCertificates),
             "CERTIFICATE" => certs.push(der),
             "PRIVATE KEY" => key = Some(SecretBytes::new(der)),
             "RSA PRIVATE KEY" => key = Some(wrap_rsa(SecretBytes::new(der))),
@@ -289,6 +353,9 @@ fn public_key_of(pkcs8: &[u8]) -> Result<Option<Vec<u8>>, Error> {
 /// that issued none of the others), then its issuers up to, not including,
 /// a self-signed root.
 fn order<'a>(key: Option<&SecretBytes>, certs: &'a [Vec<u8>]) -> Result<Vec<&'a [u8]>, Error> {
+    if certs.len() > MAX_CERTS {
+        return Err(Error::TooManyCertificates);
+    }
     let parsed = certs.iter().map(|c| parse_cert(c)).collect::<Result<Vec<_>, _>>()?;
     if parsed.is_empty() {
         return Err(Error::Missing("certificate"));

@@ -10,7 +10,7 @@ use aes::cipher::{block_padding::Pkcs7, BlockDecryptMut, BlockEncryptMut, KeyIvI
 use ring::{digest, hmac, pbkdf2, rand::SecureRandom};
 
 use super::der::{self, Reader, CONTEXT_0, OCTET_STRING, OID, SEQUENCE, SET};
-use super::Error;
+use super::{Budget, Error};
 use crate::secret::SecretBytes;
 
 // Object identifiers, DER contents.
@@ -41,7 +41,7 @@ pub struct Contents {
 }
 
 /// Reads a PFX protected by the empty password.
-pub fn read(pfx: &[u8]) -> Result<Contents, Error> {
+pub fn read(pfx: &[u8], budget: &mut Budget) -> Result<Contents, Error> {
     let mut outer = Reader::new(pfx).sequence("a PFX")?;
     if outer.small_uint("a PFX version")? != 3 {
         return Err(Error::Format("a PFX version other than 3"));
@@ -49,7 +49,7 @@ pub fn read(pfx: &[u8]) -> Result<Contents, Error> {
     let auth_safe = content_info_data(&mut outer.sequence("the PFX's authSafe")?)?;
     // A PFX without a MAC carries no integrity at all: refused.
     let mac = outer.optional(SEQUENCE)?.ok_or(Error::Format("a PFX without a MAC"))?;
-    let password = verify_mac(mac, auth_safe)?;
+    let password = verify_mac(mac, auth_safe, budget)?;
     let mut contents = Contents { key: None, certs: Vec::new() };
     let mut safes = Reader::new(auth_safe).sequence("the AuthenticatedSafe")?;
     while !safes.is_empty() {
@@ -57,11 +57,12 @@ pub fn read(pfx: &[u8]) -> Result<Contents, Error> {
         match info.read(OID, "a content type")? {
             DATA => {
                 let bags = Reader::new(info.read(CONTEXT_0, "[0]")?).read(OCTET_STRING, "data")?;
-                read_bags(bags, password, &mut contents)?;
+                read_bags(bags, password, &mut contents, budget)?;
             }
             ENCRYPTED_DATA => {
-                let bags = decrypt_encrypted_data(Reader::new(info.read(CONTEXT_0, "[0]")?), password)?;
-                read_bags(bags.expose(), password, &mut contents)?;
+                let bags =
+                    decrypt_encrypted_data(Reader::new(info.read(CONTEXT_0, "[0]")?), password, budget)?;
+                read_bags(bags.expose(), password, &mut contents, budget)?;
             }
             _ => return Err(Error::Format("a PFX content type other than data and encryptedData")),
         }
@@ -79,7 +80,7 @@ fn content_info_data<'a>(info: &mut Reader<'a>) -> Result<&'a [u8], Error> {
 
 /// Verifies the MAC; returns the spelling of the empty password that did,
 /// which the bags are then encrypted with too.
-fn verify_mac(mac_data: &[u8], auth_safe: &[u8]) -> Result<&'static [u8], Error> {
+fn verify_mac(mac_data: &[u8], auth_safe: &[u8], budget: &mut Budget) -> Result<&'static [u8], Error> {
     let mut mac_data = Reader::new(mac_data);
     let mut digest_info = mac_data.sequence("a MAC")?;
     let algorithm = digest_info.sequence("a MAC algorithm")?.read(OID, "a MAC algorithm")?;
@@ -94,7 +95,7 @@ fn verify_mac(mac_data: &[u8], auth_safe: &[u8]) -> Result<&'static [u8], Error>
     // The empty password is two zero bytes as BMPString (OpenSSL); Windows,
     // and so Key Vault, uses none at all.
     for password in [&[0u8, 0][..], &[]] {
-        let key = kdf(digest, password, salt, 3, iterations, digest.output_len())?;
+        let key = kdf(digest, password, salt, 3, iterations, digest.output_len(), budget)?;
         if hmac::verify(&hmac::Key::new(hmac, key.expose()), auth_safe, expected).is_ok() {
             return Ok(password);
         }
@@ -102,7 +103,12 @@ fn verify_mac(mac_data: &[u8], auth_safe: &[u8]) -> Result<&'static [u8], Error>
     Err(Error::Mac)
 }
 
-fn read_bags(safe_contents: &[u8], password: &[u8], contents: &mut Contents) -> Result<(), Error> {
+fn read_bags(
+    safe_contents: &[u8],
+    password: &[u8],
+    contents: &mut Contents,
+    budget: &mut Budget,
+) -> Result<(), Error> {
     let mut bags = Reader::new(safe_contents).sequence("SafeContents")?;
     while !bags.is_empty() {
         let mut bag = bags.sequence("a SafeBag")?;
@@ -114,7 +120,7 @@ fn read_bags(safe_contents: &[u8], password: &[u8], contents: &mut Contents) -> 
                 let mut info = value.sequence("an EncryptedPrivateKeyInfo")?;
                 let algorithm = info.element()?;
                 let encrypted = info.read(OCTET_STRING, "an encrypted key")?;
-                contents.key = Some(decrypt(algorithm, encrypted, password)?);
+                contents.key = Some(decrypt(algorithm, encrypted, password, budget)?);
             }
             CERT_BAG => {
                 let mut cert_bag = value.sequence("a CertBag")?;
@@ -132,19 +138,28 @@ fn read_bags(safe_contents: &[u8], password: &[u8], contents: &mut Contents) -> 
 }
 
 /// `EncryptedData { version, EncryptedContentInfo { type, algorithm, [0] IMPLICIT octets } }`.
-fn decrypt_encrypted_data(mut data: Reader<'_>, password: &[u8]) -> Result<SecretBytes, Error> {
+fn decrypt_encrypted_data(
+    mut data: Reader<'_>,
+    password: &[u8],
+    budget: &mut Budget,
+) -> Result<SecretBytes, Error> {
     let mut data = data.sequence("EncryptedData")?;
     data.small_uint("an EncryptedData version")?;
     let mut info = data.sequence("EncryptedContentInfo")?;
     info.read(OID, "a content type")?;
     let algorithm = info.element()?;
     let encrypted = info.read(0x80, "encrypted content")?;
-    decrypt(algorithm, encrypted, password)
+    decrypt(algorithm, encrypted, password, budget)
 }
 
 /// Decrypts with the empty password (`password` is its PKCS#12 spelling),
 /// by the algorithm the PFX names.
-fn decrypt(algorithm: der::Element<'_>, encrypted: &[u8], password: &[u8]) -> Result<SecretBytes, Error> {
+fn decrypt(
+    algorithm: der::Element<'_>,
+    encrypted: &[u8],
+    password: &[u8],
+    budget: &mut Budget,
+) -> Result<SecretBytes, Error> {
     let mut algorithm = Reader::new(algorithm.expect(SEQUENCE, "an encryption algorithm")?);
     let oid = algorithm.read(OID, "an encryption algorithm")?;
     let mut params = algorithm.sequence("encryption parameters")?;
@@ -153,13 +168,13 @@ fn decrypt(algorithm: der::Element<'_>, encrypted: &[u8], password: &[u8]) -> Re
             let salt = params.read(OCTET_STRING, "a salt")?;
             let iterations = params.small_uint("iterations")?;
             let sha1 = &digest::SHA1_FOR_LEGACY_USE_ONLY;
-            let key = kdf(sha1, password, salt, 1, iterations, 24)?;
-            let iv = kdf(sha1, password, salt, 2, iterations, 8)?;
+            let key = kdf(sha1, password, salt, 1, iterations, 24, budget)?;
+            let iv = kdf(sha1, password, salt, 2, iterations, 8, budget)?;
             let cipher = cbc::Decryptor::<des::TdesEde3>::new_from_slices(key.expose(), iv.expose())
                 .map_err(|_| Error::Decrypt)?;
             unpad(cipher, encrypted)
         }
-        PBES2 => pbes2(params, encrypted),
+        PBES2 => pbes2(params, encrypted, budget),
         PBE_SHA1_RC2_40 | PBE_SHA1_RC2_128 => Err(Error::Unsupported(
             "RC2-CBC (an old Windows export): re-export it with AES (openssl pkcs12 -legacy -in old.pfx -nodes | \
              openssl pkcs12 -export) or import the certificate into Key Vault again"
@@ -170,7 +185,7 @@ fn decrypt(algorithm: der::Element<'_>, encrypted: &[u8], password: &[u8]) -> Re
 }
 
 /// PBES2 (RFC 8018): PBKDF2 with HMAC-SHA-1 or -SHA-256, then AES-CBC.
-fn pbes2(mut params: Reader<'_>, encrypted: &[u8]) -> Result<SecretBytes, Error> {
+fn pbes2(mut params: Reader<'_>, encrypted: &[u8], budget: &mut Budget) -> Result<SecretBytes, Error> {
     let mut kdf_algorithm = params.sequence("a key derivation")?;
     if kdf_algorithm.read(OID, "a key derivation")? != PBKDF2 {
         return Err(Error::Unsupported("a PBES2 key derivation other than PBKDF2".into()));
@@ -183,21 +198,23 @@ fn pbes2(mut params: Reader<'_>, encrypted: &[u8]) -> Result<SecretBytes, Error>
         None => HMAC_SHA1,
         Some(prf) => Reader::new(prf).read(OID, "a PRF")?,
     };
-    let prf = match prf {
-        HMAC_SHA1 => pbkdf2::PBKDF2_HMAC_SHA1,
-        HMAC_SHA256 => pbkdf2::PBKDF2_HMAC_SHA256,
+    let (prf, prf_len) = match prf {
+        HMAC_SHA1 => (pbkdf2::PBKDF2_HMAC_SHA1, 20),
+        HMAC_SHA256 => (pbkdf2::PBKDF2_HMAC_SHA256, 32),
         _ => return Err(Error::Unsupported("a PBKDF2 PRF other than HMAC-SHA-1 and HMAC-SHA-256".into())),
     };
     let mut scheme = params.sequence("an encryption scheme")?;
     let cipher = scheme.read(OID, "an encryption scheme")?;
     let iv = scheme.read(OCTET_STRING, "an IV")?;
-    let key_len = match cipher {
+    let key_len: usize = match cipher {
         AES128_CBC => 16,
         AES192_CBC => 24,
         AES256_CBC => 32,
         _ => return Err(Error::Unsupported("a PBES2 cipher other than AES-CBC".into())),
     };
     check_iterations(iterations)?;
+    // PBKDF2 runs in one call: the whole count is charged before it.
+    budget.spend(iterations.saturating_mul(key_len.div_ceil(prf_len) as u32))?;
     let iterations = NonZeroU32::new(iterations).ok_or(Error::Format("zero PBKDF2 iterations"))?;
     let mut key = SecretBytes::new(vec![0; key_len]);
     // The password is the empty string, as UTF-8 (RFC 8018 leaves it to the
@@ -231,6 +248,7 @@ fn kdf(
     id: u8,
     iterations: u32,
     n: usize,
+    budget: &mut Budget,
 ) -> Result<SecretBytes, Error> {
     check_iterations(iterations)?;
     let (u, v) = (digest.output_len(), digest.block_len());
@@ -242,11 +260,15 @@ fn kdf(
     i.extend(fill(password));
     let mut out = SecretBytes::new(Vec::with_capacity(n + u));
     while out.expose().len() < n {
+        budget.spend(iterations)?;
         let mut ctx = digest::Context::new(digest);
         ctx.update(&vec![id; v]);
         ctx.update(&i);
         let mut a = ctx.finish();
-        for _ in 1..iterations {
+        for round in 1..iterations {
+            if round % 65_536 == 0 {
+                budget.in_time()?;
+            }
             a = digest::digest(digest, a.as_ref());
         }
         out.extend(a.as_ref());
@@ -355,7 +377,8 @@ fn shrouded_key(key: &SecretBytes) -> Result<Vec<u8>, Error> {
 /// PKCS#12 KDF of the empty password (two zero bytes, as OpenSSL writes it).
 fn mac_data(auth_safe: &[u8]) -> Result<Vec<u8>, Error> {
     let salt = random(16)?;
-    let key = kdf(&digest::SHA256, &[0, 0], &salt, 3, WRITE_ITERATIONS, 32)?;
+    let mut budget = Budget::new(std::time::Instant::now() + std::time::Duration::from_secs(60));
+    let key = kdf(&digest::SHA256, &[0, 0], &salt, 3, WRITE_ITERATIONS, 32, &mut budget)?;
     let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key.expose()), auth_safe);
     let algorithm = der::constructed(SEQUENCE, &[&der::encode(OID, SHA256), &der::encode(der::NULL, &[])]);
     let digest_info = der::constructed(SEQUENCE, &[&algorithm, &der::encode(OCTET_STRING, tag.as_ref())]);
@@ -375,7 +398,8 @@ mod tests {
     fn the_pkcs12_kdf_matches_openssl() {
         let password = [0, b's', 0, b'm', 0, b'e', 0, b'g', 0, 0];
         let salt = [0x0a, 0x58, 0xcf, 0x64, 0x53, 0x0d, 0x82, 0x3f];
-        let key = kdf(&digest::SHA1_FOR_LEGACY_USE_ONLY, &password, &salt, 1, 1, 24).unwrap();
+        let mut budget = Budget::new(std::time::Instant::now() + std::time::Duration::from_secs(60));
+        let key = kdf(&digest::SHA1_FOR_LEGACY_USE_ONLY, &password, &salt, 1, 1, 24, &mut budget).unwrap();
         let expected = [
             0x8a, 0xaa, 0xe6, 0x29, 0x7b, 0x6c, 0xb0, 0x46, 0x42, 0xab, 0x5b, 0x07, 0x78, 0x51, 0x28, 0x4e,
             0xb7, 0x12, 0x8f, 0x1a, 0x2a, 0x7f, 0xbc, 0xa3,

@@ -339,46 +339,12 @@ impl Response {
     /// control characters replaced. Only for bodies of error responses.
     pub fn snippet(&self, limit: usize) -> String {
         let text = String::from_utf8_lossy(&self.body);
-        let mut out = printable_line(&text.chars().take(limit).collect::<String>());
+        let mut out = crate::text::printable_line(&text.chars().take(limit).collect::<String>());
         if text.chars().nth(limit).is_some() {
             out.push_str("...");
         }
         out.trim().to_string()
     }
-}
-
-/// Text a server sent, made safe to print: at most `LIMIT` characters (the
-/// rest counted, not shown), line breaks of any kind as `\n` (the report
-/// indents them), and every other control, format or direction character
-/// blanked, so that no server can move the cursor, colour a terminal,
-/// reorder a line or start a line of its own.
-pub fn printable(text: &str) -> String {
-    const LIMIT: usize = 2000;
-    let mut out = String::with_capacity(text.len().min(LIMIT));
-    let mut chars = text.chars();
-    for c in chars.by_ref().take(LIMIT) {
-        out.push(match c {
-            '\r' | '\n' | '\u{2028}' | '\u{2029}' | '\u{85}' => '\n',
-            c if c.is_control() || is_invisible(c) => ' ',
-            c => c,
-        });
-    }
-    let rest = chars.count();
-    if rest > 0 {
-        out.push_str(&format!("... ({rest} more characters)"));
-    }
-    out
-}
-
-/// As `printable`, on one line: for codes and names.
-pub fn printable_line(text: &str) -> String {
-    printable(text).replace('\n', " ")
-}
-
-/// Zero-width, bidirectional and other format characters (Unicode Cf).
-fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{ad}' | '\u{61c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
-        | '\u{2060}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
 }
 
 impl Drop for Response {
@@ -518,17 +484,3 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn server_text_cannot_take_over_a_terminal_or_a_log() {
-        let hostile = "denied\r\nkvinit: error: fake\x1b[31mred\u{202e}txet\u{2028}next\u{200b}";
-        assert_eq!(printable(hostile), "denied\n\nkvinit: error: fake [31mred txet\nnext ");
-        assert_eq!(printable_line("a\r\nb"), "a  b");
-        let long = "x".repeat(2005);
-        assert!(printable(&long).ends_with("... (5 more characters)"));
-    }
-}

@@ -429,8 +429,8 @@ impl std::error::Error for ErrorKind {}
 pub(crate) fn error_status(response: &http::Response) -> ErrorKind {
     let json: Option<Value> = serde_json::from_slice(&response.body).ok();
     // Codes on one line, as Key Vault's are; descriptions may span lines.
-    let code = |v: Option<&Value>| v.and_then(Value::as_str).map(http::printable_line);
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(http::printable);
+    let code = |v: Option<&Value>| v.and_then(Value::as_str).map(crate::text::printable_line);
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(crate::text::printable);
     let (error, description) = match &json {
         Some(Value::Object(o)) => match o.get("error") {
             Some(Value::Object(inner)) => (code(inner.get("code")), text(inner.get("message"))),

@@ -29,7 +29,8 @@ pub fn run(mut plan: Plan, original: signals::Original) -> Result<i32, Error> {
     }
     let dir = start::prepare_dir(&plan, ids.as_ref())?;
     let (reads, session) = read::read_secrets(&mut plan, deadline)?;
-    let (rendered, failures) = render::render(&reads);
+    let until = std::time::Instant::now() + deadline.remaining();
+    let (rendered, failures) = render::render(&reads, &plan.launch.env, render::Scope::All, until);
     if plan.check {
         report::print_check(&reads, &rendered);
     }
@@ -55,22 +56,19 @@ pub fn run(mut plan: Plan, original: signals::Original) -> Result<i32, Error> {
         return start::exec(&plan.launch, env, original);
     };
     report::success(program, &reads, &rendered, started);
-    let values = rendered.into_iter().map(|r| r.value).collect();
+    // Refresh renders again from what was read; the rendered values go now.
+    drop(rendered);
     let sentinel = plan.sentinel.take().map(|s| {
         let seen = reads.secrets.iter().position(|r| r.reference == s.reference);
         let version = seen.and_then(|i| reads.fetched[i].as_ref().ok()).map(|f| f.id.clone());
         (s, version)
     });
-    // Refresh compares rendered values; the bundles as read go now.
-    drop(reads.fetched);
     // A restart and the hook both need the command's environment re-rendered.
     let restarts = init.on_change == launch::OnChange::Restart;
     let rerender = (restarts || init.hook.is_some()).then(|| (plan.launch.env.clone(), home));
-    let refresh = session.map(|session| read::Running {
+    let refresh = session.filter(|_| init.refresh.is_some()).map(|session| read::Running {
         session,
-        secrets: reads.secrets,
-        outputs: reads.outputs,
-        values,
+        reads,
         dir,
         sentinel,
         rerender,

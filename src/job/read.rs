@@ -9,7 +9,7 @@ use crate::http::{Client, Roots};
 use crate::identity::{self, TokenSource};
 use crate::import;
 use crate::retry::Deadline;
-use crate::secret::{AccessToken, SecretBytes};
+use crate::secret::AccessToken;
 use crate::sink::{self, Output};
 use crate::vault::{self, Fetched, PlannedSecret};
 
@@ -19,8 +19,9 @@ const TEMPLATE_LIMIT: u64 = 1024 * 1024;
 /// Reads each `--template` file and adds its placeholders to the plan,
 /// before any request: a bad template is a usage error, like a bad `--env`.
 pub fn load_templates(plan: &mut Plan) -> Result<(), Error> {
+    let strict = plan.launch.user.is_some();
     for file in std::mem::take(&mut plan.templates) {
-        let text = read_template(&file.src)
+        let text = read_template(&file.src, strict)
             .map_err(|why| ConfigError::TemplateFile { path: file.src.clone(), why })
             .map_err(Error::Config)?;
         plan.add_template(&file, &text).map_err(Error::Config)?;
@@ -28,9 +29,9 @@ pub fn load_templates(plan: &mut Plan) -> Result<(), Error> {
     Ok(())
 }
 
-fn read_template(path: &std::path::Path) -> Result<String, String> {
+fn read_template(path: &std::path::Path, strict: bool) -> Result<String, String> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let file = crate::source_file::open(path, strict)?;
     let mut bytes = Vec::new();
     file.take(TEMPLATE_LIMIT + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
     if bytes.len() as u64 > TEMPLATE_LIMIT {
@@ -54,15 +55,13 @@ pub struct Session {
     pub tokens: BTreeMap<&'static str, AccessToken>,
 }
 
-/// What a `--refresh` round starts from: the session, what is read, the
-/// value each output has now, and the secrets directory, opened before the
-/// command started.
+/// What a `--refresh` round starts from: the session, what is read and
+/// each secret as last read (what every output is rendered from; an
+/// optional secret absent since start-up holds why), and the secrets
+/// directory, opened before the command started.
 pub struct Running {
     pub session: Session,
-    pub secrets: Vec<PlannedSecret>,
-    pub outputs: Vec<Output>,
-    /// `None` for a missing optional secret.
-    pub values: Vec<Option<SecretBytes>>,
+    pub reads: Reads,
     pub dir: Option<sink::file::Dir>,
     /// `--refresh-sentinel`, and the version last seen.
     pub sentinel: Option<(PlannedSecret, Option<String>)>,

@@ -4,17 +4,17 @@
 //! writing are start-up's own (`render`).
 
 use std::ffi::OsString;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::one_line;
 use crate::launch::{self, Outcome};
 use crate::retry::{Deadline, Rng};
 use crate::secret::SecretBytes;
-use crate::sink::Dest;
-use crate::vault;
+use crate::sink::{Dest, Output};
+use crate::vault::{self, Fetched};
 
 use super::read::{unix_now, Reads, Running};
-use super::render::{self, Problem, Rendering};
+use super::render::{self, Problem};
 
 /// Tokens are renewed this long before they expire.
 const TOKEN_MARGIN: u64 = 5 * 60;
@@ -31,6 +31,9 @@ pub struct Refresher {
     /// Rounds are spaced 2^slow times `every` after throttling.
     slow: u32,
     rng: Rng,
+    /// By secret: deleted or disabled since it was last read (its last
+    /// value kept), so that this is said once, not every round.
+    gone: Vec<bool>,
 }
 
 /// A tenth of Key Vault's limit (4,000 GETs per 10 s per vault) shared by
@@ -39,7 +42,7 @@ const FAIR_GETS_PER_HOUR: u64 = 4_000 * 360 / 10 / 100;
 
 impl Refresher {
     pub fn new(running: Running, every: Duration, timeout: Duration) -> Refresher {
-        let per_round = if running.sentinel.is_some() { 1 } else { running.secrets.len() as u64 };
+        let per_round = if running.sentinel.is_some() { 1 } else { running.reads.secrets.len() as u64 };
         let per_hour = per_round * 3600 / every.as_secs().max(1);
         log::info!(gets_per_hour = per_hour; "refresh: {per_round} GET(s) every {}s, about {per_hour} an hour", every.as_secs());
         if per_hour > FAIR_GETS_PER_HOUR {
@@ -48,7 +51,8 @@ impl Refresher {
                  GETs per 10 s per vault; refresh less often, or read only a --refresh-sentinel each round"
             );
         }
-        Refresher { running, every, timeout, slow: 0, rng: Rng::new() }
+        let gone = vec![false; running.reads.secrets.len()];
+        Refresher { running, every, timeout, slow: 0, rng: Rng::new(), gone }
     }
 
     /// With `--refresh-sentinel`: reads it, and `true` if the round should
@@ -92,10 +96,10 @@ impl Refresher {
 
     /// Reads every secret; a token Key Vault rejects (revoked, the identity
     /// changed) is renewed once, and the secrets read again.
-    fn read(&mut self, deadline: Deadline) -> Option<Vec<Result<vault::Fetched, vault::Error>>> {
+    fn read(&mut self, deadline: Deadline) -> Option<Vec<Result<Fetched, vault::Error>>> {
         let read = |r: &Running| {
             let tokens = &r.session.tokens;
-            vault::read_all(&r.session.web, &r.secrets, &|resource| &tokens[resource], deadline)
+            vault::read_all(&r.session.web, &r.reads.secrets, &|resource| &tokens[resource], deadline)
         };
         let renewed = |s: &mut Self, all| match s.renew_tokens(deadline, all) {
             Ok(()) => true,
@@ -123,91 +127,174 @@ impl launch::Refresh for Refresher {
     }
 
     fn run(&mut self) -> Outcome {
-        let Some(results) = self.read(Deadline::after(self.timeout)) else { return Outcome::default() };
-        let running = &mut self.running;
-        let mut throttled = false;
-        let mut changed: Vec<(usize, SecretBytes)> = Vec::new();
-        for (i, output) in running.outputs.iter().enumerate() {
-            let Rendering { value, .. } = render::value(output, &results);
-            let value = match value {
-                Ok(Some(value)) => value,
-                Ok(None) => continue,
-                Err(Problem::Unreadable(failed)) => {
-                    for (secret, e) in failed {
-                        let reference = &running.secrets[secret].reference;
-                        throttled |= matches!(e.kind, vault::ErrorKind::Status { status: 429, .. });
-                        log::error!(
-                            secret = reference.name.as_str(), vault = reference.vault.to_string().as_str(),
-                            variable = output.dest.variable(), file = output.dest.file();
-                            "refresh: {}; keeping {}", one_line(e), output.dest
-                        );
-                    }
-                    continue;
-                }
-                Err(Problem::Failed(secret, e)) => {
-                    let reference = &running.secrets[secret].reference;
-                    log::error!(
-                        secret = reference.name.as_str(), vault = reference.vault.to_string().as_str(),
-                        variable = output.dest.variable(), file = output.dest.file();
-                        "refresh: {reference} for {}: {e}; keeping the current value", output.dest
-                    );
-                    continue;
-                }
-            };
-            if running.values[i].as_ref() != Some(&value) {
-                changed.push((i, value));
-            }
-        }
+        let deadline = Deadline::after(self.timeout);
+        let Some(results) = self.read(deadline) else { return Outcome::default() };
+        let (previous, throttled) = self.merge(results);
         self.slow = if throttled { (self.slow + 1).min(3) } else { 0 };
-        let (wrote, applied) = self.apply(changed);
-        let env = match applied {
-            true => self.environment(results),
-            false => None,
+        let changed = |o: &Output| o.slots().any(|s| previous[s.secret].is_some());
+        let outputs: Vec<usize> = (0..self.running.reads.outputs.len())
+            .filter(|&i| changed(&self.running.reads.outputs[i]))
+            .collect();
+        if outputs.is_empty() {
+            return Outcome::default();
+        }
+        // A round is applied whole or not at all: a new version that does
+        // not render (no longer JSON, a broken certificate) keeps every
+        // value as it was, and is tried again next round.
+        let until = Instant::now() + deadline.remaining();
+        let rendered = self.render(&outputs, until);
+        let env = match (&rendered, &self.running.rerender) {
+            (Some(_), Some(_)) => self.environment(until),
+            _ => None,
         };
-        Outcome { changed: wrote, env }
+        let (Some(rendered), true) = (rendered, env.is_some() || self.running.rerender.is_none()) else {
+            self.revert(previous);
+            return Outcome::default();
+        };
+        let files = self.write(rendered);
+        let Some(files) = files else {
+            self.revert(previous);
+            return Outcome::default();
+        };
+        self.log_changes(&outputs);
+        let variables = outputs.iter().any(|&i| !matches!(self.running.reads.outputs[i].dest, Dest::File(_)));
+        Outcome { changed: files, variables, env }
     }
 }
 
 impl Refresher {
+    /// Lays this round's reads over the last: a secret read anew replaces
+    /// its value if it changed (version, value or content type), and one
+    /// that could not be read keeps it, whatever the reason: a secret
+    /// deleted or disabled while the command runs keeps its last value in
+    /// every output, as a vault that cannot be reached does. Returns, by
+    /// secret, the value replaced (`Some` for a change), and whether Key
+    /// Vault throttled.
+    fn merge(
+        &mut self,
+        results: Vec<Result<Fetched, vault::Error>>,
+    ) -> (Vec<Option<Result<Fetched, vault::Error>>>, bool) {
+        let mut throttled = false;
+        let reads = &mut self.running.reads;
+        let mut previous: Vec<Option<Result<Fetched, vault::Error>>> = Vec::with_capacity(results.len());
+        for (i, result) in results.into_iter().enumerate() {
+            let reference = &reads.secrets[i].reference;
+            let (name, vault) = (reference.name.as_str(), reference.vault.to_string());
+            let held = &mut reads.fetched[i];
+            let replaced = match (result, &*held) {
+                (Ok(new), Ok(old)) if same(&new, old) => {
+                    if std::mem::take(&mut self.gone[i]) {
+                        log::info!(secret = name, vault = vault.as_str(); "refresh: {reference} can be read again");
+                    }
+                    None
+                }
+                (Ok(new), _) => {
+                    self.gone[i] = false;
+                    Some(std::mem::replace(held, Ok(new)))
+                }
+                (Err(e), Ok(_)) if e.is_missing() => {
+                    if !std::mem::replace(&mut self.gone[i], true) {
+                        let what = if e.is_disabled() { "disabled" } else { "deleted or missing" };
+                        log::warn!(
+                            secret = name, vault = vault.as_str();
+                            "refresh: {reference} is now {what} in Key Vault; keeping its last value in {}",
+                            destinations(reads, i)
+                        );
+                    }
+                    None
+                }
+                // An optional secret that is still absent.
+                (Err(e), Err(_)) if e.is_missing() => None,
+                (Err(e), _) => {
+                    throttled |= matches!(e.kind, vault::ErrorKind::Status { status: 429, .. });
+                    log::error!(
+                        secret = name, vault = vault.as_str();
+                        "refresh: {}; keeping {}", one_line(&e), destinations(reads, i)
+                    );
+                    None
+                }
+            };
+            previous.push(replaced);
+        }
+        (previous, throttled)
+    }
+
+    /// Puts back the values `merge` replaced.
+    fn revert(&mut self, previous: Vec<Option<Result<Fetched, vault::Error>>>) {
+        for (i, old) in previous.into_iter().enumerate() {
+            if let Some(old) = old {
+                self.running.reads.fetched[i] = old;
+            }
+        }
+    }
+
+    /// The new value of each output in `outputs`, or `None` (logged) if
+    /// one cannot be rendered.
+    fn render(&self, outputs: &[usize], until: Instant) -> Option<Vec<(usize, Option<SecretBytes>)>> {
+        let reads = &self.running.reads;
+        let certs = render::Certs::new(reads.secrets.len(), until);
+        let mut values = Vec::with_capacity(outputs.len());
+        for &i in outputs {
+            let output = &reads.outputs[i];
+            match render::value(output, &reads.fetched, &certs).value {
+                Ok(value) => values.push((i, value)),
+                Err(Problem::Failed(secret, e)) => {
+                    let reference = &reads.secrets[secret].reference;
+                    log::error!(
+                        secret = reference.name.as_str(), vault = reference.vault.to_string().as_str(),
+                        variable = output.dest.variable(), file = output.dest.file();
+                        "refresh: {reference} for {}: {e}; keeping every current value", output.dest
+                    );
+                    return None;
+                }
+                // Every secret was read at start-up, or is optional.
+                Err(Problem::Unreadable(_)) => return None,
+            }
+        }
+        Some(values)
+    }
+
     /// With `--on-change restart` or `--on-change-run`: the command's
-    /// environment from this round's values, rendered as at start-up; `None`
-    /// otherwise, or when a value cannot be rendered (the running command
-    /// is kept).
-    fn environment(
-        &self,
-        fetched: Vec<Result<vault::Fetched, vault::Error>>,
-    ) -> Option<Vec<(OsString, OsString)>> {
+    /// environment from the values now held, rendered as at start-up;
+    /// `None` (logged) when it cannot be.
+    fn environment(&self, until: Instant) -> Option<Vec<(OsString, OsString)>> {
         let (base, home) = self.running.rerender.as_ref()?;
-        let reads =
-            Reads { secrets: self.running.secrets.clone(), outputs: self.running.outputs.clone(), fetched };
-        let (rendered, failures) = render::render(&reads);
+        let (rendered, failures) =
+            render::render(&self.running.reads, base, render::Scope::Environment, until);
         if failures.is_some() {
-            log::error!("refresh: not every secret could be rendered; keeping the running command");
+            log::error!("refresh: not every secret could be rendered; keeping every current value");
             return None;
         }
         Some(super::start::child_env(base, home.as_deref(), &rendered))
     }
 
-    /// Writes the changed files together, all or none, and logs the changed
-    /// variables; whether a file was written, and whether anything changed.
-    fn apply(&mut self, changed: Vec<(usize, SecretBytes)>) -> (bool, bool) {
-        let restart = self.running.restarts;
-        let running = &mut self.running;
-        let files: Vec<_> =
-            changed.iter().filter(|(i, _)| matches!(running.outputs[*i].dest, Dest::File(_))).collect();
-        if let (Some(dir), false) = (&running.dir, files.is_empty()) {
-            let values = files.iter().map(|(i, value)| (&running.outputs[*i], value));
-            if let Err(e) = render::write_files(dir, values) {
+    /// Writes the changed files together, all or none; whether any was
+    /// written, or `None` (logged) if they could not be.
+    fn write(&self, rendered: Vec<(usize, Option<SecretBytes>)>) -> Option<bool> {
+        let outputs = &self.running.reads.outputs;
+        let files: Vec<_> = rendered
+            .iter()
+            .filter_map(|(i, value)| Some((&outputs[*i], value.as_ref()?)))
+            .filter(|(output, _)| matches!(output.dest, Dest::File(_)))
+            .collect();
+        if let (Some(dir), false) = (&self.running.dir, files.is_empty()) {
+            if let Err(e) = render::write_files(dir, files.iter().copied()) {
                 log::error!("refresh: {}; keeping the current files", one_line(&e));
-                return (false, false);
+                return None;
             }
         }
-        let wrote = !files.is_empty();
-        let applied = !changed.is_empty();
-        for (i, value) in changed {
-            let output = &running.outputs[i];
+        Some(!files.is_empty())
+    }
+
+    /// One line per changed output: what changed, and what it takes for
+    /// the command to see it.
+    fn log_changes(&self, outputs: &[usize]) {
+        let restart = self.running.restarts;
+        let reads = &self.running.reads;
+        for &i in outputs {
+            let output = &reads.outputs[i];
             let names: Vec<String> =
-                output.slots().map(|s| running.secrets[s.secret].reference.to_string()).collect();
+                output.slots().map(|s| reads.secrets[s.secret].reference.to_string()).collect();
             let names = names.join(", ");
             match &output.dest {
                 Dest::File(_) => log::info!(
@@ -233,8 +320,23 @@ impl Refresher {
                      cannot change; restart it to pick up the new values"
                 ),
             }
-            running.values[i] = Some(value);
         }
-        (wrote, applied)
+    }
+}
+
+/// Whether two reads of a secret are the same: a new version, value or
+/// content type is a change; a new encoding of the same (a PFX kvinit
+/// writes with a fresh salt each time) is not.
+fn same(new: &Fetched, old: &Fetched) -> bool {
+    new.id == old.id && new.content_type == old.content_type && new.value.expose() == old.value.expose()
+}
+
+/// Where secret `i` goes, for a log line: "DB_PASSWORD, file:tls.key".
+fn destinations(reads: &Reads, i: usize) -> String {
+    let uses = |o: &&Output| o.slots().any(|s| s.secret == i);
+    let dests: Vec<String> = reads.outputs.iter().filter(uses).map(|o| o.dest.to_string()).collect();
+    match dests.is_empty() {
+        true => "its last value".into(),
+        false => dests.join(", "),
     }
 }

@@ -3,6 +3,12 @@
 //! options, or a template's text and placeholders after their filters), and
 //! the files written together, all or none.
 
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::time::Instant;
+
+use crate::cert;
 use crate::error::{Error, RenderError};
 use crate::secret::SecretBytes;
 use crate::sink::{self, Dest, Output, Part, Slot, Source};
@@ -26,14 +32,37 @@ pub enum Problem<'a> {
     Failed(usize, transform::Error),
 }
 
+/// Certificates parsed during one render, each at most once however many
+/// `part=` take from it, by secret; dropped (and wiped) with the render.
+pub struct Certs {
+    parsed: Vec<OnceCell<Result<cert::Bundle, cert::Error>>>,
+    until: Instant,
+}
+
+impl Certs {
+    /// For `secrets` secrets, parsed before `until` (`--timeout`).
+    pub fn new(secrets: usize, until: Instant) -> Certs {
+        Certs { parsed: (0..secrets).map(|_| OnceCell::new()).collect(), until }
+    }
+
+    fn of(&self, secret: usize) -> transform::Certificate<'_> {
+        transform::Certificate { parsed: &self.parsed[secret], until: self.until }
+    }
+}
+
 /// Renders `output` from `fetched`, the results of every read.
-pub fn value<'a>(output: &Output, fetched: &'a [Result<Fetched, vault::Error>]) -> Rendering<'a> {
+pub fn value<'a>(
+    output: &Output,
+    fetched: &'a [Result<Fetched, vault::Error>],
+    certs: &Certs,
+) -> Rendering<'a> {
     let mut absent = Vec::new();
     let mut unreadable = Vec::new();
     let mut slot_value = |slot: &Slot| match &fetched[slot.secret] {
         Ok(f) => {
-            let value = transform::apply(&f.value, f.content_type.as_deref(), &slot.options)
-                .and_then(|v| slot.filters.iter().try_fold(v, |v, filter| transform::filter(v, *filter)));
+            let value =
+                transform::apply(&f.value, f.content_type.as_deref(), &slot.options, certs.of(slot.secret))
+                    .and_then(|v| slot.filters.iter().try_fold(v, |v, filter| transform::filter(v, *filter)));
             value.map(Some).map_err(|e| (slot.secret, e))
         }
         Err(e) if slot.options.optional && e.is_missing() => {
@@ -109,15 +138,31 @@ impl Failures {
     }
 }
 
+/// Which outputs a render is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    /// The command's environment only (a restart, a hook): no file.
+    Environment,
+}
+
 /// Renders every output it can; any failure means failing closed, with
 /// every failure reported.
-pub fn render(reads: &Reads) -> (Vec<Rendered<'_>>, Option<Failures>) {
+pub fn render<'r>(
+    reads: &'r Reads,
+    inherited: &'r [(OsString, OsString)],
+    scope: Scope,
+    until: Instant,
+) -> (Vec<Rendered<'r>>, Option<Failures>) {
+    let certs = Certs::new(reads.secrets.len(), until);
     let mut rendered = Vec::with_capacity(reads.outputs.len());
     let mut failed_reads: Vec<usize> = Vec::new();
     let mut renders = Vec::new();
-    let mut from_env_from: Vec<(String, usize)> = Vec::new();
-    for output in &reads.outputs {
-        let Rendering { value, absent } = value(output, &reads.fetched);
+    let explicit = reads.outputs.iter().filter_map(|o| o.dest.variable()).collect();
+    let mut taken = Taken { inherited, explicit, by_env_from: BTreeMap::new() };
+    let in_scope = |o: &&Output| scope == Scope::All || !matches!(o.dest, Dest::File(_));
+    for output in reads.outputs.iter().filter(in_scope) {
+        let Rendering { value, absent } = value(output, &reads.fetched, &certs);
         for (secret, why) in absent {
             let reference = &reads.secrets[secret].reference;
             let what = if matches!(output.source, Source::Template(_)) { "left empty" } else { "skipped" };
@@ -130,7 +175,7 @@ pub fn render(reads: &Reads) -> (Vec<Rendered<'_>>, Option<Failures>) {
         let vars = match (&output.dest, &value) {
             (Dest::EnvFrom(prefix), Ok(Some(v))) => {
                 let secret = output.slots().next().map_or(0, |s| s.secret);
-                match env_from_vars(prefix, v, secret, reads, &mut from_env_from) {
+                match env_from_vars(prefix, v, secret, reads, &mut taken) {
                     Ok(vars) => vars,
                     Err(source) => {
                         let secret = reads.secrets[secret].reference.clone();
@@ -165,38 +210,64 @@ pub fn render(reads: &Reads) -> (Vec<Rendered<'_>>, Option<Failures>) {
 /// `--env-from`'s variables from one secret: the prefix laid on each key,
 /// which must then be a variable name. An `--env` for the same variable
 /// wins; another `--env-from` giving it is an error; one that changes how
-/// programs run is left out, as `--all-secrets` leaves it out.
+/// programs run, or that kvinit's environment already has, is left out, as
+/// `--all-secrets` leaves it out.
 fn env_from_vars(
     prefix: &str,
     value: &SecretBytes,
     secret: usize,
     reads: &Reads,
-    taken: &mut Vec<(String, usize)>,
+    taken: &mut Taken,
 ) -> Result<Vec<(String, SecretBytes)>, transform::Error> {
     let bad = |why: String| transform::Error::EnvFrom(why);
+    let reference = &reads.secrets[secret].reference;
+    let (format, pairs) = transform::env_pairs(value)?;
     let mut vars = Vec::new();
-    for (key, value) in transform::env_pairs(value)? {
+    for (key, value) in pairs {
         let var = format!("{prefix}{key}");
         if !sink::env::is_name(&var) {
-            return Err(bad(format!("key {key:?} does not make a variable name ({var:?})")));
+            let key = transform::shown_key(&key);
+            return Err(bad(format!("key {key} does not make a variable name (with the prefix {prefix:?})")));
         }
-        if reads.outputs.iter().any(|o| matches!(&o.dest, Dest::Env(v) if *v == var)) {
+        if taken.explicit.contains(var.as_str()) {
             continue;
         }
-        if let Some((_, other)) = taken.iter().find(|(v, _)| *v == var) {
+        if let Some(other) = taken.by_env_from.get(&var) {
             return Err(bad(format!("{var} is also given by {}", reads.secrets[*other].reference)));
         }
-        if sink::env::changes_how_programs_run(&var) {
-            log::warn!(variable = var.as_str(); "--env-from: skipping {var}: it changes how programs run; to set it, name it with --env");
+        if let Some(refusal) = sink::env::import_refusal(&var, taken.inherited) {
+            let fix = match format {
+                transform::EnvFormat::Json => format!("--env {var}={reference}?json={}", json_pointer(&key)),
+                transform::EnvFormat::Dotenv => format!("--env {var}=..."),
+            };
+            log::warn!(
+                variable = var.as_str(), secret = reference.name.as_str();
+                "--env-from: skipping {var} from {reference}: {}; to set it, name it: {fix}", refusal.why(&var)
+            );
             continue;
         }
         if sink::env::to_os(&value).is_none() {
-            return Err(bad(format!("the value of {key:?} cannot be an environment variable (a NUL byte)")));
+            return Err(bad(format!("the value of {var} cannot be an environment variable (a NUL byte)")));
         }
-        taken.push((var.clone(), secret));
+        taken.by_env_from.insert(var.clone(), secret);
         vars.push((var, value));
     }
     Ok(vars)
+}
+
+/// The variables `--env-from` may not give, and those it gave.
+struct Taken<'a> {
+    /// kvinit's own environment: never replaced by an import.
+    inherited: &'a [(OsString, OsString)],
+    /// `--env` names: they win.
+    explicit: BTreeSet<&'a str>,
+    /// Variables already given, and by which secret.
+    by_env_from: BTreeMap<String, usize>,
+}
+
+/// RFC 6901: `~` as `~0`, `/` as `~1`.
+fn json_pointer(key: &str) -> String {
+    format!("/{}", key.replace('~', "~0").replace('/', "~1"))
 }
 
 /// Writes the files among `values` (an output and its value) together.

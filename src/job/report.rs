@@ -46,7 +46,9 @@ pub fn print_check(reads: &Reads, rendered: &[Rendered<'_>]) {
                 );
                 continue;
             };
-            let content_type = f.content_type.as_deref().map(|t| format!(" type={t}")).unwrap_or_default();
+            let content_type =
+                f.content_type.as_deref().map(|t| format!(" type={}", crate::text::field(t, 255)));
+            let content_type = content_type.unwrap_or_default();
             let _ = writeln!(
                 out,
                 "{}{placeholder} secret={} version={} vault={} from={origin}{content_type}",

@@ -18,15 +18,18 @@ pub trait Refresh: Send {
 pub struct Outcome {
     /// Files the command reads were rewritten.
     pub changed: bool,
+    /// A variable the command was started with has a new value.
+    pub variables: bool,
     /// With `--on-change restart` or `--on-change-run`, when anything
-    /// changed: the command's environment with the new values.
+    /// changed: the command's environment with the new values. Held only
+    /// until the restart or the hook starts with it.
     pub env: Option<Vec<(OsString, OsString)>>,
 }
 
 impl Outcome {
     /// Whether anything the command uses changed: what `--on-change-run` runs after.
     pub fn any_change(&self) -> bool {
-        self.changed || self.env.is_some()
+        self.changed || self.variables
     }
 }
 

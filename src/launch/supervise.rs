@@ -110,7 +110,7 @@ pub fn supervise(
     refresh: Option<Box<dyn Refresh>>,
 ) -> Result<i32, StartError> {
     become_subreaper();
-    let mut hook = init.hook.as_deref().map(|command| Hook::new(command, init.stop_timeout, env.clone()));
+    let mut hook = init.hook.as_deref().map(|command| Hook::new(command, init.stop_timeout));
     let mut pid = spawn(command, env, original, init.group, ids.clone())?;
     log::debug!(pid = pid.as_raw(); "started {:?} as pid {pid}", command[0]);
 
@@ -212,15 +212,15 @@ struct Hook<'a> {
     timeout: Duration,
     /// The hook running: its pid, when it is killed, and whether it was.
     running: Option<(Pid, Instant, bool)>,
-    /// A change not run for yet: the environment to run with.
+    /// A change not run for yet: the environment to run with, the newest
+    /// round's. Nothing is kept once the hook started with it, so that
+    /// kvinit holds no copy of the values besides refresh's own.
     pending: Option<Vec<(OsString, OsString)>>,
-    /// The command's newest environment.
-    latest: Vec<(OsString, OsString)>,
 }
 
 impl<'a> Hook<'a> {
-    fn new(command: &'a [OsString], timeout: Duration, env: Vec<(OsString, OsString)>) -> Hook<'a> {
-        Hook { command, timeout, running: None, pending: None, latest: env }
+    fn new(command: &'a [OsString], timeout: Duration) -> Hook<'a> {
+        Hook { command, timeout, running: None, pending: None }
     }
 
     /// Whether the loop must come back soon: to kill or to start it.
@@ -234,16 +234,11 @@ impl<'a> Hook<'a> {
 
     /// After a round: due to run if anything changed.
     fn request(&mut self, outcome: &Outcome) {
-        if !outcome.any_change() {
-            return;
-        }
-        if let Some(env) = &outcome.env {
-            self.latest = env.clone();
-        }
+        let (true, Some(env)) = (outcome.any_change(), &outcome.env) else { return };
         if self.running.is_some() {
             log::info!("refresh: {:?} is still running; it runs again when it is done", self.command[0]);
         }
-        self.pending = Some(self.latest.clone());
+        self.pending = Some(env.clone());
     }
 
     /// Kills a hook past its timeout, or starts one that is due.

@@ -82,7 +82,6 @@ pub fn supervise(
     refresh: Option<Box<dyn Refresh>>,
 ) -> io::Result<i32> {
     super::imp::outlive_console_events();
-    let mut latest = if init.hook.is_some() { env.clone() } else { Vec::new() };
     let mut app = Tree::start(command, env)?;
     let mut hook = init.hook.as_deref().map(|c| Hook {
         command: c,
@@ -102,11 +101,8 @@ pub fn supervise(
             return Ok(code);
         }
         if let Some(outcome) = rounds.poll() {
-            if let Some(hook) = hook.as_mut().filter(|_| outcome.any_change()) {
-                if let Some(env) = &outcome.env {
-                    latest = env.clone();
-                }
-                hook.pending = Some(latest.clone());
+            if let (Some(hook), true, Some(env)) = (hook.as_mut(), outcome.any_change(), &outcome.env) {
+                hook.pending = Some(env.clone());
             }
             if let (OnChange::Restart, Some(env)) = (init.on_change, outcome.env) {
                 log::info!("refresh: ending {:?} to start it with the new values", command[0]);
