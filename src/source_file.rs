@@ -73,11 +73,16 @@ mod imp {
         }
     }
 
-    /// Who besides root could change `at`, if anyone.
+    /// Who besides root could change `at`, if anyone. A sticky directory of
+    /// root's (`/tmp`, `/dev/shm`) lets others add entries, but not rename
+    /// or replace root's, and the next step on the path is checked itself.
     fn changeable_by(meta: &Metadata, at: &Path) -> Option<String> {
         let mode = meta.mode();
+        let sticky = meta.is_dir() && mode & 0o1000 != 0;
         let who = if meta.uid() != 0 {
             format!("its owner, uid {}", meta.uid())
+        } else if sticky {
+            return None;
         } else if mode & 0o002 != 0 {
             "everyone".to_string()
         } else if mode & 0o020 != 0 {

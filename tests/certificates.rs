@@ -7,7 +7,9 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{Shm, World};
+use std::time::Duration;
+
+use support::{finish, signal, wait_for, Shm, World};
 
 /// Runs `openssl` in `dir`; `None` (with the reason printed) if it is not installed.
 fn openssl(dir: &Path, args: &[&str]) -> Option<std::process::Output> {
@@ -533,4 +535,56 @@ fn the_emulators_generated_certificate_gives_a_verifiable_chain() {
     std::fs::write(shm.0.join("root.pem"), root).unwrap();
     let verified = ok(&shm.0, &["verify", "-CAfile", "root.pem", "-untrusted", "chain", "cert"]);
     assert!(verified.contains("cert: OK"), "{verified}");
+}
+
+/// Nothing changed in the vault, so nothing changes: not a `?part=pfx`
+/// (written with a fresh salt each time it is encoded), not a filter, not
+/// a template. Every round reads every secret and finds no change: no file
+/// rewritten, no log of a change, no hook run.
+#[test]
+fn a_quiet_vault_changes_nothing_in_any_part_or_filter() {
+    let w = World::new();
+    let (pfx, content_type) = recorded("certificate-pkcs12.json");
+    w.vault.put("pfx-cert", &pfx);
+    w.vault.set_content_type("pfx-cert", &content_type);
+    w.vault.put_generated_certificate("pem-cert");
+    w.vault.put("plain", "p@ss w/rd \"quoted\"");
+    let shm = Shm::new();
+    let template = w.dir.path().join("t.tpl");
+    std::fs::write(
+        &template,
+        "{{ plain | urlencode }} {{ plain | json }} {{ plain | base64 }} {{ pfx-cert?part=cert }}",
+    )
+    .unwrap();
+    let mut args = vec!["--dir".to_string(), shm.0.display().to_string()];
+    for name in ["pfx-cert", "pem-cert"] {
+        for part in ["key", "cert", "chain", "fullchain", "pem", "pfx"] {
+            args.extend(["--file".into(), format!("{name}.{part}={name}?part={part}")]);
+        }
+    }
+    args.extend(["--template".into(), format!("{}=t.conf", template.display())]);
+    args.extend(["--env".into(), "URL=x://{{ plain | urlencode }}".into()]);
+    let hook = w.dir.path().join("hook-ran");
+    let ready = w.dir.path().join("ready");
+    let child = w
+        .kvinit()
+        .args(["--init", "--refresh", "1s", "--on-change", "restart"])
+        .args(["--on-change-run", &format!("touch {}", hook.display())])
+        .args(&args)
+        .args(["--", "sh", "-c", &format!("touch {}; exec sleep 60", ready.display())])
+        .spawn();
+    assert!(wait_for(Duration::from_secs(30), || ready.exists()));
+    let files: Vec<PathBuf> = support::walk(&shm.0);
+    let written = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let before: Vec<_> = files.iter().map(written).collect();
+    let reads = w.vault.secret_requests().len();
+    let rounds = wait_for(Duration::from_secs(30), || w.vault.secret_requests().len() >= reads + 3 * 3);
+    let after: Vec<_> = files.iter().map(written).collect();
+    signal(child.id(), 15);
+    let (_, _, stderr) = finish(child, Duration::from_secs(20));
+    assert!(rounds, "three refresh rounds never ran:\n{stderr}");
+    assert_eq!(files.len(), 13, "{files:?}");
+    assert_eq!(before, after, "a file was rewritten:\n{stderr}");
+    assert!(!stderr.contains("changed") && !stderr.contains("restart"), "{stderr}");
+    assert!(!hook.exists(), "the hook ran with nothing changed:\n{stderr}");
 }

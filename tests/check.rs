@@ -47,3 +47,23 @@ fn check_fails_like_a_real_start() {
     run.assert_stdout_contains("env:A secret=present version=");
     assert!(!run.stdout().contains("env:B"), "{}", run.stdout());
 }
+
+/// Whoever can set a secret chooses its content type: a newline in it must
+/// not forge a `--check` line, nor a control character reach a terminal or
+/// a log, nor its length be unbounded.
+#[test]
+fn a_content_type_cannot_forge_a_line_or_reach_the_terminal() {
+    let w = World::new();
+    w.vault.put("s", "v");
+    w.vault
+        .set_content_type("s", &format!("text/plain\nenv:FORGED secret=x\x1b[31m\x07{}", "y".repeat(1000)));
+    let run = w.kvinit().args(["--check", "--env", "S=s"]).run();
+    run.assert_success();
+    assert_eq!(run.stdout().lines().count(), 1, "{}", run.stdout());
+    assert!(run.stdout().contains(" type=text/plain_env:FORGED_secret=x_[31m_yyy"), "{}", run.stdout());
+    assert!(run.stdout().len() < 500, "{}", run.stdout());
+    w.vault.set_content_type("s", "text/plain\n\x1b]0;owned\x07");
+    let run = w.kvinit().args(["--file", "k=s?part=key", "--dir", "/dev/shm", "--", "true"]).run();
+    run.assert_code(4).assert_stderr_contains("this one is text/plain__]0;owned_");
+    assert!(!run.stderr().contains('\x1b') && !run.stderr().contains('\x07'), "{}", run.stderr());
+}

@@ -94,13 +94,22 @@ fn copies_in_memory(pid: u32, needles: &[&str]) -> Vec<usize> {
 }
 
 /// With `--refresh`, one copy each of the header (to renew the token), the
-/// token and the value (to compare with the next round); without it, none.
+/// token and the value (to render from and compare with the next round),
+/// whatever a change does (a hook, a restart); without it, none.
 #[test]
 fn kvinit_keeps_only_the_copies_refresh_needs() {
     if !is_root() {
         return eprintln!("skipped: needs root to read kvinit's memory");
     }
-    for (extra, expected) in [(&[][..], [0, 0, 0]), (&["--refresh", "1h"][..], [1, 1, 1])] {
+    let hook = ["--refresh", "1h", "--on-change-run", "true"];
+    let restart = ["--refresh", "1h", "--on-change", "restart"];
+    let cases = [
+        (&[][..], [0, 0, 0]),
+        (&["--refresh", "1h"][..], [1, 1, 1]),
+        (&hook[..], [1, 1, 1]),
+        (&restart[..], [1, 1, 1]),
+    ];
+    for (extra, expected) in cases {
         let w = World::new();
         w.vault.put("s", VALUE);
         let endpoint = app_service(&w);

@@ -167,3 +167,45 @@ fn a_rejected_token_is_renewed_once_within_the_round() {
     assert!(stderr.contains("refresh: Key Vault rejected the token; getting a new one"), "{stderr}");
     assert_eq!(w.imds.server.requests().len(), 2, "one token at start, one after the 401");
 }
+
+/// A secret deleted or disabled while the command runs keeps its last value
+/// in every output (a lone file, a template, a variable), as a vault that
+/// cannot be reached does; it is said once, as what it is, and when it is
+/// readable again nothing changes.
+#[test]
+fn a_vanished_secret_keeps_its_last_value_everywhere() {
+    let w = World::new();
+    w.vault.put("db", "kept-value");
+    w.vault.put("other", "o1");
+    let shm = Shm::new();
+    let template = w.dir.path().join("t.tpl");
+    std::fs::write(&template, "password={{ db?optional }} other={{ other }}").unwrap();
+    let ready = w.dir.path().join("ready");
+    let hook = w.dir.path().join("hook-ran");
+    let child = w
+        .kvinit()
+        .args(["--init", "--refresh", "1s", "--dir", shm.0.to_str().unwrap()])
+        .args(["--file", "lone=db?optional", "--env", "DB=db?optional"])
+        .args(["--template", &format!("{}=app.conf", template.display())])
+        .args(["--on-change-run", &format!("touch {}", hook.display())])
+        .args(["--", "sh", "-c", &format!("touch {}; exec sleep 60", ready.display())])
+        .spawn();
+    assert!(wait_for(Duration::from_secs(20), || ready.exists()));
+    w.vault.disable("db");
+    let reads = w.vault.secret_requests().len();
+    let rounds = wait_for(Duration::from_secs(20), || w.vault.secret_requests().len() >= reads + 3 * 2);
+    let (lone, conf) = (read(&shm.0.join("lone")), read(&shm.0.join("app.conf")));
+    w.vault.put("other", "o2");
+    let rewritten = wait_for(Duration::from_secs(20), || read(&shm.0.join("app.conf")).ends_with("o2"));
+    let conf_after = read(&shm.0.join("app.conf"));
+    signal(child.id(), 15);
+    let (_, _, stderr) = finish(child, Duration::from_secs(20));
+    assert!(rounds && rewritten, "refresh rounds did not run:\n{stderr}");
+    assert_eq!(lone, "kept-value");
+    assert_eq!(conf, "password=kept-value other=o1");
+    assert_eq!(conf_after, "password=kept-value other=o2", "{stderr}");
+    let said = "refresh: db is now disabled in Key Vault; keeping its last value in env:DB, file:lone, file:app.conf";
+    assert_eq!(stderr.matches(said).count(), 1, "{stderr}");
+    assert!(!stderr.contains("db changed"), "{stderr}");
+    assert!(stderr.contains("refresh: other changed in Key Vault; rewrote file:app.conf"), "{stderr}");
+}

@@ -208,3 +208,68 @@ fn a_rotation_rewrites_only_the_templates_that_use_the_secret() {
     assert!(stderr.contains("rewrote file:a.conf") && !stderr.contains("rewrote file:b.conf"), "{stderr}");
     assert!(!stderr.contains("admin"), "{stderr}");
 }
+
+fn is_root() -> bool {
+    // SAFETY: geteuid(2) has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether nobody but root can change `dir` or the way to it (a sticky
+/// directory of root's, as /tmp is, lets nobody replace root's entries).
+fn only_root_can_change(dir: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let safe = |m: std::fs::Metadata| m.uid() == 0 && (m.mode() & 0o022 == 0 || m.mode() & 0o1000 != 0);
+    dir.ancestors().all(|d| std::fs::metadata(d).is_ok_and(safe))
+}
+
+/// With `--user`, kvinit is root and the command is not: a template the
+/// command's user could replace, or reach through a symlink of theirs, is
+/// refused, since it would copy a file only root may read into a file they
+/// own. Without `--user` there is no one to guard against.
+#[test]
+fn with_user_a_template_is_read_only_where_only_root_can_change_it() {
+    use std::os::unix::fs::{chown, lchown, symlink};
+    if !is_root() {
+        return eprintln!("skipped: needs root to run kvinit with --user");
+    }
+    let w = world();
+    let shm = support::Shm::new();
+    let planted = w.dir.path().join("planted");
+    std::fs::create_dir(&planted).unwrap();
+    std::fs::write(planted.join("t.tpl"), "{{ db-user }}").unwrap();
+    chown(&planted, Some(65534), Some(65534)).unwrap();
+    let only_root = w.dir.path().join("root-only");
+    std::fs::write(&only_root, "root's own text").unwrap();
+    std::fs::set_permissions(&only_root, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let link = w.dir.path().join("link.tpl");
+    symlink(&only_root, &link).unwrap();
+    lchown(&link, Some(65534), Some(65534)).unwrap();
+    let run = |src: &std::path::Path, user: bool| {
+        let mut k = w.kvinit();
+        k.args(["--dir", shm.0.to_str().unwrap(), "--template", &format!("{}=out", src.display())]);
+        if user {
+            k.args(["--user", "65534:65534"]);
+        }
+        k.args(["--", "true"]).run()
+    };
+    run(&planted.join("t.tpl"), true)
+        .assert_code(2)
+        .assert_stderr_contains(&format!("{} is writable by its owner, uid 65534", planted.display()));
+    run(&link, true)
+        .assert_code(2)
+        .assert_stderr_contains(&format!("{} is a symlink made by uid 65534, not root", link.display()))
+        .assert_output_lacks("root's own text");
+    assert!(!shm.0.join("out").exists());
+    run(&planted.join("t.tpl"), false).assert_success();
+    assert_eq!(read(&shm.0.join("out")), "app");
+    // A template where only root can write is read as before.
+    let safe = w.dir.path().join("root-dir");
+    std::fs::create_dir(&safe).unwrap();
+    std::fs::write(safe.join("t.tpl"), "user={{ db-user }}").unwrap();
+    if only_root_can_change(&safe) {
+        run(&safe.join("t.tpl"), true).assert_success();
+        assert_eq!(read(&shm.0.join("out")), "user=app");
+    } else {
+        eprintln!("skipped the accepted case: {} is writable by others than root", safe.display());
+    }
+}

@@ -390,7 +390,84 @@ fn mac_data(auth_safe: &[u8]) -> Result<Vec<u8>, Error> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, Instant};
+
     use super::*;
+
+    /// A PFX with a cheap MAC (1 iteration) and `sections` encryptedData
+    /// sections, each PBES2 at `iterations` over an empty SafeContents: the
+    /// shape of the attack, where each section costs its own derivation.
+    fn costly_pfx(sections: usize, iterations: u32) -> Vec<u8> {
+        let salt = [7u8; 8];
+        let mut key = [0u8; 32];
+        pbkdf2::derive(
+            pbkdf2::PBKDF2_HMAC_SHA256,
+            NonZeroU32::new(iterations).unwrap(),
+            &salt,
+            b"",
+            &mut key,
+        );
+        let iv = [9u8; 16];
+        let empty = der::constructed(SEQUENCE, &[]);
+        let mut buffer = empty.clone();
+        buffer.extend([0; 16]);
+        let cipher = cbc::Encryptor::<aes::Aes256>::new_from_slices(&key, &iv).unwrap();
+        let encrypted = cipher.encrypt_padded_mut::<Pkcs7>(&mut buffer, empty.len()).unwrap().to_vec();
+        let prf = der::constructed(SEQUENCE, &[&der::encode(OID, HMAC_SHA256), &der::encode(der::NULL, &[])]);
+        let params =
+            der::constructed(SEQUENCE, &[&der::encode(OCTET_STRING, &salt), &der::uint(iterations), &prf]);
+        let kdf_params = der::constructed(SEQUENCE, &[&der::encode(OID, PBKDF2), &params]);
+        let scheme =
+            der::constructed(SEQUENCE, &[&der::encode(OID, AES256_CBC), &der::encode(OCTET_STRING, &iv)]);
+        let algorithm = der::constructed(
+            SEQUENCE,
+            &[&der::encode(OID, PBES2), &der::constructed(SEQUENCE, &[&kdf_params, &scheme])],
+        );
+        let content = der::constructed(
+            SEQUENCE,
+            &[&der::encode(OID, DATA), &algorithm, &der::encode(0x80, &encrypted)],
+        );
+        let encrypted_data = der::constructed(SEQUENCE, &[&der::uint(0), &content]);
+        let info = der::constructed(
+            SEQUENCE,
+            &[&der::encode(OID, ENCRYPTED_DATA), &der::constructed(CONTEXT_0, &[&encrypted_data])],
+        );
+        let infos: Vec<&[u8]> = (0..sections).map(|_| info.as_slice()).collect();
+        let auth_safe = der::constructed(SEQUENCE, &infos);
+        let mut budget = Budget::new(Instant::now() + Duration::from_secs(60));
+        let mac_key = kdf(&digest::SHA256, &[0, 0], &[1; 8], 3, 1, 32, &mut budget).unwrap();
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, mac_key.expose()), &auth_safe);
+        let sha256 = der::constructed(SEQUENCE, &[&der::encode(OID, SHA256), &der::encode(der::NULL, &[])]);
+        let digest_info = der::constructed(SEQUENCE, &[&sha256, &der::encode(OCTET_STRING, tag.as_ref())]);
+        let mac =
+            der::constructed(SEQUENCE, &[&digest_info, &der::encode(OCTET_STRING, &[1; 8]), &der::uint(1)]);
+        der::constructed(SEQUENCE, &[&der::uint(3), &data(&auth_safe), &mac])
+    }
+
+    /// 267 sections of 1,000,000 iterations took 178 s of CPU: the budget
+    /// is spent before each derivation, so the PFX is refused once it is
+    /// gone (here a small one, to keep the test fast).
+    #[test]
+    fn key_derivation_is_bounded_per_secret() {
+        let cheap = costly_pfx(3, 2048);
+        assert!(read(&cheap, &mut Budget::new(Instant::now() + Duration::from_secs(60))).is_ok());
+        let pfx = costly_pfx(267, 2048);
+        let mut small = Budget { iterations: 10_000, until: Instant::now() + Duration::from_secs(60) };
+        assert!(matches!(read(&pfx, &mut small), Err(Error::TooCostly)));
+        assert!(small.iterations < 2048, "spent up to the bound: {} left", small.iterations);
+    }
+
+    #[test]
+    fn key_derivation_stops_when_the_time_is_up() {
+        let pfx = costly_pfx(1, 2048);
+        let mut late = Budget::new(Instant::now());
+        assert!(matches!(read(&pfx, &mut late), Err(Error::OutOfTime)));
+        // The PKCS#12 KDF checks the time inside its loop, not only before it.
+        let mut budget = Budget::new(Instant::now() + Duration::from_millis(20));
+        let started = Instant::now();
+        let result = kdf(&digest::SHA1_FOR_LEGACY_USE_ONLY, &[0, 0], &[1; 8], 1, 1_000_000, 20, &mut budget);
+        assert!(matches!(result, Err(Error::OutOfTime)), "{:?}", started.elapsed());
+    }
 
     /// RFC 7292's KDF against OpenSSL's PKCS12_key_gen (from its test
     /// vectors: SHA-1, password "smeg", salt 0x0A58CF64530D823F, 1 iteration).

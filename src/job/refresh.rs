@@ -156,7 +156,7 @@ impl launch::Refresh for Refresher {
             self.revert(previous);
             return Outcome::default();
         };
-        self.log_changes(&outputs);
+        self.log_changes(&outputs, &previous);
         let variables = outputs.iter().any(|&i| !matches!(self.running.reads.outputs[i].dest, Dest::File(_)));
         Outcome { changed: files, variables, env }
     }
@@ -288,13 +288,17 @@ impl Refresher {
 
     /// One line per changed output: what changed, and what it takes for
     /// the command to see it.
-    fn log_changes(&self, outputs: &[usize]) {
+    fn log_changes(&self, outputs: &[usize], previous: &[Option<Result<Fetched, vault::Error>>]) {
         let restart = self.running.restarts;
         let reads = &self.running.reads;
         for &i in outputs {
             let output = &reads.outputs[i];
-            let names: Vec<String> =
-                output.slots().map(|s| reads.secrets[s.secret].reference.to_string()).collect();
+            let mut names: Vec<String> = output
+                .slots()
+                .filter(|s| previous[s.secret].is_some())
+                .map(|s| reads.secrets[s.secret].reference.to_string())
+                .collect();
+            names.dedup();
             let names = names.join(", ");
             match &output.dest {
                 Dest::File(_) => log::info!(
