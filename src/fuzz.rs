@@ -41,9 +41,10 @@ fn template(input: &str, vault: Option<&VaultUrl>) {
 /// A certificate's secret, as a PFX (DER) and as PEM: PKCS#12, DER and PEM
 /// parsing, MAC checks, decryption, chain building and the PFX writer.
 pub fn certificates(input: &[u8]) {
-    use crate::cert::{Budget, Bundle, Part};
+    use crate::cert::{Budget, Bundle};
+    use crate::reference::Part;
     let mut pfx = Vec::new();
-    crate::transform::encode_base64(input, &mut pfx);
+    crate::base64::encode(input, &mut pfx);
     let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
     for (value, content_type) in [(&pfx[..], "application/x-pkcs12"), (input, "application/x-pem-file")] {
         if let Ok(bundle) = Bundle::parse(value, Some(content_type), &mut Budget::new(until)) {
@@ -70,7 +71,7 @@ pub fn bodies(body: &[u8]) {
             crate::vault::Error { target: crate::vault::Target::Secret(secret.clone()), kind, attempts: 1 };
         let _ = (error.hint(), crate::error::one_line(&error));
     }
-    let _ = crate::transform::decode_base64(body);
+    let _ = crate::base64::decode(body);
     // `--env-from`'s JSON and dotenv secrets.
     let _ = crate::transform::env_pairs(&crate::secret::SecretBytes::new(body.to_vec()));
 }

@@ -7,9 +7,11 @@
 // and boxing them would only obscure the types.
 #![allow(clippy::result_large_err)]
 
+mod base64;
 mod cert;
 mod cli;
 mod config;
+mod der;
 mod error;
 mod http;
 mod identity;
@@ -17,6 +19,7 @@ mod import;
 mod job;
 mod launch;
 mod logging;
+mod pem;
 mod reference;
 mod request;
 mod retry;

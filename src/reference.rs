@@ -326,7 +326,7 @@ pub struct Options {
     /// A missing (404) or disabled secret is skipped with a warning.
     pub optional: bool,
     /// From a certificate's secret: key, cert, chain, fullchain, pem or pfx.
-    pub part: Option<crate::cert::Part>,
+    pub part: Option<Part>,
 }
 
 impl Options {
@@ -345,7 +345,7 @@ impl Options {
                     }
                 }
                 Some(("json", _)) => return Err(bad("a JSON pointer starts with / (e.g. json=/password)")),
-                Some(("part", part)) => match crate::cert::Part::parse(part) {
+                Some(("part", part)) => match Part::parse(part) {
                     Some(part) => out.part = Some(part),
                     None => return Err(bad("a part is key, cert, chain, fullchain, pem or pfx")),
                 },
@@ -507,6 +507,37 @@ fn check_version(version: &str) -> Result<String, RefError> {
         Ok(version.to_string())
     } else {
         Err(RefError::BadVersion(version.to_string()))
+    }
+}
+
+/// What `?part=` takes from a certificate's secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The private key, PKCS#8 PEM.
+    Key,
+    /// The leaf certificate, PEM.
+    Cert,
+    /// The intermediates, the leaf's issuer first.
+    Chain,
+    /// The leaf, then the intermediates.
+    FullChain,
+    /// The key, then the full chain.
+    Pem,
+    /// PKCS#12 DER with the empty password.
+    Pfx,
+}
+
+impl Part {
+    pub fn parse(s: &str) -> Option<Part> {
+        Some(match s {
+            "key" => Part::Key,
+            "cert" => Part::Cert,
+            "chain" => Part::Chain,
+            "fullchain" => Part::FullChain,
+            "pem" => Part::Pem,
+            "pfx" => Part::Pfx,
+            _ => return None,
+        })
     }
 }
 

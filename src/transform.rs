@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use crate::base64;
 use crate::cert::{self, Budget, Bundle};
 use crate::reference::Options;
 use crate::secret::{Secret, SecretBytes};
@@ -87,7 +88,7 @@ pub fn apply(
         }
     };
     if options.base64 {
-        decode_base64(text.expose()).map(SecretBytes::new).ok_or(Error::NotBase64)
+        base64::decode(text.expose()).map(SecretBytes::new).ok_or(Error::NotBase64)
     } else {
         Ok(text)
     }
@@ -112,7 +113,7 @@ pub fn filter(value: SecretBytes, filter: Filter) -> Result<SecretBytes, Error> 
             // serde_json writes the escapes JSON needs (quote, backslash, controls).
             let _ = serde_json::to_writer(&mut out, text);
         }
-        Filter::Base64 => encode_base64(bytes, &mut out),
+        Filter::Base64 => base64::encode(bytes, &mut out),
     }
     Ok(SecretBytes::new(out))
 }
@@ -251,51 +252,6 @@ fn quoted<'a>(rest: &'a str, quote: char, out: &mut String) -> Option<&'a str> {
     None
 }
 
-/// Standard alphabet, padded.
-pub fn encode_base64(input: &[u8], out: &mut Vec<u8>) {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for chunk in input.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            out.push(if i <= chunk.len() { ALPHABET[(n >> (18 - 6 * i) & 63) as usize] } else { b'=' });
-        }
-    }
-}
-
-/// Standard or URL-safe alphabet, padding optional, line breaks ignored.
-pub fn decode_base64(input: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(input.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    let mut padding = 0;
-    for &c in input {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' => {
-                padding += 1;
-                continue;
-            }
-            b'\r' | b'\n' | b' ' | b'\t' => continue,
-            _ => return None,
-        };
-        if padding > 0 {
-            return None;
-        }
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    // Six leftover bits cannot end a valid encoding; neither can set pad bits.
-    (bits < 6 && acc == 0 && padding <= 2).then_some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,21 +350,12 @@ mod tests {
         for (plain, encoded) in [("", ""), ("h", "aA=="), ("hi", "aGk="), ("hello world", "aGVsbG8gd29ybGQ=")]
         {
             assert_eq!(f(plain.as_bytes(), Filter::Base64).unwrap(), encoded.as_bytes());
-            assert_eq!(decode_base64(encoded.as_bytes()).unwrap(), plain.as_bytes());
+            assert_eq!(crate::base64::decode(encoded.as_bytes()).unwrap(), plain.as_bytes());
         }
     }
 
     #[test]
-    fn base64_both_alphabets() {
-        assert_eq!(decode_base64(b"aGVsbG8gd29ybGQ=").unwrap(), b"hello world");
-        assert_eq!(decode_base64(b"aGVsbG8gd29ybGQ").unwrap(), b"hello world");
-        assert_eq!(decode_base64(b"_-8=").unwrap(), [0xff, 0xef]);
-        assert_eq!(decode_base64(b"/+8=").unwrap(), [0xff, 0xef]);
-        assert_eq!(decode_base64(b"aGVs\nbG8=\n").unwrap(), b"hello");
-        assert_eq!(decode_base64(b"").unwrap(), b"");
-        for bad in [&b"a"[..], b"ab=c", b"not base64!", b"aGVsbG9=", b"a==="] {
-            assert_eq!(decode_base64(bad), None, "{:?}", String::from_utf8_lossy(bad));
-        }
+    fn the_base64_option() {
         assert_eq!(run(r#"{"k":"aGk="}"#, "json=/k&base64").unwrap(), b"hi");
         assert_eq!(run("%%%", "base64"), Err(Error::NotBase64));
     }

@@ -4,45 +4,15 @@
 //! The leaf is the certificate whose public key is the key's; the chain is
 //! rebuilt from issuer and subject names, whatever order the vault stored.
 
-mod der;
 mod pkcs12;
 
 use std::fmt;
 
-use der::{Reader, BIT_STRING, CONTEXT_0, INTEGER, OCTET_STRING, OID, SEQUENCE};
+use crate::der::{self, Reader, BIT_STRING, CONTEXT_0, EC, INTEGER, OCTET_STRING, OID, RSA, SEQUENCE};
+use crate::pem::append as pem;
+use crate::reference::Part;
 
 use crate::secret::SecretBytes;
-
-/// What `?part=` takes from a certificate's secret.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
-    /// The private key, PKCS#8 PEM.
-    Key,
-    /// The leaf certificate, PEM.
-    Cert,
-    /// The intermediates, the leaf's issuer first.
-    Chain,
-    /// The leaf, then the intermediates.
-    FullChain,
-    /// The key, then the full chain.
-    Pem,
-    /// PKCS#12 DER with the empty password.
-    Pfx,
-}
-
-impl Part {
-    pub fn parse(s: &str) -> Option<Part> {
-        Some(match s {
-            "key" => Part::Key,
-            "cert" => Part::Cert,
-            "chain" => Part::Chain,
-            "fullchain" => Part::FullChain,
-            "pem" => Part::Pem,
-            "pfx" => Part::Pfx,
-            _ => return None,
-        })
-    }
-}
 
 /// Why a part could not be had. Never holds key material.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,8 +92,7 @@ impl Bundle {
     pub fn parse(value: &[u8], content_type: Option<&str>, budget: &mut Budget) -> Result<Bundle, Error> {
         let (key, certs) = match content_type {
             Some("application/x-pkcs12") => {
-                let pfx =
-                    crate::transform::decode_base64(value).ok_or(Error::Format("the value is not base64"))?;
+                let pfx = crate::base64::decode(value).ok_or(Error::Format("the value is not base64"))?;
                 let contents = pkcs12::read(&pfx, budget);
                 crate::secret::wipe(pfx);
                 let contents = contents?;
@@ -190,69 +159,6 @@ impl Budget {
 /// More certificates than this in one secret is not a chain.
 const MAX_CERTS: usize = 100;
 
-/// A certificate bundle's `cer` (base64 DER) as PEM, checked to be one.
-pub fn certificate_pem(cer: &[u8]) -> Result<crate::secret::Secret, Error> {
-    let der = crate::transform::decode_base64(cer).ok_or(Error::Format("cer is not base64"))?;
-    parse_cert(&der)?;
-    Ok(text(&SecretBytes::new(pem_block("CERTIFICATE", &der))))
-}
-
-/// A JWK's public key (RSA `n`/`e`, EC `crv`/`x`/`y`) as SubjectPublicKeyInfo PEM.
-pub fn public_key_pem(jwk: &serde_json::Value) -> Result<crate::secret::Secret, Error> {
-    let field = |name: &str| jwk.get(name).and_then(serde_json::Value::as_str);
-    let kty = field("kty").unwrap_or("");
-    let bytes = |name: &'static str| {
-        field(name)
-            .and_then(|v| crate::transform::decode_base64(v.as_bytes()))
-            .filter(|b| !b.is_empty())
-            .ok_or(Error::Missing(name))
-    };
-    let (algorithm, key) = match kty {
-        "RSA" | "RSA-HSM" => {
-            let public = der::constructed(SEQUENCE, &[&unsigned(&bytes("n")?), &unsigned(&bytes("e")?)]);
-            (der::constructed(SEQUENCE, &[&der::encode(OID, RSA), &der::encode(der::NULL, &[])]), public)
-        }
-        "EC" | "EC-HSM" => {
-            let curve: &[u8] = match field("crv") {
-                Some("P-256") => &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
-                Some("P-384") => &[0x2b, 0x81, 0x04, 0x00, 0x22],
-                Some("P-521") => &[0x2b, 0x81, 0x04, 0x00, 0x23],
-                Some("P-256K") => &[0x2b, 0x81, 0x04, 0x00, 0x0a],
-                _ => {
-                    return Err(Error::Unsupported(
-                        "an EC curve other than P-256, P-384, P-521 and P-256K".into(),
-                    ))
-                }
-            };
-            let point = [&[4u8][..], &bytes("x")?, &bytes("y")?].concat();
-            (der::constructed(SEQUENCE, &[&der::encode(OID, EC), &der::encode(OID, curve)]), point)
-        }
-        other => return Err(Error::Unsupported(format!("a key of type {other:?}, not RSA or EC"))),
-    };
-    let bits = [&[0u8][..], &key].concat();
-    let spki = der::constructed(SEQUENCE, &[&algorithm, &der::encode(BIT_STRING, &bits)]);
-    Ok(text(&SecretBytes::new(pem_block("PUBLIC KEY", &spki))))
-}
-
-/// A big-endian unsigned number as a DER INTEGER.
-fn unsigned(bytes: &[u8]) -> Vec<u8> {
-    let bytes = &bytes[bytes.iter().take_while(|&&b| b == 0).count().min(bytes.len() - 1)..];
-    match bytes[0] & 0x80 {
-        0 => der::encode(INTEGER, bytes),
-        _ => der::encode(INTEGER, &[&[0u8][..], bytes].concat()),
-    }
-}
-
-fn text(pem: &SecretBytes) -> crate::secret::Secret {
-    crate::secret::Secret::new(String::from_utf8_lossy(pem.expose()).into_owned())
-}
-
-fn pem_block(label: &str, der: &[u8]) -> Vec<u8> {
-    let mut out = SecretBytes::new(Vec::new());
-    pem(&mut out, label, der);
-    out.expose().to_vec()
-}
-
 /// The blocks of a PEM secret: the key (PKCS#8; PKCS#1 RSA keys are
 /// wrapped) and the certificates, in the order stored.
 fn from_pem(value: &[u8]) -> Result<(Option<SecretBytes>, Vec<Vec<u8>>), Error> {
@@ -269,7 +175,7 @@ fn from_pem(value: &[u8]) -> Result<(Option<SecretBytes>, Vec<Vec<u8>>), Error> 
             .find(&end_marker)
             .map(|i| i + body_start)
             .ok_or(Error::Format("a PEM block without its END line"))?;
-        let der = crate::transform::decode_base64(&after.as_bytes()[body_start..end])
+        let der = crate::base64::decode(&after.as_bytes()[body_start..end])
             .ok_or(Error::Format("a PEM block that is not base64"))?;
         match label {
             "CERTIFICATE" if certs.len() == MAX_CERTS => return Err(Error::TooManyCertificates),
@@ -287,9 +193,6 @@ fn from_pem(value: &[u8]) -> Result<(Option<SecretBytes>, Vec<Vec<u8>>), Error> 
     }
     Ok((key, certs))
 }
-
-const RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-const EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
 
 /// PKCS#1 `RSAPrivateKey` as PKCS#8 `PrivateKeyInfo`.
 fn wrap_rsa(pkcs1: SecretBytes) -> SecretBytes {
@@ -387,19 +290,6 @@ fn order<'a>(key: Option<&SecretBytes>, certs: &'a [Vec<u8>]) -> Result<Vec<&'a 
         }
     }
     Ok(chain.into_iter().map(|c| c.der).collect())
-}
-
-/// Appends one PEM block, 64 characters a line.
-fn pem(out: &mut SecretBytes, label: &str, der: &[u8]) {
-    let mut encoded = Vec::with_capacity(der.len() * 4 / 3 + 4);
-    crate::transform::encode_base64(der, &mut encoded);
-    out.extend(format!("-----BEGIN {label}-----\n").as_bytes());
-    for line in encoded.chunks(64) {
-        out.extend(line);
-        out.extend(b"\n");
-    }
-    crate::secret::wipe(encoded);
-    out.extend(format!("-----END {label}-----\n").as_bytes());
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ use std::num::NonZeroU32;
 use aes::cipher::{block_padding::Pkcs7, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use ring::{digest, hmac, pbkdf2, rand::SecureRandom};
 
-use super::der::{self, Reader, CONTEXT_0, OCTET_STRING, OID, SEQUENCE, SET};
 use super::{Budget, Error};
+use crate::der::{self, Reader, CONTEXT_0, OCTET_STRING, OID, SEQUENCE, SET};
 use crate::secret::SecretBytes;
 
 // Object identifiers, DER contents.

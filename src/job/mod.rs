@@ -45,7 +45,7 @@ pub fn run(mut plan: Plan, original: signals::Original) -> Result<i32, Error> {
         render::write_files(dir, values).map_err(Error::File)?;
     }
     let home = ids.as_ref().and_then(|ids| ids.home.clone());
-    let env = start::child_env(&plan.launch.env, home.as_deref(), &rendered);
+    let env = render::child_env(&plan.launch.env, home.as_deref(), &rendered);
     guard.stop();
     let program = &plan.launch.command[0];
     let Some(init) = &plan.launch.init else {

@@ -265,7 +265,7 @@ impl Refresher {
             log::error!("refresh: not every secret could be rendered; keeping every current value");
             return None;
         }
-        Some(super::start::child_env(base, home.as_deref(), &rendered))
+        Some(render::child_env(base, home.as_deref(), &rendered))
     }
 
     /// Writes the changed files together, all or none; whether any was

@@ -270,6 +270,36 @@ fn json_pointer(key: &str) -> String {
     format!("/{}", key.replace('~', "~0").replace('/', "~1"))
 }
 
+/// The command's environment: kvinit's own (minus credentials), the
+/// secrets over it, and `--user`'s HOME.
+pub fn child_env(
+    base: &[(OsString, OsString)],
+    home: Option<&std::path::Path>,
+    rendered: &[Rendered<'_>],
+) -> Vec<(OsString, OsString)> {
+    let from_env_from = rendered
+        .iter()
+        .flat_map(|r| &r.vars)
+        .filter_map(|(var, value)| sink::env::to_os(value).map(|v| (var.as_str(), v)));
+    let mut items: Vec<(&str, OsString)> = from_env_from
+        .chain(rendered.iter().filter_map(|r| match (&r.output.dest, &r.value) {
+            (Dest::Env(var), Some(value)) => sink::env::to_os(value).map(|v| (var.as_str(), v)),
+            _ => None,
+        }))
+        .collect();
+    if let Some(home) = home {
+        items.push(("HOME", home.as_os_str().to_os_string()));
+    }
+    let mut base = base.to_vec();
+    // An optional secret that is missing leaves its variable unset, even if
+    // kvinit's environment held an App Service reference for it.
+    let unset = |var: &str| {
+        rendered.iter().any(|r| r.value.is_none() && matches!(&r.output.dest, Dest::Env(v) if v == var))
+    };
+    base.retain(|(k, _)| !k.to_str().is_some_and(unset));
+    sink::env::build(base, &items)
+}
+
 /// Writes the files among `values` (an output and its value) together.
 pub fn write_files<'a>(
     dir: &sink::file::Dir,

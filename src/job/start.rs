@@ -11,7 +11,6 @@ use crate::sink::{self, Dest};
 
 use super::read::Running;
 use super::refresh::Refresher;
-use super::render::Rendered;
 
 /// The command must exist before a token is asked for. A bare
 /// `--all-secrets` followed by what looks like a prefix rather than a
@@ -42,36 +41,6 @@ pub fn prepare_dir(plan: &Plan, ids: Option<&user::Ids>) -> Result<Option<sink::
         (None, None) => None,
     };
     sink::file::Dir::prepare(&plan.files, owner).map(Some).map_err(Error::File)
-}
-
-/// The command's environment: kvinit's own (minus credentials), the
-/// secrets over it, and `--user`'s HOME.
-pub fn child_env(
-    base: &[(OsString, OsString)],
-    home: Option<&std::path::Path>,
-    rendered: &[Rendered<'_>],
-) -> Vec<(OsString, OsString)> {
-    let from_env_from = rendered
-        .iter()
-        .flat_map(|r| &r.vars)
-        .filter_map(|(var, value)| sink::env::to_os(value).map(|v| (var.as_str(), v)));
-    let mut items: Vec<(&str, OsString)> = from_env_from
-        .chain(rendered.iter().filter_map(|r| match (&r.output.dest, &r.value) {
-            (Dest::Env(var), Some(value)) => sink::env::to_os(value).map(|v| (var.as_str(), v)),
-            _ => None,
-        }))
-        .collect();
-    if let Some(home) = home {
-        items.push(("HOME", home.as_os_str().to_os_string()));
-    }
-    let mut base = base.to_vec();
-    // An optional secret that is missing leaves its variable unset, even if
-    // kvinit's environment held an App Service reference for it.
-    let unset = |var: &str| {
-        rendered.iter().any(|r| r.value.is_none() && matches!(&r.output.dest, Dest::Env(v) if v == var))
-    };
-    base.retain(|(k, _)| !k.to_str().is_some_and(unset));
-    sink::env::build(base, &items)
 }
 
 /// Replaces kvinit with the command (on Windows, runs it and returns its

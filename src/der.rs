@@ -17,6 +17,10 @@ pub const SET: u8 = 0x31;
 /// `[0]` constructed, as PKCS#7 and PKCS#12 wrap their contents.
 pub const CONTEXT_0: u8 = 0xa0;
 
+/// rsaEncryption and id-ecPublicKey, DER contents.
+pub const RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+pub const EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+
 /// One element: its tag, its contents, and the whole encoding.
 #[derive(Debug, Clone, Copy)]
 pub struct Element<'a> {
