@@ -14,6 +14,7 @@ use std::fmt::Write;
 
 use crate::logging::{self, Field};
 use crate::reference::SecretRef;
+use crate::sink::Dest;
 use crate::{config, http, identity, launch, sink, transform, vault};
 
 pub const EXIT_USAGE: i32 = 2;
@@ -214,11 +215,8 @@ fn identity_fields(e: &identity::Error) -> Vec<(&'static str, Field)> {
 
 fn render_fields(e: &RenderError) -> Vec<(&'static str, Field)> {
     let mut fields = secret_fields(&e.secret);
-    match e.dest.split_once(':') {
-        Some(("env", var)) => fields.push(("variable", Field::Str(var.to_string()))),
-        Some(("file", file)) => fields.push(("file", Field::Str(file.to_string()))),
-        _ => {}
-    }
+    fields.extend(e.dest.variable().map(|var| ("variable", Field::Str(var.to_string()))));
+    fields.extend(e.dest.file().map(|file| ("file", Field::Str(file.to_string()))));
     fields
 }
 
@@ -230,10 +228,11 @@ fn secret_fields(s: &SecretRef) -> Vec<(&'static str, Field)> {
     fields
 }
 
-/// A secret was read, but an option (`json=`, `base64`) could not be applied.
+/// A secret was read, but an option (`json=`, `base64`, `part=`), a
+/// filter or `--env-from` could not make the output `dest` of it.
 #[derive(Debug)]
 pub struct RenderError {
-    pub dest: String,
+    pub dest: Dest,
     pub secret: SecretRef,
     pub source: transform::Error,
 }

@@ -29,6 +29,7 @@ mod source_file;
 mod template;
 mod text;
 mod transform;
+mod vars;
 mod vault;
 mod words;
 
@@ -45,7 +46,7 @@ pub fn main() -> ! {
     // Before any thread exists, so that every thread inherits the mask.
     let original_mask = launch::signals::block();
     let raw: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    let var = std::env::var("KVINIT_LOG_FORMAT").ok();
+    let var = std::env::var(vars::LOG_FORMAT).ok();
     let args = match cli::Args::try_parse() {
         Ok(args) => args,
         Err(e) if !e.use_stderr() => {
@@ -86,7 +87,7 @@ pub fn main() -> ! {
     let Some(format) = format else {
         let given = match &args.log_format {
             Some(flag) => format!("--log-format {flag:?}"),
-            None => format!("KVINIT_LOG_FORMAT {:?}", var.unwrap_or_default()),
+            None => format!("{} {:?}", vars::LOG_FORMAT, var.unwrap_or_default()),
         };
         logging::write(&format!("kvinit: error: {given} is not text or json\n"));
         std::process::exit(error::EXIT_USAGE);

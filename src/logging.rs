@@ -52,7 +52,7 @@ pub fn json() -> bool {
 pub fn init(verbose: u8, quiet: u8, format: Format) {
     JSON.store(format == Format::Json, Ordering::Relaxed);
     let filter = match (verbose, quiet) {
-        (0, 0) => match std::env::var("KVINIT_LOG").or_else(|_| std::env::var("RUST_LOG")) {
+        (0, 0) => match std::env::var(crate::vars::LOG).or_else(|_| std::env::var("RUST_LOG")) {
             Ok(spec) if !spec.is_empty() => Filter::parse(&spec),
             _ => Filter::level(LevelFilter::Info),
         },

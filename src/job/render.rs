@@ -179,7 +179,7 @@ pub fn render<'r>(
                     Ok(vars) => vars,
                     Err(source) => {
                         let secret = reads.secrets[secret].reference.clone();
-                        renders.push(RenderError { dest: output.dest.to_string(), secret, source });
+                        renders.push(RenderError { dest: output.dest.clone(), secret, source });
                         continue;
                     }
                 }
@@ -196,7 +196,7 @@ pub fn render<'r>(
                 }
             }
             Err(Problem::Failed(secret, source)) => renders.push(RenderError {
-                dest: output.dest.to_string(),
+                dest: output.dest.clone(),
                 secret: reads.secrets[secret].reference.clone(),
                 source,
             }),

@@ -54,7 +54,7 @@ pub fn changes_how_programs_run(var: &str) -> bool {
     #[rustfmt::skip]
     const PREFIXES: &[&str] = &[
         "LD_", "DYLD_", "PYTHON", "PERL5", "PERLLIB", "NODE_", "NPM_CONFIG_", "DOTNET_", "CORECLR_", "COMPLUS_",
-        "JAVA_", "ERL_", "GRPC_", "OPENSSL_", "GIT_", "GEM_", "BUNDLE_", "MALLOC_", "KVINIT_", "AZURE_",
+        "JAVA_", "ERL_", "GRPC_", "OPENSSL_", "GIT_", "GEM_", "BUNDLE_", "MALLOC_", crate::vars::PREFIX, "AZURE_",
         "IDENTITY_", "MSI_",
     ];
     // _OPTS: the JVM launchers' flags (CATALINA_OPTS, MAVEN_OPTS, ...),
