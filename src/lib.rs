@@ -95,7 +95,9 @@ pub fn main() -> ! {
     logging::init(args.verbose, args.quiet, format);
     secret::harden_process();
     let env = identity::Env::from_process();
-    secret::wipe_from_environ(identity::CREDENTIALS);
+    // SAFETY: no thread has been started yet: logging, clap and the
+    // environment snapshot above run on this one.
+    unsafe { secret::wipe_from_environ(identity::CREDENTIALS) };
     let result = config::Plan::new(args, env)
         .map_err(error::Error::Config)
         .and_then(|plan| job::run(plan, original_mask));

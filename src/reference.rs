@@ -61,7 +61,7 @@ impl Cloud {
 }
 
 /// Key Vault DNS suffixes and the token resource each one belongs to
-/// (azure-reference.md section 5). A token for a resource is only ever sent
+/// (docs/azure-wire.md section 5). A token for a resource is only ever sent
 /// to hosts under that resource's suffix, or to hosts the operator allowed.
 const KNOWN_SUFFIXES: &[(&str, &str)] = &[
     (".vault.azure.net", "https://vault.azure.net"),

@@ -28,7 +28,7 @@ pub struct Policy {
 
 /// One request, as every attempt sends it.
 pub struct Call<'a> {
-    /// What is being done, for the retry log: "IMDS token for https://vault.azure.net".
+    /// What is being done, for the retry log: "IMDS token for `https://vault.azure.net`".
     pub what: &'a dyn Display,
     pub url: &'a str,
     pub query: &'a [(&'a str, &'a str)],

@@ -104,15 +104,21 @@ unsafe impl std::alloc::GlobalAlloc for WipingAllocator {
 /// Overwrites, in kvinit's own environment block, the values of `names`
 /// (read into kvinit's configuration already), so that
 /// `/proc/<kvinit>/environ` and its memory no longer hold them.
+///
+/// # Safety
+///
+/// No other thread may exist: another could read or change the environment
+/// block while it is written here, and std's own lock only guards std's
+/// calls. Nothing may hold a pointer into the block's values either.
 #[cfg(unix)]
-pub fn wipe_from_environ(names: &[&str]) {
+pub unsafe fn wipe_from_environ(names: &[&str]) {
     extern "C" {
         static mut environ: *const *mut std::ffi::c_char;
     }
-    // SAFETY: kvinit is single-threaded here (called before any thread
-    // starts) and nothing holds a reference into the block: std reads the
-    // environment through `environ` each time. Each entry is a NUL-ended
-    // string that we only overwrite, never lengthen.
+    // SAFETY: the caller promises no other thread exists, and nothing holds
+    // a reference into the block: std reads the environment through
+    // `environ` each time. Each entry is a NUL-ended string that we only
+    // overwrite, never lengthen.
     unsafe {
         let mut entry = environ;
         while !entry.is_null() && !(*entry).is_null() {
@@ -127,8 +133,13 @@ pub fn wipe_from_environ(names: &[&str]) {
     }
 }
 
+/// Windows keeps the environment block out of other processes' reach.
+///
+/// # Safety
+///
+/// None needed; `unsafe` to match the Unix function.
 #[cfg(not(unix))]
-pub fn wipe_from_environ(_names: &[&str]) {}
+pub unsafe fn wipe_from_environ(_names: &[&str]) {}
 
 /// Makes kvinit non-dumpable: no core dump, and `/proc/<kvinit>/mem`,
 /// `environ` and `maps` are closed to processes of the same user without

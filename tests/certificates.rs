@@ -11,20 +11,13 @@ use std::time::Duration;
 
 use support::{finish, signal, wait_for, Shm, World};
 
-/// Runs `openssl` in `dir`; `None` (with the reason printed) if it is not installed.
-fn openssl(dir: &Path, args: &[&str]) -> Option<std::process::Output> {
-    match Command::new("openssl").current_dir(dir).args(args).output() {
-        Ok(out) => Some(out),
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("skipped: openssl is not installed ({e}); .ci/run installs it");
-            None
-        }
-        Err(e) => panic!("openssl: {e}"),
-    }
+/// Runs `openssl` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("openssl").current_dir(dir).args(args).output().expect("openssl(1) runs")
 }
 
 fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = openssl(dir, args).expect("openssl was found before");
+    let out = openssl(dir, args);
     assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -73,14 +66,17 @@ fn assert_a_matching_set(dir: &Path) {
     assert_eq!(pem, std::fs::read_to_string(dir.join("key")).unwrap() + &fullchain);
     let from_pfx = ok(dir, &["pkcs12", "-in", "pfx", "-passin", "pass:", "-nodes"]);
     assert!(from_pfx.contains("BEGIN PRIVATE KEY") && from_pfx.contains("BEGIN CERTIFICATE"), "{from_pfx}");
-    let info = openssl(dir, &["pkcs12", "-in", "pfx", "-passin", "pass:", "-info", "-noout"]).unwrap();
+    let info = openssl(dir, &["pkcs12", "-in", "pfx", "-passin", "pass:", "-info", "-noout"]);
     let info = String::from_utf8_lossy(&info.stderr);
     assert!(info.contains("MAC: sha256") && info.contains("AES-256-CBC"), "{info}");
 }
 
 #[test]
+#[cfg_attr(kvinit_no_openssl, ignore = "needs openssl(1), which .ci/run installs")]
 fn key_vaults_recorded_pkcs12_and_pem_give_matching_files() {
-    let Some(_) = openssl(Path::new("."), &["version"]) else { return };
+    if !support::require(&[support::Need::Openssl]) {
+        return;
+    }
     let w = World::new();
     for recording in ["certificate-pkcs12.json", "certificate-pem.json"] {
         let (value, content_type) = recorded(recording);
@@ -147,8 +143,11 @@ fn read_base64(path: PathBuf) -> String {
 }
 
 #[test]
+#[cfg_attr(kvinit_no_openssl, ignore = "needs openssl(1), which .ci/run installs")]
 fn generated_chains_in_every_storage_give_leaf_first_verifiable_chains() {
-    let Some(_) = openssl(Path::new("."), &["version"]) else { return };
+    if !support::require(&[support::Need::Openssl]) {
+        return;
+    }
     let w = World::new();
     for (label, algorithm) in [
         ("rsa", &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"][..]),
@@ -236,8 +235,11 @@ fn generated_chains_in_every_storage_give_leaf_first_verifiable_chains() {
 }
 
 #[test]
+#[cfg_attr(kvinit_no_openssl, ignore = "needs openssl(1), which .ci/run installs")]
 fn damaged_unsupported_and_plain_secrets_fail_with_their_reason() {
-    let Some(_) = openssl(Path::new("."), &["version"]) else { return };
+    if !support::require(&[support::Need::Openssl]) {
+        return;
+    }
     let w = World::new();
     let (value, _) = recorded("certificate-pkcs12.json");
     let pfx = decode_base64(&value);
@@ -295,8 +297,11 @@ fn damaged_unsupported_and_plain_secrets_fail_with_their_reason() {
 /// certificates or keys is enough) become PEM that `openssl` parses into
 /// the very certificate and key numbers recorded.
 #[test]
+#[cfg_attr(kvinit_no_openssl, ignore = "needs openssl(1), which .ci/run installs")]
 fn recorded_public_certificates_and_keys_become_pem() {
-    let Some(_) = openssl(Path::new("."), &["version"]) else { return };
+    if !support::require(&[support::Need::Openssl]) {
+        return;
+    }
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02X}")).collect::<String>();
     for (recording, path) in [
         ("certificate-public.json", "certificates/GetCertificate"),
@@ -382,8 +387,11 @@ fn decode_base64(text: &str) -> Vec<u8> {
 /// The emulator's certificates and keys APIs, as the recordings above show
 /// them, read by name in the default vault's URL.
 #[test]
+#[cfg_attr(kvinit_no_openssl, ignore = "needs openssl(1), which .ci/run installs")]
 fn the_emulator_serves_public_certificates_and_keys() {
-    let Some(_) = openssl(Path::new("."), &["version"]) else { return };
+    if !support::require(&[support::Need::Openssl]) {
+        return;
+    }
     let w = World::new();
     let dir = w.dir.path().to_path_buf();
     ok(
@@ -434,8 +442,11 @@ fn the_emulator_serves_public_certificates_and_keys() {
 /// A renewed certificate replaces its key and chain files together, and the
 /// command gets one signal for the set, after the last rename.
 #[test]
+#[cfg_attr(kvinit_no_openssl, ignore = "needs openssl(1), which .ci/run installs")]
 fn a_renewed_certificate_is_written_as_a_set_with_one_signal() {
-    let Some(_) = openssl(Path::new("."), &["version"]) else { return };
+    if !support::require(&[support::Need::Openssl]) {
+        return;
+    }
     let w = World::new();
     let dir = w.dir.path().to_path_buf();
     let make = |n: &str| {
@@ -525,8 +536,11 @@ fn a_renewed_certificate_is_written_as_a_set_with_one_signal() {
 /// The emulator's generated certificate (`--certificate NAME`) is stored as
 /// Key Vault stores a PEM certificate, and gives a verifiable chain.
 #[test]
+#[cfg_attr(kvinit_no_openssl, ignore = "needs openssl(1), which .ci/run installs")]
 fn the_emulators_generated_certificate_gives_a_verifiable_chain() {
-    let Some(_) = openssl(Path::new("."), &["version"]) else { return };
+    if !support::require(&[support::Need::Openssl]) {
+        return;
+    }
     let w = World::new();
     let root = w.vault.put_generated_certificate("web-cert");
     let (shm, run) = parts(&w, "web-cert");

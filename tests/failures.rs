@@ -285,10 +285,10 @@ fn an_unreadable_ssl_cert_file_is_a_configuration_error() {
 /// attempt, and a hint naming the host. The lookup is made definite (no
 /// DNS server asked) with a private nsswitch.conf; that needs root.
 #[test]
+#[cfg_attr(kvinit_no_root, ignore = "needs root to give kvinit its own nsswitch.conf")]
 fn a_vault_that_does_not_resolve_is_named_and_not_retried() {
-    // SAFETY: geteuid(2) has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return eprintln!("skipped: needs root to give kvinit its own nsswitch.conf");
+    if !support::require(&[support::Need::Root]) {
+        return;
     }
     let w = World::new();
     let nsswitch = w.dir.path().join("nsswitch.conf");

@@ -2,7 +2,7 @@
 //! root and rewrites files in a directory the command's user owns. Whatever
 //! that user does there, swapping the directory or a subdirectory for a
 //! symlink or racing kvinit's mkdir, no file outside the directory may be
-//! created, changed or chowned. Needs root (as CI has); skipped otherwise.
+//! created, changed or chowned. Needs root (as CI has); ignored otherwise.
 
 mod support;
 
@@ -14,11 +14,6 @@ use std::time::Duration;
 use support::{finish, signal, wait_for, Shm, World};
 
 const NOBODY: &str = "65534:65534";
-
-fn is_root() -> bool {
-    // SAFETY: geteuid(2) has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
 
 /// A root-owned directory with a root-owned 0600 file, both named as the
 /// command's attack would aim them, inside a sticky world-writable one (as
@@ -102,9 +97,10 @@ fn run_attack(scene: &Scene, attack: &str, rounds: usize, lands: &Path) -> Strin
 }
 
 #[test]
+#[cfg_attr(kvinit_no_root, ignore = "needs root to run the command as another user")]
 fn a_directory_swapped_for_a_symlink_is_not_followed() {
-    if !is_root() {
-        return eprintln!("skipped: needs root to run the command as another user");
+    if !support::require(&[support::Need::Root]) {
+        return;
     }
     let scene = Scene::new();
     let before = scene.snapshot();
@@ -128,9 +124,10 @@ fn a_directory_swapped_for_a_symlink_is_not_followed() {
 }
 
 #[test]
+#[cfg_attr(kvinit_no_root, ignore = "needs root to run the command as another user")]
 fn racing_subdirectories_and_mkdir_reach_nothing_outside() {
-    if !is_root() {
-        return eprintln!("skipped: needs root to run the command as another user");
+    if !support::require(&[support::Need::Root]) {
+        return;
     }
     let scene = Scene::new();
     let before = scene.snapshot();

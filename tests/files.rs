@@ -46,10 +46,10 @@ fn files_are_written_with_content_mode_and_owner() {
 }
 
 #[test]
+#[cfg_attr(kvinit_no_root, ignore = "needs root to give files another owner")]
 fn mode_and_owner_can_be_chosen() {
-    // SAFETY: geteuid(2) has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return eprintln!("skipped: needs root to give files another owner");
+    if !support::require(&[support::Need::Root]) {
+        return;
     }
     let w = World::new();
     w.vault.put("s", "v");

@@ -144,12 +144,10 @@ fn aci_windows_documented_call() {
 /// The agent's key directory is fixed (`/var/opt/azcmagent/tokens`); kvinit
 /// sees a temporary one there, in a mount namespace of its own.
 #[test]
+#[cfg_attr(kvinit_no_root, ignore = "needs root to mount the agent's key directory for kvinit alone")]
 fn arc_challenge_and_key_file() {
-    // SAFETY: geteuid(2) has no preconditions.
-    if unsafe { libc::geteuid() } != 0 || !Path::new("/var/opt").is_dir() {
-        return eprintln!(
-            "skipped: needs root and /var/opt, to mount the agent's key directory for kvinit alone"
-        );
+    if !support::require(&[support::Need::Root, support::Need::Dir("/var/opt")]) {
+        return;
     }
     let w = world();
     let opt = w.dir.path().join("opt");

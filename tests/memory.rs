@@ -2,7 +2,7 @@
 //! stays alive holding what refresh needs: not its environment, not its
 //! memory, and in that memory no more copies of a credential or a value
 //! than refresh needs. Needs root (to run kvinit as another user, and to
-//! read kvinit's memory as a debugger would); skipped otherwise.
+//! read kvinit's memory as a debugger would); ignored otherwise.
 
 mod support;
 
@@ -14,11 +14,6 @@ use support::{finish, signal, wait_for, FakeTokenEndpoint, Identities, Kvinit, S
 
 const HEADER: &str = "identity-header-d41d8cd98f00b204e980";
 const VALUE: &str = "secret-value-9e107d9d372bb6826bd81d3542a419d6";
-
-fn is_root() -> bool {
-    // SAFETY: geteuid(2) has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
 
 /// kvinit under App Service's identity (so an `IDENTITY_HEADER` is in its
 /// environment), reading one secret, `--init`, the command being `script`.
@@ -38,9 +33,10 @@ fn app_service(w: &World) -> FakeTokenEndpoint {
 }
 
 #[test]
+#[cfg_attr(kvinit_no_root, ignore = "needs root to run kvinit and the app as one other user")]
 fn the_app_cannot_read_kvinits_environment_or_memory() {
-    if !is_root() {
-        return eprintln!("skipped: needs root to run kvinit and the app as one other user");
+    if !support::require(&[support::Need::Root]) {
+        return;
     }
     let w = World::new();
     w.vault.put("s", VALUE);
@@ -97,9 +93,10 @@ fn copies_in_memory(pid: u32, needles: &[&str]) -> Vec<usize> {
 /// token and the value (to render from and compare with the next round),
 /// whatever a change does (a hook, a restart); without it, none.
 #[test]
+#[cfg_attr(kvinit_no_root, ignore = "needs root to read kvinit's memory")]
 fn kvinit_keeps_only_the_copies_refresh_needs() {
-    if !is_root() {
-        return eprintln!("skipped: needs root to read kvinit's memory");
+    if !support::require(&[support::Need::Root]) {
+        return;
     }
     let hook = ["--refresh", "1h", "--on-change-run", "true"];
     let restart = ["--refresh", "1h", "--on-change", "restart"];

@@ -209,11 +209,6 @@ fn a_rotation_rewrites_only_the_templates_that_use_the_secret() {
     assert!(!stderr.contains("admin"), "{stderr}");
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid(2) has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// Whether nobody but root can change `dir` or the way to it (a sticky
 /// directory of root's, as /tmp is, lets nobody replace root's entries).
 fn only_root_can_change(dir: &std::path::Path) -> bool {
@@ -227,10 +222,11 @@ fn only_root_can_change(dir: &std::path::Path) -> bool {
 /// refused, since it would copy a file only root may read into a file they
 /// own. Without `--user` there is no one to guard against.
 #[test]
+#[cfg_attr(kvinit_no_root, ignore = "needs root to run kvinit with --user")]
 fn with_user_a_template_is_read_only_where_only_root_can_change_it() {
     use std::os::unix::fs::{chown, lchown, symlink};
-    if !is_root() {
-        return eprintln!("skipped: needs root to run kvinit with --user");
+    if !support::require(&[support::Need::Root]) {
+        return;
     }
     let w = world();
     let shm = support::Shm::new();

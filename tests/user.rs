@@ -1,5 +1,5 @@
 //! --user: files owned by the user, then groups, gid, uid dropped before exec.
-//! These need root, as CI has; an ordinary user skips them, saying so.
+//! These need root, as CI has; an ordinary user's run counts them as ignored.
 
 mod support;
 
@@ -8,8 +8,9 @@ use std::os::unix::fs::MetadataExt;
 use support::{Shm, World};
 
 #[test]
+#[cfg_attr(kvinit_no_root, ignore = "needs root to switch users")]
 fn numeric_ids_need_no_passwd_entry() {
-    if !is_root_or_skip() {
+    if !support::require(&[support::Need::Root]) {
         return;
     }
     let w = World::new();
@@ -35,8 +36,9 @@ fn numeric_ids_need_no_passwd_entry() {
 }
 
 #[test]
+#[cfg_attr(kvinit_no_root, ignore = "needs root to switch users")]
 fn a_name_from_etc_passwd() {
-    if !is_root_or_skip() {
+    if !support::require(&[support::Need::Root]) {
         return;
     }
     let w = World::new();
@@ -66,8 +68,9 @@ fn an_unknown_user_is_a_usage_error_before_any_request() {
 }
 
 #[test]
+#[cfg_attr(kvinit_no_root, ignore = "needs root to switch users")]
 fn without_root_the_switch_fails_closed() {
-    if !is_root_or_skip() {
+    if !support::require(&[support::Need::Root]) {
         return;
     }
     let w = World::new();
@@ -96,22 +99,10 @@ fn without_root_the_switch_fails_closed() {
     assert!(!marker.exists());
 }
 
-fn nix_uid() -> u32 {
-    std::fs::metadata("/proc/self").unwrap().uid()
-}
-
-/// Switching users needs root (CI has it); an ordinary user skips, saying so.
-fn is_root_or_skip() -> bool {
-    let root = nix_uid() == 0;
-    if !root {
-        eprintln!("skipped: needs root to switch users");
-    }
-    root
-}
-
 #[test]
+#[cfg_attr(kvinit_no_root, ignore = "needs root to switch users")]
 fn with_init_the_command_runs_as_the_user_and_kvinit_stays_root() {
-    if !is_root_or_skip() {
+    if !support::require(&[support::Need::Root]) {
         return;
     }
     let w = World::new();
@@ -128,12 +119,10 @@ fn with_init_the_command_runs_as_the_user_and_kvinit_stays_root() {
 /// child's switch fails, and kvinit says which call failed and why, with
 /// exit 5, rather than "cannot execute" and 126.
 #[test]
+#[cfg_attr(any(kvinit_no_root, kvinit_no_setpriv), ignore = "needs root and setpriv(1) from util-linux")]
 fn with_init_a_failed_switch_is_reported_as_such() {
-    if !is_root_or_skip() {
+    if !support::require(&[support::Need::Root, support::Need::Setpriv]) {
         return;
-    }
-    if std::process::Command::new("setpriv").arg("--version").output().is_err() {
-        return eprintln!("skipped: needs setpriv(1) from util-linux");
     }
     let w = World::new();
     w.vault.put("s", "v");

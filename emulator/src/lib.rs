@@ -2,7 +2,7 @@
 //!
 //! The same fakes serve kvinit's own tests (in-process, through this
 //! library) and developers (through the `kvinit-emulator` binary). They
-//! follow azure-reference.md: paths, parameters, headers, bodies and error
+//! follow docs/azure-wire.md: paths, parameters, headers, bodies and error
 //! shapes as the real services send them.
 
 pub mod azure;

@@ -114,7 +114,7 @@ impl Kind {
 }
 
 /// Picks the source for this environment, as the Azure SDKs do
-/// (azure-reference.md section 1), and says why in variable names only.
+/// (docs/azure-wire.md section 1), and says why in variable names only.
 ///
 /// `IDENTITY_ENDPOINT` + `IDENTITY_HEADER` mean App Service, Functions,
 /// Container Apps or Automation, or an ACI Windows container. App Service sets

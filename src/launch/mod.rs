@@ -7,6 +7,7 @@
 
 #[cfg(unix)]
 mod find;
+mod policy;
 mod rounds;
 pub mod signals;
 #[cfg(unix)]

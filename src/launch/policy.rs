@@ -16,11 +16,12 @@ type Env = Vec<(OsString, OsString)>;
 /// What happened.
 pub enum Event {
     /// kvinit received signal N (Unix): it is passed on.
+    #[cfg_attr(windows, allow(dead_code))]
     Signal(i32),
     /// The command exited with this code (128+N after signal N).
     Exited(i32),
-    /// The hook exited with this code.
-    HookExited(i32),
+    /// The hook exited (the driver logs its code).
+    HookExited,
     /// The hook could not be started (logged by the driver).
     HookNotStarted,
     /// A refresh round ended.
@@ -34,7 +35,9 @@ pub enum Event {
 pub enum Action {
     /// Send this signal to the command (its group with `--signal-group`).
     Signal(i32),
-    /// End the command at once (SIGKILL; on Windows, its job object).
+    /// Stop the command to start it again with the new values.
+    Stop(Stop),
+    /// End the command at once: it did not stop within `--stop-timeout`.
     Kill,
     /// Start the command again with this environment (it has exited).
     Respawn(Env),
@@ -52,8 +55,10 @@ pub enum Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
     /// Send this signal; SIGKILL after the timeout.
+    #[cfg_attr(windows, allow(dead_code))]
     Signal(i32),
     /// End it at once (Windows has no signal to ask with).
+    #[cfg_attr(unix, allow(dead_code))]
     Kill,
 }
 
@@ -117,7 +122,7 @@ impl Policy {
         match event {
             Event::Signal(sig) => self.signal(sig),
             Event::Exited(code) => self.exited(code),
-            Event::HookExited(_) | Event::HookNotStarted => {
+            Event::HookExited | Event::HookNotStarted => {
                 self.hook.running = None;
                 Vec::new()
             }
@@ -130,11 +135,6 @@ impl Policy {
     /// is due), rather than wait for the next round or signal.
     pub fn busy(&self) -> bool {
         self.restart.is_some() || self.hook.running.is_some() || self.hook.pending.is_some()
-    }
-
-    /// Whether the hook is running, for the driver to reap it.
-    pub fn hook_running(&self) -> bool {
-        self.hook.running.is_some()
     }
 
     fn signal(&mut self, sig: i32) -> Vec<Action> {
@@ -191,10 +191,7 @@ impl Policy {
                 None => {
                     let kill_at = Instant::now() + self.stop_timeout;
                     self.restart = Some(Restart { env: Some(env), kill_at, killed: false });
-                    match self.stop {
-                        Stop::Signal(sig) => vec![Action::Signal(sig)],
-                        Stop::Kill => vec![Action::Kill],
-                    }
+                    vec![Action::Stop(self.stop)]
                 }
             },
             _ => Vec::new(),
@@ -210,7 +207,10 @@ impl Policy {
         }
         match &mut self.hook.running {
             Some((kill_at, killed)) if !*killed && now >= *kill_at => {
-                log::warn!("refresh: the --on-change-run command did not finish within {:?}; killing it", self.stop_timeout);
+                log::warn!(
+                    "refresh: the --on-change-run command did not finish within {:?}; killing it",
+                    self.stop_timeout
+                );
                 *killed = true;
                 actions.push(Action::KillHook);
             }
@@ -258,7 +258,10 @@ mod tests {
     #[test]
     fn a_change_signals_and_an_exit_is_remapped() {
         let mut p = Policy::new(&init(OnChange::Signal, false), Stop::Signal(TERM));
-        assert_eq!(p.on(Event::Round(Outcome { changed: true, ..Outcome::default() })), [Action::Signal(HUP)]);
+        assert_eq!(
+            p.on(Event::Round(Outcome { changed: true, ..Outcome::default() })),
+            [Action::Signal(HUP)]
+        );
         assert_eq!(p.on(Event::Round(Outcome { variables: true, ..Outcome::default() })), []);
         assert_eq!(p.on(Event::Exited(143)), [Action::Exit(0)]);
         let mut p = Policy::new(&init(OnChange::None, false), Stop::Signal(TERM));
@@ -269,7 +272,7 @@ mod tests {
     #[test]
     fn a_restart_stops_then_starts_with_the_newest_environment() {
         let mut p = Policy::new(&init(OnChange::Restart, false), Stop::Signal(TERM));
-        assert_eq!(p.on(changed("a")), [Action::Signal(TERM)]);
+        assert_eq!(p.on(changed("a")), [Action::Stop(Stop::Signal(TERM))]);
         // A change during the restart: one stop, the newest values.
         assert_eq!(p.on(changed("b")), []);
         assert_eq!(p.on(Event::Exited(143)), [Action::Respawn(env("b"))]);
@@ -288,7 +291,7 @@ mod tests {
         assert_eq!(p.on(Event::Exited(137)), [Action::Respawn(env("a"))]);
         // Windows: no signal to ask with.
         let mut p = Policy::new(&init(OnChange::Restart, false), Stop::Kill);
-        assert_eq!(p.on(changed("a")), [Action::Kill]);
+        assert_eq!(p.on(changed("a")), [Action::Stop(Stop::Kill)]);
         assert_eq!(p.on(Event::Exited(1)), [Action::Respawn(env("a"))]);
     }
 
@@ -314,12 +317,12 @@ mod tests {
         assert_eq!(p.on(Event::Tick(now)), [], "nothing changed, nothing to run");
         p.on(changed("a"));
         assert_eq!(p.on(Event::Tick(now)), [Action::RunHook(env("a"))]);
-        assert!(p.hook_running());
+        assert!(p.busy());
         // Two changes while it runs: one more run, with the newest values.
         p.on(changed("b"));
         p.on(changed("c"));
         assert_eq!(p.on(Event::Tick(now)), []);
-        assert_eq!(p.on(Event::HookExited(0)), []);
+        assert_eq!(p.on(Event::HookExited), []);
         assert_eq!(p.on(Event::Tick(now)), [Action::RunHook(env("c"))]);
         assert_eq!(p.on(Event::HookNotStarted), []);
         assert!(!p.busy());
@@ -329,7 +332,7 @@ mod tests {
     fn a_hook_past_its_timeout_is_killed_and_goes_with_kvinit() {
         let mut p = Policy::new(&init(OnChange::Restart, true), Stop::Signal(TERM));
         let now = Instant::now();
-        assert_eq!(p.on(changed("a")), [Action::Signal(TERM)]);
+        assert_eq!(p.on(changed("a")), [Action::Stop(Stop::Signal(TERM))]);
         // The hook starts beside the restart.
         assert_eq!(p.on(Event::Tick(now)), [Action::RunHook(env("a"))]);
         assert_eq!(p.on(Event::Tick(now + KILL_AFTER * 2)), [Action::Kill, Action::KillHook]);

@@ -1,6 +1,7 @@
 //! `--init`: kvinit stays as the command's parent and does tini's job:
 //! forwards signals, reaps every zombie, and exits with the command's code.
 
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -15,19 +16,11 @@ use nix::sys::signal::{kill, killpg, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{pipe2, Pid};
 
-use super::rounds::{hook_exited, Outcome, Refresh, Rounds};
+use super::policy::{Action, Event, Policy, Stop};
+use super::rounds::{hook_exited, Refresh, Rounds};
 use super::signals::{self, Original};
 use super::user::{self, Ids};
-use super::{Init, OnChange};
-
-/// A restart under way: the command was sent the stop signal.
-struct Restart {
-    /// What to start it with; `None` once kvinit itself was told to stop.
-    env: Option<Vec<(OsString, OsString)>>,
-    /// When SIGKILL follows, if the command has not exited.
-    kill_at: Instant,
-    killed: bool,
-}
+use super::Init;
 
 /// Why the command was not started.
 #[derive(Debug)]
@@ -101,6 +94,7 @@ fn spawn(
     Ok(Pid::from_raw(child.id() as i32))
 }
 
+/// The Unix driver of the supervision policy: signals in, processes out.
 pub fn supervise(
     command: &[OsString],
     env: Vec<(OsString, OsString)>,
@@ -110,67 +104,67 @@ pub fn supervise(
     refresh: Option<Box<dyn Refresh>>,
 ) -> Result<i32, StartError> {
     become_subreaper();
-    let mut hook = init.hook.as_deref().map(|command| Hook::new(command, init.stop_timeout));
     let mut pid = spawn(command, env, original, init.group, ids.clone())?;
     log::debug!(pid = pid.as_raw(); "started {:?} as pid {pid}", command[0]);
-
     let handled = signals::handled();
     let mut rounds = Rounds::new(refresh);
-    let mut restart: Option<Restart> = None;
-    // A stop signal during a restart: kvinit exits 128+N, whatever the
-    // command (already being stopped) exits with.
-    let mut stopped_by: Option<i32> = None;
-    let mut restarts = 0u32;
+    let mut policy = Policy::new(init, Stop::Signal(init.stop_signal));
+    let mut hook: Option<Pid> = None;
+    let mut events = VecDeque::new();
     loop {
-        let ticking = restart.is_some() || hook.as_ref().is_some_and(Hook::running);
-        let wait = if ticking { Duration::from_millis(50) } else { rounds.wait_at_most() };
+        let wait = if policy.busy() { Duration::from_millis(50) } else { rounds.wait_at_most() };
         match signals::wait(&handled, wait) {
             None => {}
             Some(sig) if sig == Signal::SIGCHLD as i32 => {}
-            Some(sig) => {
-                forward(pid, sig, init.group);
-                // The command is stopping: no more rounds, and no refresh
-                // signal to a process that is shutting down.
-                if [Signal::SIGTERM, Signal::SIGINT, Signal::SIGQUIT].iter().any(|s| *s as i32 == sig) {
-                    rounds.stop();
-                    // Stopping wins over the restart; its kill timer stays.
-                    if let Some(r) = restart.as_mut().filter(|r| r.env.is_some()) {
-                        r.env = None;
-                        stopped_by = Some(128 + sig);
-                    }
-                }
-            }
+            Some(sig) => events.push_back(Event::Signal(sig)),
         }
-        let reaped = reap(pid, hook.as_ref().and_then(Hook::pid));
-        if let (Some(hook), Some(code)) = (hook.as_mut(), reaped.hook) {
-            hook.exited(code);
+        let reaped = reap(pid, hook);
+        if let (Some(code), Some(program)) = (reaped.hook, init.hook.as_ref().map(|h| &h[0])) {
+            hook = None;
+            hook_exited(program, code);
+            events.push_back(Event::HookExited);
         }
         // A round still running is abandoned: kvinit exits with the command.
-        if let Some(code) = reaped.main {
-            let Some(Restart { env: Some(env), .. }) = restart.take() else {
-                if let Some(hook) = hook.as_mut() {
-                    hook.abandon();
+        events.extend(reaped.main.map(Event::Exited));
+        events.extend(rounds.poll().map(Event::Round));
+        events.push_back(Event::Tick(Instant::now()));
+        while let Some(event) = events.pop_front() {
+            for action in policy.on(event) {
+                match action {
+                    Action::Signal(sig) => forward(pid, sig, init.group),
+                    Action::Stop(stop) => {
+                        log::info!(
+                            "refresh: stopping {:?} (pid {pid}) to start it with the new values",
+                            command[0]
+                        );
+                        let sig = match stop {
+                            Stop::Signal(sig) => sig,
+                            Stop::Kill => Signal::SIGKILL as i32,
+                        };
+                        forward(pid, sig, init.group);
+                    }
+                    Action::Kill => forward(pid, Signal::SIGKILL as i32, init.group),
+                    Action::Respawn(env) => {
+                        pid = spawn(command, env, original, init.group, ids.clone())?;
+                        let restarts = policy.restarts;
+                        log::info!(pid = pid.as_raw(), restarts; "refresh: restarted {:?} as pid {pid}", command[0]);
+                    }
+                    Action::RunHook(env) => {
+                        let program = init.hook.as_deref().unwrap_or_default();
+                        hook = run_hook(program, env, original, ids.as_ref());
+                        if hook.is_none() {
+                            events.push_back(Event::HookNotStarted);
+                        }
+                    }
+                    Action::KillHook => {
+                        if let Some(hook) = hook {
+                            forward(hook, Signal::SIGKILL as i32, true);
+                        }
+                    }
+                    Action::StopRounds => rounds.stop(),
+                    Action::Exit(code) => return Ok(code),
                 }
-                return Ok(stopped_by.unwrap_or_else(|| remap(code, &init.remap)));
-            };
-            pid = spawn(command, env, original, init.group, ids.clone())?;
-            restarts += 1;
-            log::info!(pid = pid.as_raw(), restarts; "refresh: restarted {:?} as pid {pid}", command[0]);
-            continue;
-        }
-        if let Some(r) = restart.as_mut().filter(|r| !r.killed && Instant::now() >= r.kill_at) {
-            log::warn!("refresh: {pid} did not stop within {:?}; killing it", init.stop_timeout);
-            forward(pid, Signal::SIGKILL as i32, init.group);
-            r.killed = true;
-        }
-        if let Some(outcome) = rounds.poll() {
-            if let Some(hook) = hook.as_mut() {
-                hook.request(&outcome);
             }
-            react(outcome, init, &command[0], pid, &mut restart);
-        }
-        if let Some(hook) = hook.as_mut() {
-            hook.tick(original, ids.as_ref());
         }
     }
 }
@@ -185,100 +179,28 @@ fn become_subreaper() {
     }
 }
 
-/// What a refresh round's outcome does to the command, as `--on-change` says.
-fn react(outcome: Outcome, init: &Init, program: &OsString, pid: Pid, restart: &mut Option<Restart>) {
-    match (init.on_change, outcome) {
-        (OnChange::Signal, Outcome { changed: true, .. }) => forward(pid, init.refresh_signal, init.group),
-        (OnChange::Restart, Outcome { env: Some(env), .. }) => match restart.as_mut() {
-            // A newer environment for a restart already under way.
-            Some(r) => r.env = Some(env),
-            None => {
-                log::info!("refresh: stopping {program:?} (pid {pid}) to start it with the new values");
-                forward(pid, init.stop_signal, init.group);
-                let kill_at = Instant::now() + init.stop_timeout;
-                *restart = Some(Restart { env: Some(env), kill_at, killed: false });
-            }
-        },
-        _ => {}
-    }
-}
-
-/// `--on-change-run`: run once per change, one at a time, in a process
-/// group of its own so that the timeout's SIGKILL reaches what it started.
-/// A change while it runs runs it again once it is done. It never affects
-/// the command: its failure is logged.
-struct Hook<'a> {
-    command: &'a [OsString],
-    timeout: Duration,
-    /// The hook running: its pid, when it is killed, and whether it was.
-    running: Option<(Pid, Instant, bool)>,
-    /// A change not run for yet: the environment to run with, the newest
-    /// round's. Nothing is kept once the hook started with it, so that
-    /// kvinit holds no copy of the values besides refresh's own.
-    pending: Option<Vec<(OsString, OsString)>>,
-}
-
-impl<'a> Hook<'a> {
-    fn new(command: &'a [OsString], timeout: Duration) -> Hook<'a> {
-        Hook { command, timeout, running: None, pending: None }
-    }
-
-    /// Whether the loop must come back soon: to kill or to start it.
-    fn running(&self) -> bool {
-        self.running.is_some() || self.pending.is_some()
-    }
-
-    fn pid(&self) -> Option<Pid> {
-        self.running.map(|(pid, ..)| pid)
-    }
-
-    /// After a round: due to run if anything changed.
-    fn request(&mut self, outcome: &Outcome) {
-        let (true, Some(env)) = (outcome.any_change(), &outcome.env) else { return };
-        if self.running.is_some() {
-            log::info!("refresh: {:?} is still running; it runs again when it is done", self.command[0]);
+/// Starts `--on-change-run` as COMMAND's user, in a process group of its
+/// own so that a kill reaches what it started; `None` (logged) if it
+/// cannot be started.
+fn run_hook(
+    command: &[OsString],
+    env: Vec<(OsString, OsString)>,
+    original: Original,
+    ids: Option<&Ids>,
+) -> Option<Pid> {
+    let program = command.first()?;
+    match spawn(command, env, original, true, ids.cloned()) {
+        Ok(pid) => {
+            log::info!(pid = pid.as_raw(); "refresh: running {program:?} as pid {pid}");
+            Some(pid)
         }
-        self.pending = Some(env.clone());
-    }
-
-    /// Kills a hook past its timeout, or starts one that is due.
-    fn tick(&mut self, original: Original, ids: Option<&Ids>) {
-        if let Some((pid, kill_at, killed)) = self.running.as_mut() {
-            if !*killed && Instant::now() >= *kill_at {
-                log::warn!(
-                    "refresh: {:?} (pid {pid}) did not finish within {:?}; killing it",
-                    self.command[0],
-                    self.timeout
-                );
-                forward(*pid, Signal::SIGKILL as i32, true);
-                *killed = true;
-            }
-            return;
+        Err(StartError::Exec(e)) => {
+            log::error!("refresh: cannot run {program:?}: {e}; COMMAND goes on");
+            None
         }
-        let Some(env) = self.pending.take() else { return };
-        match spawn(self.command, env, original, true, ids.cloned()) {
-            Ok(pid) => {
-                log::info!(pid = pid.as_raw(); "refresh: running {:?} as pid {pid}", self.command[0]);
-                self.running = Some((pid, Instant::now() + self.timeout, false));
-            }
-            Err(StartError::Exec(e)) => {
-                log::error!("refresh: cannot run {:?}: {e}; COMMAND goes on", self.command[0])
-            }
-            Err(StartError::User(e)) => {
-                log::error!("refresh: cannot run {:?}: {e}; COMMAND goes on", self.command[0])
-            }
-        }
-    }
-
-    fn exited(&mut self, code: i32) {
-        self.running = None;
-        hook_exited(&self.command[0], code);
-    }
-
-    /// kvinit is exiting: a hook still running goes with it.
-    fn abandon(&mut self) {
-        if let Some((pid, ..)) = self.running.take() {
-            forward(pid, Signal::SIGKILL as i32, true);
+        Err(StartError::User(e)) => {
+            log::error!("refresh: cannot run {program:?}: {e}; COMMAND goes on");
+            None
         }
     }
 }
@@ -333,16 +255,6 @@ pub fn exit_code(status: WaitStatus) -> Option<i32> {
     }
 }
 
-/// `--remap-exit CODE`: report CODE as success (tini's `-e`), e.g. 143 for a
-/// JVM that exits 143 after SIGTERM.
-pub fn remap(code: i32, remapped: &[i32]) -> i32 {
-    if remapped.contains(&code) {
-        0
-    } else {
-        code
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,13 +268,5 @@ mod tests {
         assert_eq!(exit_code(WaitStatus::Signaled(p, Signal::SIGTERM, true)), Some(143));
         assert_eq!(exit_code(WaitStatus::Stopped(p, Signal::SIGSTOP)), None);
         assert_eq!(exit_code(WaitStatus::StillAlive), None);
-    }
-
-    #[test]
-    fn remapping() {
-        assert_eq!(remap(143, &[143]), 0);
-        assert_eq!(remap(143, &[]), 143);
-        assert_eq!(remap(1, &[143, 130]), 1);
-        assert_eq!(remap(130, &[143, 130]), 0);
     }
 }

@@ -4,14 +4,16 @@
 //! to ask a process to stop: a stop ends the command and everything it
 //! started at once, through a job object (a process group's equivalent).
 
+use std::collections::VecDeque;
 use std::ffi::{c_void, OsString};
 use std::io;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use super::policy::{Action, Event, Policy, Stop};
 use super::rounds::{hook_exited, Refresh, Rounds};
-use super::{Init, OnChange};
+use super::Init;
 
 #[link(name = "kernel32")]
 extern "system" {
@@ -61,20 +63,22 @@ impl Tree {
         Ok(self.child.try_wait()?.map(|status| status.code().unwrap_or(1)))
     }
 
-    /// Ends the command and its children, and waits for the command.
-    fn end(&mut self) {
+    /// Ends the command and its children, waits for the command, and
+    /// returns its exit code.
+    fn end(&mut self) -> i32 {
         // SAFETY: the job handle is open while `self` lives.
         let ended =
             self.job.as_ref().is_some_and(|job| unsafe { TerminateJobObject(job.as_raw_handle(), 1) } != 0);
         if !ended {
             let _ = self.child.kill();
         }
-        let _ = self.child.wait();
+        self.child.wait().ok().and_then(|status| status.code()).unwrap_or(1)
     }
 }
 
-/// Starts the command and waits for it, doing the rounds, restarts and
-/// hook runs meanwhile. Returns its exit code.
+/// The Windows driver of the supervision policy: starts the command and
+/// waits for it, doing the rounds, restarts and hook runs meanwhile.
+/// Returns the exit code kvinit exits with.
 pub fn supervise(
     command: &[OsString],
     env: Vec<(OsString, OsString)>,
@@ -83,78 +87,59 @@ pub fn supervise(
 ) -> io::Result<i32> {
     super::imp::outlive_console_events();
     let mut app = Tree::start(command, env)?;
-    let mut hook = init.hook.as_deref().map(|c| Hook {
-        command: c,
-        timeout: init.stop_timeout,
-        running: None,
-        pending: None,
-    });
+    let mut hook: Option<Tree> = None;
     let mut rounds = Rounds::new(refresh);
-    let mut restarts = 0u32;
+    let mut policy = Policy::new(init, Stop::Kill);
+    let mut events = VecDeque::new();
     loop {
-        let busy = hook.as_ref().is_some_and(|h| h.running.is_some() || h.pending.is_some());
-        let wait = if busy { Duration::from_millis(50) } else { rounds.wait_at_most() };
-        if let Some(code) = app.wait(wait)? {
-            if let Some(Hook { running: Some((tree, _)), .. }) = hook.as_mut() {
-                tree.end();
-            }
-            return Ok(code);
-        }
-        if let Some(outcome) = rounds.poll() {
-            if let (Some(hook), true, Some(env)) = (hook.as_mut(), outcome.any_change(), &outcome.env) {
-                hook.pending = Some(env.clone());
-            }
-            if let (OnChange::Restart, Some(env)) = (init.on_change, outcome.env) {
-                log::info!("refresh: ending {:?} to start it with the new values", command[0]);
-                app.end();
-                app = Tree::start(command, env)?;
-                restarts += 1;
-                log::info!(restarts; "refresh: restarted {:?}", command[0]);
+        let wait = if policy.busy() { Duration::from_millis(50) } else { rounds.wait_at_most() };
+        events.extend(app.wait(wait)?.map(Event::Exited));
+        if let Some(tree) = hook.as_mut() {
+            if let Some(code) = tree.wait(Duration::ZERO)? {
+                hook_exited(&tree.program, code);
+                hook = None;
+                events.push_back(Event::HookExited);
             }
         }
-        if let Some(hook) = hook.as_mut() {
-            hook.tick()?;
-        }
-    }
-}
-
-/// `--on-change-run`, as on Unix: one at a time, ended with its children
-/// after the timeout, its failure logged and nothing more.
-struct Hook<'a> {
-    command: &'a [OsString],
-    timeout: Duration,
-    running: Option<(Tree, Instant)>,
-    pending: Option<Vec<(OsString, OsString)>>,
-}
-
-impl Hook<'_> {
-    fn tick(&mut self) -> io::Result<()> {
-        if let Some((tree, kill_at)) = self.running.as_mut() {
-            let code = match tree.wait(Duration::ZERO)? {
-                Some(code) => code,
-                None if Instant::now() < *kill_at => return Ok(()),
-                None => {
-                    log::warn!(
-                        "refresh: {:?} did not finish within {:?}; ending it",
-                        tree.program,
-                        self.timeout
-                    );
-                    tree.end();
-                    1
+        events.extend(rounds.poll().map(Event::Round));
+        events.push_back(Event::Tick(Instant::now()));
+        while let Some(event) = events.pop_front() {
+            for action in policy.on(event) {
+                match action {
+                    // Windows has no signals; config refuses what would send one.
+                    Action::Signal(_) | Action::StopRounds => {}
+                    Action::Stop(_) | Action::Kill => {
+                        log::info!("refresh: ending {:?} to start it with the new values", command[0]);
+                        events.push_back(Event::Exited(app.end()));
+                    }
+                    Action::Respawn(env) => {
+                        app = Tree::start(command, env)?;
+                        let restarts = policy.restarts;
+                        log::info!(restarts; "refresh: restarted {:?}", command[0]);
+                    }
+                    Action::RunHook(env) => {
+                        let program = init.hook.as_deref().unwrap_or_default();
+                        match Tree::start(program, env) {
+                            Ok(tree) => {
+                                log::info!("refresh: running {:?}", program[0]);
+                                hook = Some(tree);
+                            }
+                            Err(e) => {
+                                log::error!("refresh: cannot run {:?}: {e}; COMMAND goes on", program[0]);
+                                events.push_back(Event::HookNotStarted);
+                            }
+                        }
+                    }
+                    Action::KillHook => {
+                        if let Some(mut tree) = hook.take() {
+                            let code = tree.end();
+                            hook_exited(&tree.program, code);
+                            events.push_back(Event::HookExited);
+                        }
+                    }
+                    Action::Exit(code) => return Ok(code),
                 }
-            };
-            hook_exited(&tree.program, code);
-            self.running = None;
-        }
-        if let Some(env) = self.pending.take() {
-            match Tree::start(self.command, env) {
-                Ok(tree) => {
-                    log::info!("refresh: running {:?}", self.command[0]);
-                    self.running = Some((tree, Instant::now() + self.timeout));
-                }
-                Err(e) => log::error!("refresh: cannot run {:?}: {e}; COMMAND goes on", self.command[0]),
             }
         }
-        Ok(())
     }
 }

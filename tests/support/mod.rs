@@ -8,7 +8,10 @@ pub use kvinit_emulator::{azure, server};
 pub mod netns;
 pub mod proxy;
 pub mod recordings;
+pub mod require;
 pub mod rtt;
+
+pub use require::{is_root, require, Need};
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

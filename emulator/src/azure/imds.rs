@@ -34,7 +34,7 @@ impl FakeImds {
 }
 
 /// What a managed-identity endpoint answers when it fails with `status`
-/// (azure-reference.md: IMDS throttles with 429 and is briefly 5xx while
+/// (docs/azure-wire.md: IMDS throttles with 429 and is briefly 5xx while
 /// the identity is updated).
 pub fn identity_fault(status: u16) -> Reply {
     match status {

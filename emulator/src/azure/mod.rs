@@ -1,5 +1,5 @@
 //! Fakes of Azure's token endpoints and Key Vault that follow
-//! azure-reference.md and the recorded exchanges in tests/recordings: the
+//! docs/azure-wire.md and the recorded exchanges in tests/recordings: the
 //! same paths, parameters, headers, bodies and error shapes as the real
 //! services. One file per dialect.
 

@@ -59,7 +59,7 @@ pub fn new_version() -> String {
     format!("{:032x}", u128::from(token::unique()).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835))
 }
 
-/// How the list API pages, as a real vault does (azure-reference.md,
+/// How the list API pages, as a real vault does (docs/azure-wire.md,
 /// recorded wire facts): at most 25 items a page, and pages that can be empty
 /// yet carry a `nextLink`, the first page included.
 #[derive(Clone, Copy, Debug)]

@@ -1,5 +1,5 @@
 //! The token endpoints other than IMDS, one file per dialect, each checking
-//! requests the way its real counterpart does (azure-reference.md sections
+//! requests the way its real counterpart does (docs/azure-wire.md sections
 //! 3 and 4) and answering in its own format.
 
 mod aci_windows;
