@@ -23,14 +23,14 @@ def files():
     out = {}
     for root, _, names in os.walk(SRC):
         for name in names:
-            if name.endswith(".rs"):
+            if name.endswith(".rs") and name != "tests.rs":
                 path = os.path.join(root, name)
                 out[module_of(path)] = path
     return out
 
 
 def without_tests(text):
-    cut = re.search(r"#\[cfg\(test\)\]\s*mod tests", text)
+    cut = re.search(r"#\[cfg\(test\)\]\s*mod tests\s*\{", text)
     return code_only(text[: cut.start()] if cut else text)
 
 
@@ -92,46 +92,102 @@ def use_paths(tree, prefix=()):
     return use_paths(rest, prefix + (head,))
 
 
+def inline_modules(text):
+    """The spans of inline `mod name { ... }` blocks."""
+    spans = []
+    for m in re.finditer(r"\bmod\s+[A-Za-z_][A-Za-z0-9_]*\s*\{", text):
+        depth, i = 1, m.end()
+        while i < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        spans.append((m.start(), i))
+    return spans
+
+
 def references(text):
+    """Each path the text names, and how many inline modules it is inside."""
+    spans = inline_modules(text)
+    depth = lambda at: sum(1 for start, end in spans if start <= at < end)
     for m in re.finditer(r"\buse\s+([^;]+);", text):
+        for path in use_paths(m.group(1)):
+            yield path, depth(m.start())
+    for m in re.finditer(r"(?<![A-Za-z0-9_:])((?:[A-Za-z_][A-Za-z0-9_]*)(?:::[A-Za-z_][A-Za-z0-9_]*)+)", text):
+        yield tuple(m.group(1).split("::")), depth(m.start())
+
+
+def reexports_of(text):
+    """The paths a module re-exports: `pub use`, `pub(crate) use`, `pub(super) use`."""
+    for m in re.finditer(r"\bpub(?:\([a-z]+\))?\s+use\s+([^;]+);", text):
         yield from use_paths(m.group(1))
-    for m in re.finditer(r"\b((?:crate|super|self)(?:::[A-Za-z_][A-Za-z0-9_]*)+)", text):
-        yield tuple(m.group(1).split("::"))
 
 
-def resolve(path, here, modules, is_dir_module):
-    base = list(here) if is_dir_module else list(here[:-1])
+def aliases_of(text):
+    """`#[path = "unix.rs"] mod imp;`: the name a file is declared under."""
+    for m in re.finditer(r'#\[path\s*=\s*"([^"]+)"\]\s*(?:pub(?:\([a-z]+\))?\s+)?mod\s+([A-Za-z_][A-Za-z0-9_]*)\s*;', text):
+        yield m.group(2), m.group(1)
+
+
+def resolve(path, here, is_dir, modules, aliases, depth=0):
+    """The module `path` names from `here` (`depth` inline modules deep),
+    and the rest of the path."""
     if path[0] == "crate":
-        base, path = [], path[1:]
-    elif path[0] in ("super", "self"):
-        if path[0] == "super":
-            base = list(here[:-1])
-        else:
-            base = list(here)
-        path = path[1:]
+        base, path = (), path[1:]
+    elif path[0] == "super":
+        supers = 0
         while path and path[0] == "super":
-            base, path = base[:-1], path[1:]
+            supers, path = supers + 1, path[1:]
+        # The first `depth` supers leave inline modules, staying in this file.
+        up = max(supers - depth, 0)
+        base = here[: len(here) - up] if up else here
+    elif path[0] == "self":
+        base, path = here, path[1:]
+    elif depth == 0 and is_dir and (here + (path[0],) in modules or here + (path[0],) in aliases):
+        base = here
     else:
-        return None
+        return []
     full = tuple(base) + tuple(path)
-    for n in range(len(full), 0, -1):
-        if full[:n] in modules:
-            return full[:n]
-    return None
+    head = full[: len(base) + 1]
+    candidates = [t + full[len(base) + 1 :] for t in aliases[head]] if head in aliases else [full]
+    found = []
+    for full in candidates:
+        for n in range(len(full), 0, -1):
+            if full[:n] in modules:
+                found.append((full[:n], full[n:]))
+                break
+    return found
 
 
 def graph():
     modules = files()
+    texts = {m: without_tests(open(p, encoding="utf-8").read()) for m, p in modules.items()}
+    is_dir = {m: os.path.basename(p) in ("mod.rs", "lib.rs", "main.rs") for m, p in modules.items()}
+    aliases = {}
+    for m, path in modules.items():
+        for name, file in aliases_of(open(path, encoding="utf-8").read()):
+            target = module_of(os.path.join(os.path.dirname(modules[m]), file))
+            aliases.setdefault(m + (name,), []).append(target)
+    reexports = {m: {} for m in modules}
+    for m, text in texts.items():
+        for path in reexports_of(text):
+            for target, rest in resolve(path, m, is_dir[m], modules, aliases) or []:
+                if rest:
+                    reexports[m][path[-1]] = target
+
+    def through_reexports(target, rest):
+        for _ in range(5):
+            if rest and rest[0] in reexports[target] and reexports[target][rest[0]] != target:
+                target = reexports[target][rest[0]]
+            else:
+                break
+        return target
+
     edges = {m: set() for m in modules}
-    for module, path in modules.items():
-        is_dir = os.path.basename(path) in ("mod.rs", "lib.rs", "main.rs")
-        text = without_tests(open(path, encoding="utf-8").read())
-        for ref in references(text):
-            target = resolve(ref, module, modules, is_dir)
-            if target is not None and target != module and target != ():
-                # A parent's `mod` declarations are not uses; a child naming
-                # its parent's items is.
-                edges[module].add(target)
+    for module, text in texts.items():
+        for ref, depth in references(text):
+            for found in resolve(ref, module, is_dir[module], modules, aliases, depth) or []:
+                target = through_reexports(*found)
+                if target != module and target != ():
+                    edges[module].add(target)
     return modules, edges
 
 

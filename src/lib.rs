@@ -29,6 +29,7 @@ mod source_file;
 mod template;
 mod text;
 mod transform;
+mod trust;
 mod vars;
 mod vault;
 mod words;

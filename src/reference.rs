@@ -60,16 +60,6 @@ impl Cloud {
     }
 }
 
-/// Key Vault DNS suffixes and the token resource each one belongs to
-/// (docs/azure-wire.md section 5). A token for a resource is only ever sent
-/// to hosts under that resource's suffix, or to hosts the operator allowed.
-const KNOWN_SUFFIXES: &[(&str, &str)] = &[
-    (".vault.azure.net", "https://vault.azure.net"),
-    (".vault.azure.cn", "https://vault.azure.cn"),
-    (".vault.usgovcloudapi.net", "https://vault.usgovcloudapi.net"),
-    (".managedhsm.azure.net", "https://managedhsm.azure.net"),
-];
-
 /// Why a vault or secret reference was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefError {
@@ -191,15 +181,6 @@ impl VaultUrl {
         }
         let (host, port) = split_authority(authority)?;
         Some((VaultUrl { host, port: port.filter(|p| *p != 443) }, rest))
-    }
-
-    /// The token resource of this host's cloud, or `None` for a host outside
-    /// every Key Vault domain.
-    pub fn known_resource(&self) -> Option<&'static str> {
-        KNOWN_SUFFIXES
-            .iter()
-            .find(|(suffix, _)| self.host.len() > suffix.len() && self.host.ends_with(suffix))
-            .map(|(_, resource)| *resource)
     }
 }
 
@@ -598,32 +579,15 @@ mod tests {
         ] {
             let v = VaultUrl::parse("kv1", cloud).unwrap();
             assert_eq!(v.host(), host);
-            assert_eq!(v.known_resource(), Some(cloud.resource()));
+            assert_eq!(crate::trust::known_resource(&v), Some(cloud.resource()));
             let r = parse_app_service_reference("@Microsoft.KeyVault(VaultName=kv1;SecretName=s)", cloud);
             assert_eq!(r.unwrap().unwrap().vault.host(), host);
         }
         // A full URL's suffix wins over the cloud.
         let v = VaultUrl::parse("https://kv1.vault.azure.cn", Cloud::UsGov).unwrap();
-        assert_eq!(v.known_resource(), Some("https://vault.azure.cn"));
+        assert_eq!(crate::trust::known_resource(&v), Some("https://vault.azure.cn"));
         assert_eq!(Cloud::parse("AzureUSGovernment"), Some(Cloud::UsGov));
         assert_eq!(Cloud::parse("mars"), None);
-    }
-
-    #[test]
-    fn resources_follow_the_dns_suffix() {
-        let cases = [
-            ("https://a.vault.azure.net", Some("https://vault.azure.net")),
-            ("https://a.vault.azure.cn", Some("https://vault.azure.cn")),
-            ("https://a.vault.usgovcloudapi.net", Some("https://vault.usgovcloudapi.net")),
-            ("https://a.managedhsm.azure.net", Some("https://managedhsm.azure.net")),
-            ("https://vault.azure.net", None),
-            ("https://a.vault.azure.net.evil.com", None),
-            ("https://evilvault.azure.net", None),
-            ("https://127.0.0.1:8443", None),
-        ];
-        for (url, resource) in cases {
-            assert_eq!(vault(url).known_resource(), resource, "{url}");
-        }
     }
 
     #[test]

@@ -515,7 +515,7 @@ fn a_renewed_certificate_is_written_as_a_set_with_one_signal() {
         .spawn();
     assert!(support::wait_for(std::time::Duration::from_secs(20), || ready.exists()));
     w.vault.put("web", &make("2"));
-    let renewed = support::wait_for(std::time::Duration::from_secs(15), || {
+    let renewed = support::wait_for(std::time::Duration::from_secs(30), || {
         std::fs::read_to_string(&hups).is_ok_and(|h| !h.is_empty())
     });
     // Two more rounds: an unchanged certificate must not signal again.

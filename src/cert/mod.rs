@@ -4,80 +4,20 @@
 //! The leaf is the certificate whose public key is the key's; the chain is
 //! rebuilt from issuer and subject names, whatever order the vault stored.
 
+mod budget;
+mod error;
 mod pkcs12;
 
-use std::fmt;
+pub use budget::Budget;
+pub use error::Error;
+
+use budget::MAX_CERTS;
 
 use crate::der::{self, Reader, BIT_STRING, CONTEXT_0, EC, INTEGER, OCTET_STRING, OID, RSA, SEQUENCE};
 use crate::pem::append as pem;
 use crate::reference::Part;
 
 use crate::secret::SecretBytes;
-
-/// Why a part could not be had. Never holds key material.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Error {
-    /// `part=` on a secret whose content type is not a certificate's.
-    NotCertificate(Option<String>),
-    /// Malformed PEM, DER or PKCS#12.
-    Format(&'static str),
-    /// The PKCS#12 MAC does not verify with the empty password.
-    Mac,
-    /// Decryption failed (wrong padding: a damaged or mis-keyed PFX).
-    Decrypt,
-    /// An algorithm kvinit does not implement, and what to do.
-    Unsupported(String),
-    /// The secret holds no private key, or no certificate.
-    Missing(&'static str),
-    /// No certificate's public key is the private key's.
-    NoLeaf,
-    /// The PFX asks for more key derivation than `Budget::ITERATIONS` in all.
-    TooCostly,
-    /// `--timeout` ran out while the PFX was being decrypted.
-    OutOfTime,
-    /// More than `MAX_CERTS` certificates.
-    TooManyCertificates,
-}
-
-impl From<der::Error> for Error {
-    fn from(e: der::Error) -> Error {
-        Error::Format(e.0)
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::NotCertificate(Some(t)) => write!(
-                f,
-                "part= needs a certificate's secret (application/x-pkcs12 or application/x-pem-file), and this one \
-                 is {}",
-                crate::text::field(t, 255)
-            ),
-            Error::NotCertificate(None) => f.write_str(
-                "part= needs a certificate's secret (application/x-pkcs12 or application/x-pem-file), and this one \
-                 has no content type",
-            ),
-            Error::Format(what) => write!(f, "the certificate is malformed: {what}"),
-            Error::Mac => f.write_str("the PFX's MAC does not verify with the empty password (damaged, or protected \
-                                        by a password)"),
-            Error::Decrypt => f.write_str("the PFX does not decrypt with the empty password"),
-            Error::Unsupported(what) => write!(f, "the PFX uses {what}"),
-            Error::Missing(what) => write!(f, "the certificate's secret holds no {what}"),
-            Error::NoLeaf => f.write_str("no certificate in the secret matches its private key"),
-            Error::TooCostly => write!(
-                f,
-                "the PFX asks for more than {} key-derivation iterations in all (Key Vault's own take about \
-                 12,000); export it again with the defaults",
-                Budget::ITERATIONS
-            ),
-            Error::OutOfTime => f.write_str("the time (--timeout) ran out while decrypting the PFX"),
-            Error::TooManyCertificates => write!(f, "the secret holds more than {MAX_CERTS} certificates"),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
 
 /// A certificate's secret, parsed: its private key, if it holds one, and
 /// its chain, leaf first. Parsed once per read, however many parts a
@@ -124,40 +64,6 @@ impl Bundle {
         Ok(out)
     }
 }
-
-/// What parsing one certificate's secret may cost: PKCS#12 key-derivation
-/// iterations summed over the MAC and every bag, and the time left. Key
-/// Vault's own PFX takes about 12,000 iterations and OpenSSL 3's about
-/// 6,000; a hostile one could ask for a million in each of hundreds of bags.
-pub struct Budget {
-    iterations: u64,
-    until: std::time::Instant,
-}
-
-impl Budget {
-    /// Iterations one secret may cost in all: a few seconds of CPU.
-    pub const ITERATIONS: u64 = 4_000_000;
-
-    pub fn new(until: std::time::Instant) -> Budget {
-        Budget { iterations: Budget::ITERATIONS, until }
-    }
-
-    /// Takes `iterations` from the budget, before they are spent.
-    fn spend(&mut self, iterations: u32) -> Result<(), Error> {
-        self.iterations = self.iterations.checked_sub(u64::from(iterations)).ok_or(Error::TooCostly)?;
-        self.in_time()
-    }
-
-    fn in_time(&self) -> Result<(), Error> {
-        match std::time::Instant::now() < self.until {
-            true => Ok(()),
-            false => Err(Error::OutOfTime),
-        }
-    }
-}
-
-/// More certificates than this in one secret is not a chain.
-const MAX_CERTS: usize = 100;
 
 /// The blocks of a PEM secret: the key (PKCS#8; PKCS#1 RSA keys are
 /// wrapped) and the certificates, in the order stored.

@@ -9,7 +9,8 @@ use std::num::NonZeroU32;
 use aes::cipher::{block_padding::Pkcs7, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use ring::{digest, hmac, pbkdf2, rand::SecureRandom};
 
-use super::{Budget, Error};
+use super::budget::Budget;
+use super::error::Error;
 use crate::der::{self, Reader, CONTEXT_0, OCTET_STRING, OID, SEQUENCE, SET};
 use crate::secret::SecretBytes;
 
@@ -452,9 +453,9 @@ mod tests {
         let cheap = costly_pfx(3, 2048);
         assert!(read(&cheap, &mut Budget::new(Instant::now() + Duration::from_secs(60))).is_ok());
         let pfx = costly_pfx(267, 2048);
-        let mut small = Budget { iterations: 10_000, until: Instant::now() + Duration::from_secs(60) };
+        let mut small = Budget::with_iterations(10_000, Instant::now() + Duration::from_secs(60));
         assert!(matches!(read(&pfx, &mut small), Err(Error::TooCostly)));
-        assert!(small.iterations < 2048, "spent up to the bound: {} left", small.iterations);
+        assert!(small.left() < 2048, "spent up to the bound: {} left", small.left());
     }
 
     #[test]

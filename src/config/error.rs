@@ -3,10 +3,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::values::duration;
-use super::{authority, Kind};
+use crate::identity::Kind;
 use crate::reference::{RefError, VaultUrl};
 use crate::template;
+use crate::trust::authority;
 
 /// Why the command line or environment was rejected (exit code 2).
 #[derive(Debug)]
@@ -67,7 +67,7 @@ pub enum ConfigError {
     AllowHost(String),
     /// A `--timeout` (or `KVINIT_TIMEOUT`, named in `what`) that is not a
     /// duration between 1ms and 24h.
-    Timeout { what: &'static str, value: String },
+    Timeout { what: &'static str, value: String, why: &'static str },
     /// A `--cloud` that is not public, china or usgov.
     Cloud(String),
     /// An `--identity-source` that names no known source.
@@ -136,9 +136,7 @@ impl fmt::Display for ConfigError {
                 authority(vault)
             ),
             ConfigError::AllowHost(h) => write!(f, "--allow-vault-host {h:?} is not HOST or HOST:PORT"),
-            ConfigError::Timeout { what, value } => {
-                write!(f, "{what} {value:?} {}", duration(value).err().unwrap_or_default())
-            }
+            ConfigError::Timeout { what, value, why } => write!(f, "{what} {value:?} {why}"),
             ConfigError::Cloud(c) => write!(f, "--cloud {c:?} is not one of public, china, usgov"),
             ConfigError::IdentitySource(s) => {
                 write!(

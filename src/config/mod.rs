@@ -10,7 +10,6 @@ mod tests;
 mod values;
 
 pub use error::ConfigError;
-pub use values::parse_duration;
 
 use std::ffi::OsStr;
 use std::path::PathBuf;
@@ -19,15 +18,17 @@ use std::time::Duration;
 use crate::cli::Args;
 use crate::identity::{Choice, Env, Kind, UserAssigned, CREDENTIALS};
 use crate::import::Import;
-use crate::launch::Job;
-use crate::reference::{self, Cloud, VaultUrl};
+use crate::launch::Launch;
+use crate::reference::Cloud;
 use crate::sink::file::Files;
 use crate::sink::{Dest, Origin, Output};
 use crate::vars;
 use crate::vault::PlannedSecret;
 
 use init::init_plan;
-use requests::{duplicate, file_dest, parse_reference, parse_template, plan_secrets, requests, Request};
+use requests::{
+    duplicate, file_dest, parse_reference, parse_template, plan_secrets, requests, Request, Rules,
+};
 use values::{listed, named, parse_ids, parse_mode, parse_user};
 
 /// Docker's and Kubernetes' convention for secret files.
@@ -57,40 +58,12 @@ pub struct Plan {
     /// How secret files are written.
     pub files: Files,
     /// The command, and how it is started.
-    pub launch: Job,
+    pub launch: Launch,
     /// Extra trusted roots (a PEM bundle) for Key Vault TLS.
     pub ssl_cert_file: Option<PathBuf>,
     pub timeout: Duration,
     pub check: bool,
     rules: Rules,
-}
-
-/// `HOST[:PORT]` as `--allow-vault-host` takes it.
-fn authority(vault: &VaultUrl) -> String {
-    let host =
-        if vault.host().contains(':') { format!("[{}]", vault.host()) } else { vault.host().to_string() };
-    match vault.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host,
-    }
-}
-
-#[derive(Debug)]
-struct AllowedHost {
-    host: String,
-    port: Option<u16>,
-}
-
-impl AllowedHost {
-    fn parse(item: &str) -> Result<AllowedHost, ConfigError> {
-        reference::split_authority(item.trim())
-            .map(|(host, port)| AllowedHost { host, port })
-            .ok_or_else(|| ConfigError::AllowHost(item.to_string()))
-    }
-
-    fn matches(&self, vault: &VaultUrl) -> bool {
-        self.host == vault.host() && self.port.is_none_or(|p| p == vault.port().unwrap_or(443))
-    }
 }
 
 impl Plan {
@@ -107,7 +80,7 @@ impl Plan {
         let rules = Rules::new(&args, &env, cloud)?;
         let timeout = match named(&args.timeout, "--timeout", env.get(vars::TIMEOUT), vars::TIMEOUT) {
             Some((what, t)) => {
-                parse_duration(t).ok_or_else(|| ConfigError::Timeout { what, value: t.to_string() })?
+                values::duration(t).map_err(|why| ConfigError::Timeout { what, value: t.to_string(), why })?
             }
             None => DEFAULT_TIMEOUT,
         };
@@ -153,7 +126,7 @@ impl Plan {
             sentinel,
             templates,
             files,
-            launch: Job { command: args.command, env: child_env, user, init },
+            launch: Launch { command: args.command, env: child_env, user, init },
             ssl_cert_file: env.get("SSL_CERT_FILE").map(PathBuf::from),
             timeout,
             check: args.check,
@@ -171,36 +144,6 @@ impl Plan {
         let outputs = plan_secrets(&mut self.secrets, vec![request], &self.rules)?;
         self.outputs.extend(outputs);
         Ok(())
-    }
-}
-
-/// What references may name: the default vault, and the hosts tokens may go to.
-#[derive(Debug)]
-pub(super) struct Rules {
-    default_vault: Option<VaultUrl>,
-    allowed: Vec<AllowedHost>,
-    cloud: Cloud,
-}
-
-impl Rules {
-    fn new(args: &Args, env: &Env, cloud: Cloud) -> Result<Rules, ConfigError> {
-        let default_vault = match args.vault.as_deref().or(env.get(vars::VAULT)) {
-            Some(v) => Some(
-                VaultUrl::parse(v, cloud)
-                    .map_err(|source| ConfigError::Reference { what: format!("--vault {v}"), source })?,
-            ),
-            None => None,
-        };
-        Ok(Rules { default_vault, allowed: allowed_hosts(args, env)?, cloud })
-    }
-
-    /// The token resource for `vault`, if tokens may go there.
-    pub(super) fn resource_of(&self, vault: &VaultUrl, what: String) -> Result<&'static str, ConfigError> {
-        match vault.known_resource() {
-            Some(resource) => Ok(resource),
-            None if self.allowed.iter().any(|a| a.matches(vault)) => Ok(self.cloud.resource()),
-            None => Err(ConfigError::ForeignHost { what, vault: vault.clone() }),
-        }
     }
 }
 
@@ -247,20 +190,6 @@ fn template_files(args: &Args, env: &Env, outputs: &[Output]) -> Result<Vec<Temp
         templates.push(TemplateFile { src: PathBuf::from(src.trim()), dest });
     }
     Ok(templates)
-}
-
-/// `--allow-vault-host` and `KVINIT_ALLOW_VAULT_HOSTS`.
-fn allowed_hosts(args: &Args, env: &Env) -> Result<Vec<AllowedHost>, ConfigError> {
-    let mut allowed = Vec::new();
-    for item in &args.allow_vault_host {
-        allowed.push(AllowedHost::parse(item)?);
-    }
-    for item in env.get(vars::ALLOW_VAULT_HOSTS).unwrap_or("").split(',') {
-        if !item.trim().is_empty() {
-            allowed.push(AllowedHost::parse(item)?);
-        }
-    }
-    Ok(allowed)
 }
 
 fn files(args: &Args, env: &Env) -> Result<Files, ConfigError> {

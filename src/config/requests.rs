@@ -4,14 +4,54 @@
 use std::path::PathBuf;
 
 use super::values::listed;
-use super::{ConfigError, Rules};
+use super::ConfigError;
 use crate::cli::Args;
 use crate::identity::Env;
 use crate::reference::{parse_app_service_reference, Cloud, Options, SecretRef, VaultUrl};
-use crate::sink::{self, Dest, Origin, Output, Part, Slot, Source};
+use crate::sink::{self, Dest, Origin, Output, Segment, Slot, Source};
 use crate::template::{self, Filter};
+use crate::trust::{AllowedHost, Trust};
 use crate::vars;
 use crate::vault::PlannedSecret;
+
+/// What references may name: the default vault, and the hosts tokens may go to.
+#[derive(Debug)]
+pub(super) struct Rules {
+    pub default_vault: Option<VaultUrl>,
+    trust: Trust,
+}
+
+impl Rules {
+    pub fn new(args: &Args, env: &Env, cloud: Cloud) -> Result<Rules, ConfigError> {
+        let default_vault = match args.vault.as_deref().or(env.get(vars::VAULT)) {
+            Some(v) => Some(
+                VaultUrl::parse(v, cloud)
+                    .map_err(|source| ConfigError::Reference { what: format!("--vault {v}"), source })?,
+            ),
+            None => None,
+        };
+        Ok(Rules { default_vault, trust: Trust { allowed: allowed_hosts(args, env)?, cloud } })
+    }
+
+    /// The token resource for `vault`, if tokens may go there.
+    pub(super) fn resource_of(&self, vault: &VaultUrl, what: String) -> Result<&'static str, ConfigError> {
+        self.trust.resource_of(vault).ok_or_else(|| ConfigError::ForeignHost { what, vault: vault.clone() })
+    }
+}
+
+/// `--allow-vault-host` and `KVINIT_ALLOW_VAULT_HOSTS`.
+fn allowed_hosts(args: &Args, env: &Env) -> Result<Vec<AllowedHost>, ConfigError> {
+    let mut allowed = Vec::new();
+    for item in &args.allow_vault_host {
+        allowed.push(AllowedHost::parse(item).ok_or_else(|| ConfigError::AllowHost(item.to_string()))?);
+    }
+    for item in env.get(vars::ALLOW_VAULT_HOSTS).unwrap_or("").split(',') {
+        if !item.trim().is_empty() {
+            allowed.push(AllowedHost::parse(item).ok_or_else(|| ConfigError::AllowHost(item.to_string()))?);
+        }
+    }
+    Ok(allowed)
+}
 
 /// Every output asked for: `--env`, `--file`, their variables, and App
 /// Service references in the environment.
@@ -70,8 +110,8 @@ pub(super) fn plan_secrets(
                 parts
                     .into_iter()
                     .map(|p| match p {
-                        Piece::Text(t) => Ok(Part::Text(t)),
-                        Piece::Placeholder(w) => slot(w).map(Part::Slot),
+                        Piece::Text(t) => Ok(Segment::Text(t)),
+                        Piece::Placeholder(w) => slot(w).map(Segment::Slot),
                     })
                     .collect::<Result<_, _>>()?,
             ),

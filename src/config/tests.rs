@@ -3,9 +3,10 @@
 use std::ffi::OsString;
 
 use super::init::refuse_signals;
+use super::values::parse_duration;
 use super::*;
 use crate::launch::{Init, OnChange};
-use crate::sink::{Part, Source};
+use crate::sink::{Segment, Source};
 use crate::template::Filter;
 use clap::Parser;
 
@@ -175,12 +176,12 @@ fn templates_read_each_secret_once() {
     assert_eq!(names, ["user", "pass", "cfg"], "commas inside a template line are its own");
     let Source::Template(parts) = &p.outputs[0].source else { panic!("{:?}", p.outputs[0]) };
     assert_eq!(parts.len(), 6);
-    assert_eq!(parts[0], Part::Text("postgres://".into()));
-    let Part::Slot(slot) = &parts[3] else { panic!() };
+    assert_eq!(parts[0], Segment::Text("postgres://".into()));
+    let Segment::Slot(slot) = &parts[3] else { panic!() };
     assert_eq!((slot.secret, slot.filters.as_slice()), (1, &[Filter::UrlEncode][..]));
     assert_eq!(p.outputs[1].slots().next().unwrap().secret, 1, "PASS reuses the placeholder's read");
     let Source::Template(parts) = &p.outputs[2].source else { panic!() };
-    let Part::Slot(slot) = &parts[0] else { panic!() };
+    let Segment::Slot(slot) = &parts[0] else { panic!() };
     assert_eq!(slot.options.json.as_deref(), Some("/a,b"));
     // No commas were split on that line, so OTHER was never an item of its own.
     assert_eq!(p.outputs.len(), 3);

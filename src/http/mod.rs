@@ -2,6 +2,7 @@
 //! body limits. Callers describe a request and get bytes and a status back;
 //! every non-2xx status is a normal response here, not an error.
 
+mod preconnect;
 mod resolve;
 mod tls;
 
@@ -94,7 +95,7 @@ impl std::error::Error for SetupError {
 pub struct Client {
     agent: Agent,
     /// Connections opened ahead of need; only without a proxy.
-    warm: Option<tls::Warm>,
+    warm: Option<preconnect::Warm>,
     /// How messages name the agent's proxy, if it has one.
     proxy_name: Option<ProxyName>,
 }
@@ -133,7 +134,7 @@ impl Client {
         if proxy.is_some() {
             return Ok(Client::with_tls(proxy, tls, keep_alive, None));
         }
-        let warm = tls::Warm::new(tls.clone());
+        let warm = preconnect::Warm::new(tls.clone());
         let connector = ().chain(warm.clone()).chain(TcpConnector::default()).chain(tls);
         Ok(Client {
             agent: Agent::with_parts(

@@ -53,7 +53,7 @@ impl Arc {
             )),
         };
         request::send(&self.client, &call, &DEFAULT_POLICY, deadline, read)
-            .map_err(|f| Error::from_failure(self, &self.endpoint, f))
+            .map_err(|f| Error::from_failure(self.name(), |e| self.hint(e), &self.endpoint, f))
     }
 }
 

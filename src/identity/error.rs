@@ -4,8 +4,9 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::{Kind, TokenSource};
+use super::detect::Kind;
 use crate::http;
+use crate::request::Failed;
 use crate::retry::Failure;
 
 /// Why a source cannot be used as configured (exit code 2, before any request).
@@ -84,15 +85,18 @@ pub enum ErrorKind {
 }
 
 impl Error {
+    /// The failure of `source_name` at `endpoint`, with the source's hint
+    /// for it, if it has one.
     pub(crate) fn from_failure(
-        source: &dyn TokenSource,
+        source_name: &'static str,
+        hint: impl FnOnce(&ErrorKind) -> Option<String>,
         endpoint: &str,
         failure: Failure<ErrorKind>,
     ) -> Error {
         Error {
-            source_name: source.name(),
+            source_name,
             endpoint: display_endpoint(endpoint).to_string(),
-            hint: source.hint(&failure.error).or_else(|| match &failure.error {
+            hint: hint(&failure.error).or_else(|| match &failure.error {
                 ErrorKind::Http(e) => e.proxy_hint(),
                 _ => None,
             }),
@@ -163,6 +167,16 @@ pub(crate) fn error_status(response: &http::Response) -> ErrorKind {
         .map(|a| a.iter().filter_map(Value::as_u64).collect())
         .unwrap_or_default();
     ErrorKind::Status { status: response.status, error, description, body, codes }
+}
+
+impl Failed for ErrorKind {
+    fn http(e: http::Error) -> ErrorKind {
+        ErrorKind::Http(e)
+    }
+
+    fn status(r: &http::Response) -> ErrorKind {
+        error_status(r)
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::time::Instant;
 use crate::cert;
 use crate::error::{Error, RenderError};
 use crate::secret::SecretBytes;
-use crate::sink::{self, Dest, Output, Part, Slot, Source};
+use crate::sink::{self, Dest, Output, Segment, Slot, Source};
 use crate::transform;
 use crate::vault::{self, Fetched};
 
@@ -81,8 +81,8 @@ pub fn value<'a>(
             let mut failed = None;
             for part in parts {
                 match part {
-                    Part::Text(t) => text.extend_from_slice(t.as_bytes()),
-                    Part::Slot(slot) => match slot_value(slot) {
+                    Segment::Text(t) => text.extend_from_slice(t.as_bytes()),
+                    Segment::Slot(slot) => match slot_value(slot) {
                         Ok(value) => text.extend_from_slice(value.as_ref().map_or(&[][..], |v| v.expose())),
                         Err(e) => failed = failed.or(Some(e)),
                     },

@@ -6,7 +6,7 @@ use std::ffi::OsString;
 
 use crate::config::{ConfigError, Plan};
 use crate::error::Error;
-use crate::launch::{self, signals, user, Job};
+use crate::launch::{self, signals, user, Launch};
 use crate::sink::{self, Dest};
 
 use super::read::Running;
@@ -45,7 +45,7 @@ pub fn prepare_dir(plan: &Plan, ids: Option<&user::Ids>) -> Result<Option<sink::
 
 /// Replaces kvinit with the command (on Windows, runs it and returns its
 /// exit code).
-pub fn exec(job: &Job, env: Vec<(OsString, OsString)>, original: signals::Original) -> Result<i32, Error> {
+pub fn exec(job: &Launch, env: Vec<(OsString, OsString)>, original: signals::Original) -> Result<i32, Error> {
     launch::run(&job.command, env, original).map_err(Error::Launch)
 }
 
@@ -60,7 +60,7 @@ pub struct Start {
 /// `--init`: starts the command as a child and stays its parent until it
 /// exits (PID 1 in a Linux container), running `--refresh` rounds meanwhile.
 pub fn supervise(
-    job: &Job,
+    job: &Launch,
     init: &launch::Init,
     timeout: std::time::Duration,
     start: Start,

@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::time::{Duration, Instant};
 
 use super::rounds::Outcome;
-use super::{Init, OnChange};
+use super::settings::{Init, OnChange};
 
 type Env = Vec<(OsString, OsString)>;
 

@@ -18,9 +18,9 @@ use nix::unistd::{pipe2, Pid};
 
 use super::policy::{Action, Event, Policy, Stop};
 use super::rounds::{hook_exited, Refresh, Rounds};
+use super::settings::Init;
 use super::signals::{self, Original};
 use super::user::{self, Ids};
-use super::Init;
 
 /// Why the command was not started.
 #[derive(Debug)]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::policy::{Action, Event, Policy, Stop};
 use super::rounds::{hook_exited, Refresh, Rounds};
-use super::Init;
+use super::settings::Init;
 
 #[link(name = "kernel32")]
 extern "system" {

@@ -24,7 +24,7 @@ pub enum Source {
     /// One secret, after its options.
     Secret(Slot),
     /// Text with placeholders (`--env VAR=...{{ REF }}...`).
-    Template(Vec<Part>),
+    Template(Vec<Segment>),
 }
 
 /// One secret's place in an output.
@@ -36,8 +36,9 @@ pub struct Slot {
     pub filters: Vec<Filter>,
 }
 
+/// A piece of a template output: literal text, or a secret's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Part {
+pub enum Segment {
     Text(String),
     Slot(Slot),
 }
@@ -55,8 +56,8 @@ impl Output {
             Source::Template(parts) => (None, &parts[..]),
         };
         one.into_iter().chain(parts.iter().filter_map(|p| match p {
-            Part::Slot(slot) => Some(slot),
-            Part::Text(_) => None,
+            Segment::Slot(slot) => Some(slot),
+            Segment::Text(_) => None,
         }))
     }
 }

@@ -8,6 +8,7 @@ mod wire;
 
 pub use error::{Error, ErrorKind, Target};
 pub(crate) use wire::{next_page, parse_page, parse_secret, status_error};
+pub use wire::{Fetched, Listed};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -17,7 +18,7 @@ use crate::http::{self, Client};
 use crate::reference::{Collection, SecretRef, VaultUrl};
 use crate::request::{self, Call, Failed, Policy};
 use crate::retry::{Deadline, Failure};
-use crate::secret::{AccessToken, Secret};
+use crate::secret::AccessToken;
 
 const API_VERSION: &str = "7.4";
 
@@ -36,9 +37,8 @@ pub struct PlannedSecret {
 /// 10 s shared by the whole fleet.
 pub const CONCURRENCY: usize = 32;
 
-/// A listing asks for pages of 25 (`maxresults`), which Key Vault never
-/// exceeds; with at most 1000 pages, 25,000 secrets at most are held.
-const PAGE_SIZE: usize = 25;
+/// A listing of 25 secrets a page (`wire::PAGE_SIZE`) stops after 1000
+/// pages: 25,000 secrets at most are held.
 const MAX_PAGES: usize = 1000;
 
 /// Throttling (429) is retried up to 8 times, waiting as `Retry-After` says
@@ -51,22 +51,6 @@ const POLICY: Policy = Policy {
     max_transient: 3,
     attempt_timeout: Duration::from_secs(30),
 };
-
-/// A secret as Key Vault returned it.
-#[derive(Debug)]
-pub struct Fetched {
-    pub value: Secret,
-    /// The full identifier, with the version that was current.
-    pub id: String,
-    pub content_type: Option<String>,
-}
-
-impl Fetched {
-    /// The version segment of `id`.
-    pub fn version(&self) -> &str {
-        self.id.trim_end_matches('/').rsplit('/').next().unwrap_or("")
-    }
-}
 
 /// Opens the connections the reads will use while the token is fetched:
 /// one per secret (up to `CONCURRENCY`) to each vault named in `vaults`.
@@ -146,17 +130,6 @@ pub fn read(
         .map_err(|failure| Error::new(Target::Secret(secret.clone()), failure))
 }
 
-/// A secret as the list API shows it: no value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listed {
-    pub name: String,
-    pub enabled: bool,
-    /// Backs a Key Vault certificate.
-    pub managed: bool,
-    /// The secret's tags whose values are strings.
-    pub tags: Vec<(String, String)>,
-}
-
 /// Lists every secret of `vault`, following `nextLink` from page to page.
 /// A `nextLink` to any other host is refused: the token must not follow it.
 pub fn list(
@@ -168,7 +141,7 @@ pub fn list(
     let target = || Target::List(vault.clone());
     let fail = |error, attempts| Error::new(target(), Failure { error, attempts });
     let what = format!("listing secrets of {vault}");
-    let first = format!("{vault}/secrets?api-version={API_VERSION}&maxresults={PAGE_SIZE}");
+    let first = format!("{vault}/secrets?api-version={API_VERSION}&maxresults={}", wire::PAGE_SIZE);
     let mut next = Some(first);
     let mut listed = Vec::new();
     let mut pages = 0;

@@ -4,12 +4,42 @@
 
 use serde_json::Value;
 
-use super::{ErrorKind, Fetched, Listed, PAGE_SIZE};
+use super::error::ErrorKind;
 use crate::der::{self, BIT_STRING, EC, INTEGER, OID, RSA, SEQUENCE};
 use crate::http;
 use crate::reference::VaultUrl;
 use crate::secret::Secret;
 use crate::{base64, pem};
+
+/// Key Vault never sends more than 25 secrets a page (`maxresults`).
+pub const PAGE_SIZE: usize = 25;
+
+/// A secret as Key Vault returned it.
+#[derive(Debug)]
+pub struct Fetched {
+    pub value: Secret,
+    /// The full identifier, with the version that was current.
+    pub id: String,
+    pub content_type: Option<String>,
+}
+
+impl Fetched {
+    /// The version segment of `id`.
+    pub fn version(&self) -> &str {
+        self.id.trim_end_matches('/').rsplit('/').next().unwrap_or("")
+    }
+}
+
+/// A secret as the list API shows it: no value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    pub enabled: bool,
+    /// Backs a Key Vault certificate.
+    pub managed: bool,
+    /// The secret's tags whose values are strings.
+    pub tags: Vec<(String, String)>,
+}
 
 /// The URL of the page a `nextLink` names, on `vault` itself. Key Vault
 /// spells the default port (`https://v.vault.azure.net:443/secrets?...`), so
