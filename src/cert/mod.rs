@@ -204,6 +204,17 @@ mod tests {
 
     /// Found by the `certificates` fuzz target: an END line that overlaps
     /// the BEGIN line made the body's end fall before its start.
+    /// Building the chain compares every certificate with every other:
+    /// thousands of them (a server can send 1 MiB) took seconds.
+    #[test]
+    fn a_secret_holds_at_most_100_certificates() {
+        let block = "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n";
+        assert_eq!(from_pem(block.repeat(MAX_CERTS).as_bytes()).map(|(_, c)| c.len()), Ok(MAX_CERTS));
+        assert_eq!(from_pem(block.repeat(MAX_CERTS + 1).as_bytes()).unwrap_err(), Error::TooManyCertificates);
+        let many: Vec<Vec<u8>> = vec![vec![0x30, 0]; MAX_CERTS + 1];
+        assert_eq!(order(None, &many).unwrap_err(), Error::TooManyCertificates);
+    }
+
     #[test]
     fn an_end_line_is_looked_for_after_the_begin_line() {
         let pem = b"-----BEGIN PRIVATE KEY-----END PRIVATE KEY-----\n";
