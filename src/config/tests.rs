@@ -3,7 +3,7 @@
 use std::ffi::OsString;
 
 use super::init::refuse_signals;
-use super::values::parse_duration;
+use super::values::{self, parse_duration};
 use super::*;
 use crate::launch::{Init, OnChange};
 use crate::sink::{Segment, Source};
@@ -29,9 +29,19 @@ fn durations() {
     assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
     assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
     assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
-    for bad in ["", "0s", "s", "-1s", "10 parsecs", "1d", "1e9s"] {
+    assert_eq!(parse_duration(".5s"), Some(Duration::from_millis(500)));
+    assert_eq!(parse_duration("0.25ms"), Some(Duration::from_micros(250)));
+    assert_eq!(parse_duration("1.0000000019s"), Some(Duration::from_nanos(1_000_000_001)));
+    assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86_400)));
+    for bad in ["", "0s", "s", "-1s", "10 parsecs", "1d", "1e9s", ".", "1.2.3s", "0.0000000001s"] {
         assert_eq!(parse_duration(bad), None, "{bad}");
     }
+    let why = |s| values::duration(s).unwrap_err();
+    assert_eq!(why("0.0"), "must be more than zero");
+    for over in ["24.001h", "86401", "1441m", "340282366920938463463374607431768211456h"] {
+        assert_eq!(why(over), "is over the maximum of 24h", "{over}");
+    }
+    assert_eq!(why("1.2.3"), "is not a duration like 90s, 500ms or 2m");
 }
 
 #[test]

@@ -179,12 +179,12 @@ impl Refresher {
         let mut previous: Vec<Option<Result<Fetched, vault::Error>>> = Vec::with_capacity(results.len());
         for (i, result) in results.into_iter().enumerate() {
             let reference = &reads.secrets[i].reference;
-            let (name, vault) = (reference.name.as_str(), reference.vault.to_string());
             let held = &mut reads.fetched[i];
             let replaced = match (result, &*held) {
                 (Ok(new), Ok(old)) if same(&new, old) => {
                     if std::mem::take(&mut self.gone[i]) {
-                        log::info!(secret = name, vault = vault.as_str(); "refresh: {reference} can be read again");
+                        let message = format_args!("refresh: {reference} can be read again");
+                        render::log_secret(log::Level::Info, reference, None, message);
                     }
                     None
                 }
@@ -195,11 +195,11 @@ impl Refresher {
                 (Err(e), Ok(_)) if e.is_missing() => {
                     if !std::mem::replace(&mut self.gone[i], true) {
                         let what = if e.is_disabled() { "disabled" } else { "deleted or missing" };
-                        log::warn!(
-                            secret = name, vault = vault.as_str();
-                            "refresh: {reference} is now {what} in Key Vault; keeping its last value in {}",
-                            destinations(reads, i)
+                        let dests = destinations(reads, i);
+                        let message = format_args!(
+                            "refresh: {reference} is now {what} in Key Vault; keeping its last value in {dests}"
                         );
+                        render::log_secret(log::Level::Warn, reference, None, message);
                     }
                     None
                 }
@@ -207,9 +207,12 @@ impl Refresher {
                 (Err(e), Err(_)) if e.is_missing() => None,
                 (Err(e), _) => {
                     throttled |= matches!(e.kind, vault::ErrorKind::Status { status: 429, .. });
-                    log::error!(
-                        secret = name, vault = vault.as_str();
-                        "refresh: {}; keeping {}", one_line(&e), destinations(reads, i)
+                    let (why, dests) = (one_line(&e), destinations(reads, i));
+                    render::log_secret(
+                        log::Level::Error,
+                        reference,
+                        None,
+                        format_args!("refresh: {why}; keeping {dests}"),
                     );
                     None
                 }
@@ -240,11 +243,10 @@ impl Refresher {
                 Ok(value) => values.push((i, value)),
                 Err(Problem::Failed(secret, e)) => {
                     let reference = &reads.secrets[secret].reference;
-                    log::error!(
-                        secret = reference.name.as_str(), vault = reference.vault.to_string().as_str(),
-                        variable = output.dest.variable(), file = output.dest.file();
-                        "refresh: {reference} for {}: {e}; keeping every current value", output.dest
-                    );
+                    let dest = &output.dest;
+                    let message =
+                        format_args!("refresh: {reference} for {dest}: {e}; keeping every current value");
+                    render::log_secret(log::Level::Error, reference, Some(dest), message);
                     return None;
                 }
                 // Every secret was read at start-up, or is optional.
@@ -300,30 +302,30 @@ impl Refresher {
                 .collect();
             names.dedup();
             let names = names.join(", ");
-            match &output.dest {
-                Dest::File(_) => log::info!(
-                    secret = names.as_str(), file = output.dest.file();
-                    "refresh: {names} changed in Key Vault; rewrote {}", output.dest
+            let dest = &output.dest;
+            let changed = format!("refresh: {names} changed in Key Vault");
+            let (level, text) = match dest {
+                Dest::File(_) => (log::Level::Info, format!("{changed}; rewrote {dest}")),
+                Dest::Env(var) if restart => (log::Level::Info, format!("{changed}; {var} changes with a restart")),
+                Dest::EnvFrom(_) if restart => {
+                    (log::Level::Info, format!("{changed}; its variables change with a restart"))
+                }
+                Dest::Env(var) => (
+                    log::Level::Warn,
+                    format!(
+                        "{changed}, but {var} of the running command cannot change; restart it to pick up the new value"
+                    ),
                 ),
-                Dest::Env(var) if restart => log::info!(
-                    secret = names.as_str(), variable = var.as_str();
-                    "refresh: {names} changed in Key Vault; {var} changes with a restart"
+                Dest::EnvFrom(_) => (
+                    log::Level::Warn,
+                    format!(
+                        "{changed}, but the variables it gives the running command cannot change; restart it to \
+                         pick up the new values"
+                    ),
                 ),
-                Dest::EnvFrom(_) if restart => log::info!(
-                    secret = names.as_str();
-                    "refresh: {names} changed in Key Vault; its variables change with a restart"
-                ),
-                Dest::Env(var) => log::warn!(
-                    secret = names.as_str(), variable = var.as_str();
-                    "refresh: {names} changed in Key Vault, but {var} of the running command cannot change; \
-                     restart it to pick up the new value"
-                ),
-                Dest::EnvFrom(_) => log::warn!(
-                    secret = names.as_str();
-                    "refresh: {names} changed in Key Vault, but the variables it gives the running command \
-                     cannot change; restart it to pick up the new values"
-                ),
-            }
+            };
+            let (variable, file) = (dest.variable(), dest.file());
+            log::log!(level, secret = names.as_str(), variable, file; "{text}");
         }
     }
 }

@@ -4,12 +4,13 @@
 //! the files written together, all or none.
 
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::time::Instant;
 
 use crate::cert;
 use crate::error::{Error, RenderError};
+use crate::reference::SecretRef;
 use crate::secret::SecretBytes;
 use crate::sink::{self, Dest, Output, Segment, Slot, Source};
 use crate::transform;
@@ -138,6 +139,20 @@ impl Failures {
     }
 }
 
+/// One log line about secret `reference`, and about the output `dest` where
+/// there is one, with their names as fields; never a value. One call site
+/// for all of them, as each `log!` with fields costs its own code.
+pub fn log_secret(
+    level: log::Level,
+    reference: &SecretRef,
+    dest: Option<&Dest>,
+    message: std::fmt::Arguments<'_>,
+) {
+    let vault = reference.vault.to_string();
+    let (variable, file) = (dest.and_then(Dest::variable), dest.and_then(Dest::file));
+    log::log!(level, secret = reference.name.as_str(), vault = vault.as_str(), variable, file; "{message}");
+}
+
 /// Which outputs a render is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -166,10 +181,12 @@ pub fn render<'r>(
         for (secret, why) in absent {
             let reference = &reads.secrets[secret].reference;
             let what = if matches!(output.source, Source::Template(_)) { "left empty" } else { "skipped" };
-            log::warn!(
-                secret = reference.name.as_str(), vault = reference.vault.to_string().as_str(),
-                variable = output.dest.variable(), file = output.dest.file();
-                "{}: {reference} is {why}; {what} (optional)", output.dest
+            let dest = &output.dest;
+            log_secret(
+                log::Level::Warn,
+                reference,
+                Some(dest),
+                format_args!("{dest}: {reference} is {why}; {what} (optional)"),
             );
         }
         let vars = match (&output.dest, &value) {
@@ -229,7 +246,7 @@ fn env_from_vars(
             let key = transform::shown_key(&key);
             return Err(bad(format!("key {key} does not make a variable name (with the prefix {prefix:?})")));
         }
-        if taken.explicit.contains(var.as_str()) {
+        if taken.explicit.contains(&var.as_str()) {
             continue;
         }
         if let Some(other) = taken.by_env_from.get(&var) {
@@ -240,10 +257,10 @@ fn env_from_vars(
                 transform::EnvFormat::Json => format!("--env {var}={reference}?json={}", json_pointer(&key)),
                 transform::EnvFormat::Dotenv => format!("--env {var}=..."),
             };
-            log::warn!(
-                variable = var.as_str(), secret = reference.name.as_str();
-                "--env-from: skipping {var} from {reference}: {}; to set it, name it: {fix}", refusal.why(&var)
-            );
+            let why = refusal.why(&var);
+            let message =
+                format_args!("--env-from: skipping {var} from {reference}: {why}; to set it, name it: {fix}");
+            log_secret(log::Level::Warn, reference, Some(&Dest::Env(var.clone())), message);
             continue;
         }
         if sink::env::to_os(&value).is_none() {
@@ -260,7 +277,7 @@ struct Taken<'a> {
     /// kvinit's own environment: never replaced by an import.
     inherited: &'a [(OsString, OsString)],
     /// `--env` names: they win.
-    explicit: BTreeSet<&'a str>,
+    explicit: Vec<&'a str>,
     /// Variables already given, and by which secret.
     by_env_from: BTreeMap<String, usize>,
 }
