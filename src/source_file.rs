@@ -4,6 +4,7 @@
 //! copy a file only root may read into a destination they own, or add
 //! placeholders for secrets they were not given. So with `--user` a source
 //! is read only where nobody but root can change it, as `--dir` is opened.
+//! Either way it must be a regular file: a FIFO would block the start.
 
 use std::fs::File;
 use std::path::Path;
@@ -12,85 +13,147 @@ use std::path::Path;
 /// root can change it or the way to it. The error says why, never what the
 /// file holds.
 pub fn open(path: &Path, strict: bool) -> Result<File, String> {
-    if strict {
-        imp::open_trusted(path)
-    } else {
-        File::open(path).map_err(|e| e.to_string())
+    let file = if strict { imp::open_trusted(path)? } else { imp::open(path)? };
+    match file.metadata() {
+        Ok(m) if m.is_file() => Ok(file),
+        Ok(_) => Err("not a regular file".into()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
 #[cfg(unix)]
 mod imp {
-    use std::fs::{File, Metadata};
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    use std::path::{Path, PathBuf};
+    use std::collections::VecDeque;
+    use std::ffi::{OsStr, OsString};
+    use std::fs::File;
+    use std::os::fd::{AsFd, OwnedFd};
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::path::{Component, Path, PathBuf};
 
-    use nix::sys::statvfs::{statvfs, FsFlags};
+    use nix::fcntl::{openat, readlinkat, AtFlags, OFlag};
+    use nix::sys::stat::{fstat, fstatat, FileStat, Mode, SFlag};
+    use nix::sys::statvfs::{fstatvfs, FsFlags};
 
-    /// Every symlink on the way is root's (a Kubernetes ConfigMap's
-    /// `..data` is), and every directory on the resolved path, and the file,
-    /// is root's and writable by nobody else, unless it is on a read-only
-    /// mount (a ConfigMap's 0777 directory is). The file is then opened
-    /// without following a symlink, and must be the one checked.
+    /// Non-blocking, so that a FIFO is refused rather than waited on.
+    const FILE_FLAGS: OFlag =
+        OFlag::O_RDONLY.union(OFlag::O_NOFOLLOW).union(OFlag::O_NONBLOCK).union(OFlag::O_CLOEXEC);
+    const DIR_FLAGS: OFlag =
+        OFlag::O_RDONLY.union(OFlag::O_DIRECTORY).union(OFlag::O_NOFOLLOW).union(OFlag::O_CLOEXEC);
+    /// As many symlinks as the kernel follows in one path.
+    const MAX_LINKS: usize = 40;
+
+    pub fn open(path: &Path) -> Result<File, String> {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Walks `path` from `/` one name at a time, each directory opened by
+    /// descriptor and checked through it, so that what is checked is what
+    /// is read: every symlink on the way must be root's (a Kubernetes
+    /// ConfigMap's `..data` is), and every directory, and the file, root's
+    /// and writable by nobody else, unless on a read-only mount (a
+    /// ConfigMap's 0777 directory is) or a sticky directory of root's.
     pub fn open_trusted(path: &Path) -> Result<File, String> {
         let absolute = std::env::current_dir().map_err(|e| e.to_string())?.join(path);
-        let mut prefix = PathBuf::from("/");
-        for part in absolute.components().skip(1) {
-            prefix.push(part);
-            let meta =
-                std::fs::symlink_metadata(&prefix).map_err(|e| format!("{}: {e}", prefix.display()))?;
-            if meta.file_type().is_symlink() && meta.uid() != 0 {
-                return Err(format!(
-                    "{} is a symlink made by uid {}, not root; with --user, a template is read only by a path \
-                     that only root can change",
-                    prefix.display(),
-                    meta.uid()
-                ));
+        let mut todo: VecDeque<OsString> = names(&absolute).collect();
+        let root = nix::fcntl::open("/", DIR_FLAGS, Mode::empty()).map_err(|e| format!("/: {e}"))?;
+        check(&root, Path::new("/"))?;
+        let mut walked: Vec<(OwnedFd, PathBuf)> = vec![(root, PathBuf::from("/"))];
+        let mut links = 0;
+        while let Some(name) = todo.pop_front() {
+            if name == ".." {
+                if walked.len() > 1 {
+                    walked.pop();
+                }
+                continue;
+            }
+            let (dir, shown) = walked.last().ok_or("no directory")?;
+            let at = shown.join(&name);
+            let failed = |e: nix::Error| format!("{}: {}", at.display(), std::io::Error::from(e));
+            let st = fstatat(dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW).map_err(failed)?;
+            match SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT {
+                SFlag::S_IFLNK => {
+                    if st.st_uid != 0 {
+                        return Err(format!(
+                            "{} is a symlink made by uid {}, not root; with --user, a template is read only by \
+                             a path that only root can change",
+                            at.display(),
+                            st.st_uid
+                        ));
+                    }
+                    links += 1;
+                    if links > MAX_LINKS {
+                        return Err(format!("{}: too many symlinks", at.display()));
+                    }
+                    let target = PathBuf::from(readlinkat(dir, name.as_os_str()).map_err(failed)?);
+                    if target.is_absolute() {
+                        walked.truncate(1);
+                    }
+                    for (i, step) in names(&target).enumerate() {
+                        todo.insert(i, step);
+                    }
+                }
+                SFlag::S_IFDIR => {
+                    let fd = openat(dir, name.as_os_str(), DIR_FLAGS, Mode::empty()).map_err(failed)?;
+                    check(&fd, &at)?;
+                    walked.push((fd, at));
+                }
+                _ if todo.is_empty() => {
+                    let fd = openat(dir, name.as_os_str(), FILE_FLAGS, Mode::empty()).map_err(failed)?;
+                    check(&fd, &at)?;
+                    return Ok(File::from(fd));
+                }
+                _ => return Err(format!("{} is not a directory", at.display())),
             }
         }
-        let resolved = std::fs::canonicalize(&absolute).map_err(|e| e.to_string())?;
-        let mut checked = None;
-        for at in resolved.ancestors().collect::<Vec<_>>().into_iter().rev() {
-            let meta = std::fs::symlink_metadata(at).map_err(|e| format!("{}: {e}", at.display()))?;
-            if let Some(who) = changeable_by(&meta, at) {
-                return Err(format!(
-                    "{} is writable by {who}; with --user, a template is read only where nobody but root can \
-                     change it (keep it in the image, or on a read-only mount)",
-                    at.display()
-                ));
-            }
-            checked = Some(meta);
-        }
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(nix::libc::O_NOFOLLOW)
-            .open(&resolved)
-            .map_err(|e| e.to_string())?;
-        let opened = file.metadata().map_err(|e| e.to_string())?;
-        match checked {
-            Some(m) if m.dev() == opened.dev() && m.ino() == opened.ino() => Ok(file),
-            _ => Err("it changed while it was being checked".into()),
+        Err("it names a directory, not a file".into())
+    }
+
+    /// The names of `path` after its root, `.` left out.
+    fn names(path: &Path) -> impl Iterator<Item = OsString> + '_ {
+        path.components().filter_map(|c| match c {
+            Component::Normal(name) => Some(name.to_os_string()),
+            Component::ParentDir => Some(OsStr::new("..").to_os_string()),
+            _ => None,
+        })
+    }
+
+    /// Refuses what is open at `fd` if anyone but root could change it.
+    fn check(fd: &OwnedFd, at: &Path) -> Result<(), String> {
+        let st = fstat(fd.as_fd()).map_err(|e| format!("{}: {}", at.display(), std::io::Error::from(e)))?;
+        match changeable_by(&st, fd) {
+            None => Ok(()),
+            Some(who) => Err(format!(
+                "{} is writable by {who}; with --user, a template is read only where nobody but root can change \
+                 it (keep it in the image, or on a read-only mount)",
+                at.display()
+            )),
         }
     }
 
-    /// Who besides root could change `at`, if anyone. A sticky directory of
-    /// root's (`/tmp`, `/dev/shm`) lets others add entries, but not rename
-    /// or replace root's, and the next step on the path is checked itself.
-    fn changeable_by(meta: &Metadata, at: &Path) -> Option<String> {
-        let mode = meta.mode();
-        let sticky = meta.is_dir() && mode & 0o1000 != 0;
-        let who = if meta.uid() != 0 {
-            format!("its owner, uid {}", meta.uid())
-        } else if sticky {
+    /// Who besides root could change it, if anyone. Whatever another user
+    /// owns is theirs to change, read-only mount or not (they may have a
+    /// writable view of it elsewhere). A sticky directory of root's (`/tmp`,
+    /// `/dev/shm`) lets others add entries, but not rename or replace
+    /// root's, and the next step on the path is checked itself.
+    fn changeable_by(st: &FileStat, fd: &OwnedFd) -> Option<String> {
+        let mode = st.st_mode;
+        let is_dir = SFlag::from_bits_truncate(mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
+        let who = if st.st_uid != 0 {
+            return Some(format!("its owner, uid {}", st.st_uid));
+        } else if is_dir && mode & 0o1000 != 0 {
             return None;
         } else if mode & 0o002 != 0 {
             "everyone".to_string()
         } else if mode & 0o020 != 0 {
-            format!("group {}", meta.gid())
+            format!("group {}", st.st_gid)
         } else {
             return None;
         };
-        let read_only = statvfs(at).is_ok_and(|st| st.flags().contains(FsFlags::ST_RDONLY));
+        let read_only = fstatvfs(fd.as_fd()).is_ok_and(|v| v.flags().contains(FsFlags::ST_RDONLY));
         (!read_only).then_some(who)
     }
 }
@@ -100,8 +163,12 @@ mod imp {
     use std::fs::File;
     use std::path::Path;
 
+    pub fn open(path: &Path) -> Result<File, String> {
+        File::open(path).map_err(|e| e.to_string())
+    }
+
     /// Windows has no `--user`.
     pub fn open_trusted(path: &Path) -> Result<File, String> {
-        File::open(path).map_err(|e| e.to_string())
+        open(path)
     }
 }

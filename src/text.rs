@@ -33,11 +33,12 @@ pub fn printable_line(text: &str) -> String {
     printable(text).replace('\n', " ")
 }
 
-/// As `printable_line`, at most `limit` characters, and no spaces, so that
+/// As `printable_line`, at most `limit` characters, and no white space of
+/// any kind (U+3000 reads as a space too), so that
 /// it stays one `key=value` field: for what someone set on a secret (its
 /// content type).
 pub fn field(text: &str, limit: usize) -> String {
-    capped(text, limit).replace(['\n', ' '], "_")
+    capped(text, limit).chars().map(|c| if c.is_whitespace() { '_' } else { c }).collect()
 }
 
 /// Zero-width, bidirectional and other format characters (Unicode Cf).
@@ -60,6 +61,7 @@ mod tests {
             "text/plain_env:FORGED_secret=x_]0;t_"
         );
         assert_eq!(field(&"y".repeat(300), 255).len(), 255 + "... (45 more characters)".len());
+        assert_eq!(field("text/plain\u{2003}version=x\u{3000}vault=y", 100), "text/plain_version=x_vault=y");
         let long = "x".repeat(2005);
         assert!(printable(&long).ends_with("... (5 more characters)"));
     }

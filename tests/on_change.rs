@@ -130,8 +130,19 @@ fn a_sentinel_keeps_each_round_to_one_get() {
     w.vault.put("b", "v2");
     w.vault.put("version", "v2");
     let rotated = wait_for(Duration::from_secs(15), || read(&shm.0.join("b")) == "v2");
+    // A sentinel that cannot be read is said once, not every round.
+    w.vault.disable("version");
+    std::thread::sleep(Duration::from_millis(3500));
+    w.vault.secrets.lock().unwrap().get_mut("version").unwrap().enabled = true;
+    std::thread::sleep(Duration::from_millis(2500));
     signal(child.id(), 15);
     let (code, _, stderr) = finish(child, Duration::from_secs(20));
+    assert_eq!(
+        stderr.matches("keeping the current secrets (said once until it is read again)").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("refresh: version can be read again"), "{stderr}");
     assert!(
         (2..=5).contains(&quiet) && sentinel_only,
         "{quiet} GETs in 3.5 s of 1 s rounds, sentinel only: {sentinel_only}"

@@ -256,6 +256,58 @@ fn with_user_a_template_is_read_only_where_only_root_can_change_it() {
         .assert_stderr_contains(&format!("{} is a symlink made by uid 65534, not root", link.display()))
         .assert_output_lacks("root's own text");
     assert!(!shm.0.join("out").exists());
+    // A symlink root made, in a directory the user owns: the user can swap
+    // it between the check and the read, so the directory is refused.
+    let made_by_root = planted.join("made-by-root.tpl");
+    symlink(&only_root, &made_by_root).unwrap();
+    run(&made_by_root, true)
+        .assert_code(2)
+        .assert_stderr_contains(&format!("{} is writable by its owner, uid 65534", planted.display()))
+        .assert_output_lacks("root's own text");
+    // A read-only mount excuses a directory of root's that is open to all
+    // (a ConfigMap's), but not a file the user owns: they may write to it
+    // through another view of the same files.
+    let shared = w.dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    std::fs::write(shared.join("t.tpl"), "{{ db-user }}").unwrap();
+    chown(shared.join("t.tpl"), Some(65534), Some(65534)).unwrap();
+    let read_only = w.dir.path().join("read-only");
+    std::fs::create_dir(&read_only).unwrap();
+    let mounted = || {
+        std::process::Command::new("unshare")
+            .args(["-m", "sh", "-c"])
+            .arg(format!(
+                "mount --bind {p} {r} && mount -o remount,bind,ro {r} && exec \"$@\"",
+                p = shared.display(),
+                r = read_only.display()
+            ))
+            .arg("sh")
+            .arg(env!("CARGO_BIN_EXE_kvinit"))
+            .args(["--vault", &w.vault.url(), "--allow-vault-host", &w.vault.host(), "--user", "65534:65534"])
+            .args([
+                "--dir",
+                shm.0.to_str().unwrap(),
+                "--template",
+                &format!("{}/t.tpl=out", read_only.display()),
+            ])
+            .args(["--", "true"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", w.imds.authority_host())
+            .env("SSL_CERT_FILE", &w.vault.ca_file)
+            .output()
+            .unwrap()
+    };
+    let refused = mounted();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    let file = read_only.join("t.tpl");
+    assert!(stderr.contains(&format!("{} is writable by its owner, uid 65534", file.display())), "{stderr}");
+    chown(shared.join("t.tpl"), Some(0), Some(0)).unwrap();
+    let accepted = mounted();
+    assert_eq!(accepted.status.code(), Some(0), "{}", String::from_utf8_lossy(&accepted.stderr));
+    assert_eq!(read(&shm.0.join("out")), "app");
     run(&planted.join("t.tpl"), false).assert_success();
     assert_eq!(read(&shm.0.join("out")), "app");
     // A template where only root can write is read as before.
@@ -267,5 +319,29 @@ fn with_user_a_template_is_read_only_where_only_root_can_change_it() {
         assert_eq!(read(&shm.0.join("out")), "user=app");
     } else {
         eprintln!("skipped the accepted case: {} is writable by others than root", safe.display());
+    }
+}
+
+/// A FIFO would block the start until someone writes to it: refused at
+/// once, as a directory is, with `--user` or without.
+#[test]
+fn a_template_source_must_be_a_regular_file() {
+    let w = world();
+    let shm = support::Shm::new();
+    let fifo = w.dir.path().join("fifo.tpl");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    for src in [fifo.as_path(), w.dir.path()] {
+        let run = w
+            .kvinit()
+            .args(["--dir", shm.0.to_str().unwrap(), "--template", &format!("{}=out", src.display())])
+            .args(["--timeout", "5s", "--", "true"])
+            .run_for(std::time::Duration::from_secs(10));
+        run.assert_code(2);
+        assert!(
+            run.stderr().contains("not a regular file") || run.stderr().contains("Is a directory"),
+            "{}",
+            run.stderr()
+        );
     }
 }

@@ -30,7 +30,8 @@ pub fn run(mut plan: Plan, original: signals::Original) -> Result<i32, Error> {
     let dir = start::prepare_dir(&plan, ids.as_ref())?;
     let (reads, session) = read::read_secrets(&mut plan, deadline)?;
     let until = std::time::Instant::now() + deadline.remaining();
-    let (rendered, failures) = render::render(&reads, &plan.launch.env, render::Scope::All, until);
+    let certs = render::Certs::new(reads.secrets.len(), until);
+    let (rendered, failures) = render::render(&reads, &plan.launch.env, render::Scope::All, &certs);
     if plan.check {
         report::print_check(&reads, &rendered);
     }

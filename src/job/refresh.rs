@@ -34,6 +34,8 @@ pub struct Refresher {
     /// By secret: deleted or disabled since it was last read (its last
     /// value kept), so that this is said once, not every round.
     gone: Vec<bool>,
+    /// `--refresh-sentinel` could not be read last round: said once too.
+    sentinel_failing: bool,
 }
 
 /// A tenth of Key Vault's limit (4,000 GETs per 10 s per vault) shared by
@@ -52,7 +54,7 @@ impl Refresher {
             );
         }
         let gone = vec![false; running.reads.secrets.len()];
-        Refresher { running, every, timeout, slow: 0, rng: Rng::new(), gone }
+        Refresher { running, every, timeout, slow: 0, rng: Rng::new(), gone, sentinel_failing: false }
     }
 
     /// With `--refresh-sentinel`: reads it, and `true` if the round should
@@ -62,7 +64,11 @@ impl Refresher {
         let running = &mut self.running;
         let Some((sentinel, seen)) = &mut running.sentinel else { return true };
         let token = &running.session.tokens[sentinel.resource];
-        match vault::read(&running.session.web, &sentinel.reference, token, deadline) {
+        let read = vault::read(&running.session.web, &sentinel.reference, token, deadline);
+        if read.is_ok() && std::mem::take(&mut self.sentinel_failing) {
+            log::info!("refresh: {} can be read again", sentinel.reference);
+        }
+        match read {
             Ok(f) if seen.as_deref() == Some(f.id.as_str()) => {
                 log::debug!("refresh: {} is unchanged", sentinel.reference);
                 false
@@ -73,8 +79,15 @@ impl Refresher {
                 true
             }
             Err(e) if matches!(e.kind, vault::ErrorKind::Status { status: 401, .. }) => true,
+            Err(e) if std::mem::replace(&mut self.sentinel_failing, true) => {
+                log::debug!("refresh: {}; keeping the current secrets", one_line(&e));
+                false
+            }
             Err(e) => {
-                log::error!("refresh: {}; keeping the current secrets", one_line(&e));
+                log::error!(
+                    "refresh: {}; keeping the current secrets (said once until it is read again)",
+                    one_line(&e)
+                );
                 false
             }
         }
@@ -141,10 +154,12 @@ impl launch::Refresh for Refresher {
         // A round is applied whole or not at all: a new version that does
         // not render (no longer JSON, a broken certificate) keeps every
         // value as it was, and is tried again next round.
+        // Each certificate is parsed once for the files and the environment.
         let until = Instant::now() + deadline.remaining();
-        let rendered = self.render(&outputs, until);
+        let certs = render::Certs::new(self.running.reads.secrets.len(), until);
+        let rendered = self.render(&outputs, &certs);
         let env = match (&rendered, &self.running.rerender) {
-            (Some(_), Some(_)) => self.environment(until),
+            (Some(_), Some(_)) => self.environment(&certs),
             _ => None,
         };
         let (Some(rendered), true) = (rendered, env.is_some() || self.running.rerender.is_none()) else {
@@ -233,13 +248,12 @@ impl Refresher {
 
     /// The new value of each output in `outputs`, or `None` (logged) if
     /// one cannot be rendered.
-    fn render(&self, outputs: &[usize], until: Instant) -> Option<Vec<(usize, Option<SecretBytes>)>> {
+    fn render(&self, outputs: &[usize], certs: &render::Certs) -> Option<Vec<(usize, Option<SecretBytes>)>> {
         let reads = &self.running.reads;
-        let certs = render::Certs::new(reads.secrets.len(), until);
         let mut values = Vec::with_capacity(outputs.len());
         for &i in outputs {
             let output = &reads.outputs[i];
-            match render::value(output, &reads.fetched, &certs).value {
+            match render::value(output, &reads.fetched, certs).value {
                 Ok(value) => values.push((i, value)),
                 Err(Problem::Failed(secret, e)) => {
                     let reference = &reads.secrets[secret].reference;
@@ -259,10 +273,10 @@ impl Refresher {
     /// With `--on-change restart` or `--on-change-run`: the command's
     /// environment from the values now held, rendered as at start-up;
     /// `None` (logged) when it cannot be.
-    fn environment(&self, until: Instant) -> Option<Vec<(OsString, OsString)>> {
+    fn environment(&self, certs: &render::Certs) -> Option<Vec<(OsString, OsString)>> {
         let (base, home) = self.running.rerender.as_ref()?;
         let (rendered, failures) =
-            render::render(&self.running.reads, base, render::Scope::Environment, until);
+            render::render(&self.running.reads, base, render::Scope::Environment, certs);
         if failures.is_some() {
             log::error!("refresh: not every secret could be rendered; keeping every current value");
             return None;

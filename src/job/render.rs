@@ -167,9 +167,8 @@ pub fn render<'r>(
     reads: &'r Reads,
     inherited: &'r [(OsString, OsString)],
     scope: Scope,
-    until: Instant,
+    certs: &Certs,
 ) -> (Vec<Rendered<'r>>, Option<Failures>) {
-    let certs = Certs::new(reads.secrets.len(), until);
     let mut rendered = Vec::with_capacity(reads.outputs.len());
     let mut failed_reads: Vec<usize> = Vec::new();
     let mut renders = Vec::new();
@@ -177,7 +176,7 @@ pub fn render<'r>(
     let mut taken = Taken { inherited, explicit, by_env_from: BTreeMap::new() };
     let in_scope = |o: &&Output| scope == Scope::All || !matches!(o.dest, Dest::File(_));
     for output in reads.outputs.iter().filter(in_scope) {
-        let Rendering { value, absent } = value(output, &reads.fetched, &certs);
+        let Rendering { value, absent } = value(output, &reads.fetched, certs);
         for (secret, why) in absent {
             let reference = &reads.secrets[secret].reference;
             let what = if matches!(output.source, Source::Template(_)) { "left empty" } else { "skipped" };

@@ -1,6 +1,7 @@
 //! Secrets into the child's environment. kvinit's own environment is never
 //! modified: the child's is built here and handed to `launch`.
 
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 
 use crate::secret::SecretBytes;
@@ -8,10 +9,22 @@ use crate::secret::SecretBytes;
 /// Lays each `(variable, value)` over `base`: a variable that exists (an App
 /// Service reference, say) is replaced in place, a new one is appended.
 pub fn build(mut base: Vec<(OsString, OsString)>, items: &[(&str, OsString)]) -> Vec<(OsString, OsString)> {
+    // An index, not a search per item: `--env-from` can bring thousands.
+    let key = |name: &OsStr| match cfg!(windows) {
+        true => name.to_ascii_uppercase(),
+        false => name.to_os_string(),
+    };
+    let mut at: BTreeMap<OsString, usize> = BTreeMap::new();
+    for (i, (k, _)) in base.iter().enumerate() {
+        at.entry(key(k)).or_insert(i);
+    }
     for (var, value) in items {
-        match base.iter_mut().find(|(k, _)| same_name(k, var)) {
-            Some((_, v)) => *v = value.clone(),
-            None => base.push((OsString::from(var), value.clone())),
+        match at.get(&key(OsStr::new(var))) {
+            Some(&i) => base[i].1 = value.clone(),
+            None => {
+                at.insert(key(OsStr::new(var)), base.len());
+                base.push((OsString::from(var), value.clone()));
+            }
         }
     }
     base
@@ -45,16 +58,23 @@ pub fn changes_how_programs_run(var: &str) -> bool {
         "ZDOTDIR", "EDITOR", "VISUAL", "PAGER", "LESSOPEN", "LESSCLOSE", "LUA_INIT", "RUBYOPT", "RUBYLIB",
         "CLASSPATH", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "ASPNETCORE_HOSTINGSTARTUPASSEMBLIES",
         "GCONV_PATH", "GLIBC_TUNABLES", "LOCPATH", "NLSPATH", "HOSTALIASES", "RES_OPTIONS", "LOCALDOMAIN",
-        "TMPDIR", "TZDIR", "PHPRC", "PHP_INI_SCAN_DIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "SSLKEYLOGFILE",
-        "NO_PROXY", "PS0", "PS1", "PS2", "PS3", "PS4",
+        "TMPDIR", "TMP", "TEMP", "TZDIR", "PHPRC", "PHP_INI_SCAN_DIR", "SSL_CERT_FILE", "SSL_CERT_DIR",
+        "SSLKEYLOGFILE", "NO_PROXY", "PS0", "PS1", "PS2", "PS3", "PS4", "PATHEXT", "COMSPEC", "SYSTEMROOT",
+        "WINDIR", "PSMODULEPATH", "TERMINFO", "TERMINFO_DIRS", "CURL_HOME", "WGETRC", "GODEBUG", "GOFLAGS",
+        "GOROOT", "GOPATH", "GOPROXY", "GOTOOLCHAIN", "GOENV", "GUNICORN_CMD_ARGS",
     ];
     // JAVA_ covers JAVA_OPTS, JAVA_TOOL_OPTIONS and JAVA_HOME; ERL_ the
     // Erlang VM's flags; GRPC_ gRPC's own roots file; COMPLUS_ the .NET
-    // runtime's older spelling of DOTNET_.
+    // runtime's older spelling of DOTNET_, COR_ the .NET Framework's
+    // profiler (a DLL it loads); LUA_ Lua's module paths; QT_, GST_PLUGIN_
+    // and ELECTRON_ what those load; XDG_ where programs find their
+    // configuration; KRB5 Kerberos' configuration and cache; PIP_ and RUSTC_
+    // what installs and builds.
     #[rustfmt::skip]
     const PREFIXES: &[&str] = &[
         "LD_", "DYLD_", "PYTHON", "PERL5", "PERLLIB", "NODE_", "NPM_CONFIG_", "DOTNET_", "CORECLR_", "COMPLUS_",
-        "JAVA_", "ERL_", "GRPC_", "OPENSSL_", "GIT_", "GEM_", "BUNDLE_", "MALLOC_", crate::vars::PREFIX, "AZURE_",
+        "COR_", "JAVA_", "ERL_", "GRPC_", "LUA_", "QT_", "GST_PLUGIN_", "ELECTRON_", "XDG_", "KRB5", "SOCKS_",
+        "PIP_", "RUSTC_", "OPENSSL_", "GIT_", "GEM_", "BUNDLE_", "MALLOC_", crate::vars::PREFIX, "AZURE_",
         "IDENTITY_", "MSI_",
     ];
     // _OPTS: the JVM launchers' flags (CATALINA_OPTS, MAVEN_OPTS, ...),

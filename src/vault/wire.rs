@@ -100,11 +100,20 @@ pub(crate) fn parse_secret(body: &[u8]) -> Result<Fetched, ErrorKind> {
         None => return Err(bad("no value field")),
     };
     let id = match obj.get("id") {
-        Some(Value::String(id)) => id.clone(),
+        Some(Value::String(id)) => identifier(id)?,
         _ => return Err(bad("no id field")),
     };
     let content_type = obj.get("contentType").and_then(Value::as_str).map(str::to_string);
     Ok(Fetched { value, id, content_type })
+}
+
+/// An object's identifier, a URL: printed as its version in `--check` and
+/// logs, so only printable ASCII, without spaces, is taken from a server.
+fn identifier(id: &str) -> Result<String, ErrorKind> {
+    match id.len() <= 2048 && id.bytes().all(|b| b.is_ascii_graphic()) {
+        true => Ok(id.to_string()),
+        false => Err(ErrorKind::BadResponse("the id is not a URL".into())),
+    }
 }
 
 /// A certificate bundle: the public certificate (`cer`, base64 DER), as PEM.
@@ -112,7 +121,7 @@ pub(crate) fn parse_certificate(body: &[u8]) -> Result<Fetched, ErrorKind> {
     let bad = |why: &str| ErrorKind::BadResponse(why.to_string());
     let json: Value = serde_json::from_slice(body).map_err(|_| bad("the body is not JSON"))?;
     let cer = json.get("cer").and_then(Value::as_str).ok_or_else(|| bad("no cer field"))?;
-    let id = json.get("id").and_then(Value::as_str).ok_or_else(|| bad("no id field"))?.to_string();
+    let id = identifier(json.get("id").and_then(Value::as_str).ok_or_else(|| bad("no id field"))?)?;
     let pem = certificate_pem(cer.as_bytes()).map_err(|e| bad(&e))?;
     Ok(Fetched { value: pem, id, content_type: Some("application/x-pem-file".into()) })
 }
@@ -122,7 +131,7 @@ pub(crate) fn parse_key(body: &[u8]) -> Result<Fetched, ErrorKind> {
     let bad = |why: &str| ErrorKind::BadResponse(why.to_string());
     let json: Value = serde_json::from_slice(body).map_err(|_| bad("the body is not JSON"))?;
     let jwk = json.get("key").ok_or_else(|| bad("no key field"))?;
-    let id = jwk.get("kid").and_then(Value::as_str).ok_or_else(|| bad("no key.kid field"))?.to_string();
+    let id = identifier(jwk.get("kid").and_then(Value::as_str).ok_or_else(|| bad("no key.kid field"))?)?;
     let pem = public_key_pem(jwk).map_err(|e| bad(&e))?;
     Ok(Fetched { value: pem, id, content_type: Some("application/x-pem-file".into()) })
 }
@@ -230,6 +239,10 @@ mod tests {
             (br#"{"value":"s3cr3t""#, "not JSON"),
             (br#"{"id":"x"}"#, "no value"),
             (br#"{"value":7,"id":"x"}"#, "not a string"),
+            (
+                br#"{"value":"s3cr3t","id":"https://kv/secrets/b/v1\nenv:FORGED secret=x"}"#,
+                "the id is not a URL",
+            ),
             (br#"{"value":"s3cr3t"}"#, "no id"),
         ] {
             let e = parse_secret(body).unwrap_err().to_string();
