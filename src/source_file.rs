@@ -23,7 +23,6 @@ pub fn open(path: &Path, strict: bool) -> Result<File, String> {
 
 #[cfg(unix)]
 mod imp {
-    use std::collections::VecDeque;
     use std::ffi::{OsStr, OsString};
     use std::fs::File;
     use std::os::fd::{AsFd, OwnedFd};
@@ -58,12 +57,14 @@ mod imp {
     /// ConfigMap's 0777 directory is) or a sticky directory of root's.
     pub fn open_trusted(path: &Path) -> Result<File, String> {
         let absolute = std::env::current_dir().map_err(|e| e.to_string())?.join(path);
-        let mut todo: VecDeque<OsString> = names(&absolute).collect();
+        // The names still to walk, the next one last.
+        let mut todo: Vec<OsString> = names(&absolute).collect();
+        todo.reverse();
         let root = nix::fcntl::open("/", DIR_FLAGS, Mode::empty()).map_err(|e| format!("/: {e}"))?;
         check(&root, Path::new("/"))?;
         let mut walked: Vec<(OwnedFd, PathBuf)> = vec![(root, PathBuf::from("/"))];
         let mut links = 0;
-        while let Some(name) = todo.pop_front() {
+        while let Some(name) = todo.pop() {
             if name == ".." {
                 if walked.len() > 1 {
                     walked.pop();
@@ -92,9 +93,8 @@ mod imp {
                     if target.is_absolute() {
                         walked.truncate(1);
                     }
-                    for (i, step) in names(&target).enumerate() {
-                        todo.insert(i, step);
-                    }
+                    let steps: Vec<OsString> = names(&target).collect();
+                    todo.extend(steps.into_iter().rev());
                 }
                 SFlag::S_IFDIR => {
                     let fd = openat(dir, name.as_os_str(), DIR_FLAGS, Mode::empty()).map_err(failed)?;

@@ -1,7 +1,6 @@
 //! Secrets into the child's environment. kvinit's own environment is never
 //! modified: the child's is built here and handed to `launch`.
 
-use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 
 use crate::secret::SecretBytes;
@@ -9,22 +8,13 @@ use crate::secret::SecretBytes;
 /// Lays each `(variable, value)` over `base`: a variable that exists (an App
 /// Service reference, say) is replaced in place, a new one is appended.
 pub fn build(mut base: Vec<(OsString, OsString)>, items: &[(&str, OsString)]) -> Vec<(OsString, OsString)> {
-    // An index, not a search per item: `--env-from` can bring thousands.
-    let key = |name: &OsStr| match cfg!(windows) {
-        true => name.to_ascii_uppercase(),
-        false => name.to_os_string(),
-    };
-    let mut at: BTreeMap<OsString, usize> = BTreeMap::new();
-    for (i, (k, _)) in base.iter().enumerate() {
-        at.entry(key(k)).or_insert(i);
-    }
+    // Only kvinit's own variables are searched, not those appended: the
+    // items' names are distinct, and `--env-from` can bring thousands.
+    let inherited = base.len();
     for (var, value) in items {
-        match at.get(&key(OsStr::new(var))) {
-            Some(&i) => base[i].1 = value.clone(),
-            None => {
-                at.insert(key(OsStr::new(var)), base.len());
-                base.push((OsString::from(var), value.clone()));
-            }
+        match base[..inherited].iter_mut().find(|(k, _)| same_name(k, var)) {
+            Some((_, v)) => *v = value.clone(),
+            None => base.push((OsString::from(var), value.clone())),
         }
     }
     base
