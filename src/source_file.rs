@@ -104,6 +104,15 @@ mod imp {
                 _ if todo.is_empty() => {
                     let fd = openat(dir, name.as_os_str(), FILE_FLAGS, Mode::empty()).map_err(failed)?;
                     check(&fd, &at)?;
+                    // Where anyone may add names (root's sticky /tmp), a
+                    // second name for a file of root's may be anyone's link.
+                    let open_to_all = fstat(dir.as_fd()).is_ok_and(|d| d.st_mode & 0o1002 == 0o1002);
+                    if open_to_all && fstat(fd.as_fd()).map_or(true, |f| f.st_nlink > 1) {
+                        return Err(format!(
+                            "{} has other names (hard links) where anyone may add one",
+                            at.display()
+                        ));
+                    }
                     return Ok(File::from(fd));
                 }
                 _ => return Err(format!("{} is not a directory", at.display())),

@@ -310,6 +310,21 @@ fn with_user_a_template_is_read_only_where_only_root_can_change_it() {
     assert_eq!(read(&shm.0.join("out")), "app");
     run(&planted.join("t.tpl"), false).assert_success();
     assert_eq!(read(&shm.0.join("out")), "app");
+    // In a directory anyone may add to (a sticky one, as /tmp), a file of
+    // root's with a second name may be anyone's hard link to it.
+    let sticky = w.dir.path().join("sticky");
+    std::fs::create_dir(&sticky).unwrap();
+    std::fs::set_permissions(&sticky, std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
+    std::fs::write(sticky.join("one.tpl"), "sticky={{ db-user }}").unwrap();
+    std::fs::hard_link(&only_root, sticky.join("linked.tpl")).unwrap();
+    run(&sticky.join("linked.tpl"), true)
+        .assert_code(2)
+        .assert_stderr_contains("linked.tpl has other names (hard links) where anyone may add one")
+        .assert_output_lacks("root's own text");
+    if only_root_can_change(w.dir.path()) {
+        run(&sticky.join("one.tpl"), true).assert_success();
+        assert_eq!(read(&shm.0.join("out")), "sticky=app");
+    }
     // A template where only root can write is read as before.
     let safe = w.dir.path().join("root-dir");
     std::fs::create_dir(&safe).unwrap();

@@ -1,7 +1,6 @@
 //! `--init`: kvinit stays as the command's parent and does tini's job:
 //! forwards signals, reaps every zombie, and exits with the command's code.
 
-use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -110,25 +109,28 @@ pub fn supervise(
     let mut rounds = Rounds::new(refresh);
     let mut policy = Policy::new(init, Stop::Signal(init.stop_signal));
     let mut hook: Option<Pid> = None;
-    let mut events = VecDeque::new();
+    // A handful at a time: a Vec taken from the front, not a VecDeque,
+    // which would cost the binary a collection of its own.
+    let mut events: Vec<Event> = Vec::new();
     loop {
         let wait = if policy.busy() { Duration::from_millis(50) } else { rounds.wait_at_most() };
         match signals::wait(&handled, wait) {
             None => {}
             Some(sig) if sig == Signal::SIGCHLD as i32 => {}
-            Some(sig) => events.push_back(Event::Signal(sig)),
+            Some(sig) => events.push(Event::Signal(sig)),
         }
         let reaped = reap(pid, hook);
         if let (Some(code), Some(program)) = (reaped.hook, init.hook.as_ref().map(|h| &h[0])) {
             hook = None;
             hook_exited(program, code);
-            events.push_back(Event::HookExited);
+            events.push(Event::HookExited);
         }
         // A round still running is abandoned: kvinit exits with the command.
         events.extend(reaped.main.map(Event::Exited));
         events.extend(rounds.poll().map(Event::Round));
-        events.push_back(Event::Tick(Instant::now()));
-        while let Some(event) = events.pop_front() {
+        events.push(Event::Tick(Instant::now()));
+        while !events.is_empty() {
+            let event = events.remove(0);
             for action in policy.on(event) {
                 match action {
                     Action::Signal(sig) => forward(pid, sig, init.group),
@@ -153,7 +155,7 @@ pub fn supervise(
                         let program = init.hook.as_deref().unwrap_or_default();
                         hook = run_hook(program, env, original, ids.as_ref());
                         if hook.is_none() {
-                            events.push_back(Event::HookNotStarted);
+                            events.push(Event::HookNotStarted);
                         }
                     }
                     Action::KillHook => {

@@ -4,7 +4,6 @@
 //! to ask a process to stop: a stop ends the command and everything it
 //! started at once, through a job object (a process group's equivalent).
 
-use std::collections::VecDeque;
 use std::ffi::{c_void, OsString};
 use std::io;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
@@ -90,7 +89,9 @@ pub fn supervise(
     let mut hook: Option<Tree> = None;
     let mut rounds = Rounds::new(refresh);
     let mut policy = Policy::new(init, Stop::Kill);
-    let mut events = VecDeque::new();
+    // A handful at a time: a Vec taken from the front, not a VecDeque,
+    // which would cost the binary a collection of its own.
+    let mut events: Vec<Event> = Vec::new();
     loop {
         let wait = if policy.busy() { Duration::from_millis(50) } else { rounds.wait_at_most() };
         events.extend(app.wait(wait)?.map(Event::Exited));
@@ -98,19 +99,20 @@ pub fn supervise(
             if let Some(code) = tree.wait(Duration::ZERO)? {
                 hook_exited(&tree.program, code);
                 hook = None;
-                events.push_back(Event::HookExited);
+                events.push(Event::HookExited);
             }
         }
         events.extend(rounds.poll().map(Event::Round));
-        events.push_back(Event::Tick(Instant::now()));
-        while let Some(event) = events.pop_front() {
+        events.push(Event::Tick(Instant::now()));
+        while !events.is_empty() {
+            let event = events.remove(0);
             for action in policy.on(event) {
                 match action {
                     // Windows has no signals; config refuses what would send one.
                     Action::Signal(_) | Action::StopRounds => {}
                     Action::Stop(_) | Action::Kill => {
                         log::info!("refresh: ending {:?} to start it with the new values", command[0]);
-                        events.push_back(Event::Exited(app.end()));
+                        events.push(Event::Exited(app.end()));
                     }
                     Action::Respawn(env) => {
                         app = Tree::start(command, env)?;
@@ -126,7 +128,7 @@ pub fn supervise(
                             }
                             Err(e) => {
                                 log::error!("refresh: cannot run {:?}: {e}; COMMAND goes on", program[0]);
-                                events.push_back(Event::HookNotStarted);
+                                events.push(Event::HookNotStarted);
                             }
                         }
                     }
@@ -134,7 +136,7 @@ pub fn supervise(
                         if let Some(mut tree) = hook.take() {
                             let code = tree.end();
                             hook_exited(&tree.program, code);
-                            events.push_back(Event::HookExited);
+                            events.push(Event::HookExited);
                         }
                     }
                     Action::Exit(code) => return Ok(code),
