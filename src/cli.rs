@@ -38,6 +38,8 @@ Secrets:
     json=/POINTER  the field at this RFC 6901 pointer of a JSON secret
     base64         decode the value
     optional       a missing or disabled secret leaves VAR unset, PATH absent
+    part=PART      from a certificate's secret: key, cert, chain, fullchain,
+                   pem or pfx
   FILTERs, after the options: urlencode, json (a JSON string literal) and
   base64 (encode). {{ \"{{\" }} is a literal {{.
   Variables whose value is @Microsoft.KeyVault(...) are resolved too.
@@ -121,7 +123,8 @@ Diagnostics:
 Examples:
   kvinit --vault myvault --env DB_PASSWORD=db-password -- /app --serve
   kvinit --vault myvault --all-secrets=myapp- --init -- node server.js
-  kvinit --vault myvault --file tls.key=tls-cert?base64 --user 1000 -- nginx
+  kvinit --vault myvault --file tls.key=tls-cert?part=key \\
+    --file tls.crt=tls-cert?part=fullchain --user 1000 -- nginx
 
 Exit codes:
   2    usage or configuration error; nothing was fetched

@@ -152,10 +152,17 @@ fn nothing_imported(vault: &str, prefix: &str, tags: &[(String, String)], listed
              variable (the vault lists {listed})"
         ),
         causes: Vec::new(),
-        hint: Some(format!(
-            "check the prefix: az keyvault secret list --vault-name <vault name> --query \"[].name\"; if none is \
-             fine, say so: --all-secrets={prefix}?optional"
-        )),
+        hint: Some(match tags.first() {
+            None => format!(
+                "check the prefix: az keyvault secret list --vault-name <vault name> --query \"[].name\"; if none \
+                 is fine, say so: --all-secrets={prefix}?optional"
+            ),
+            Some((key, value)) => format!(
+                "check the tags (--all-secrets-tag) and the prefix: az keyvault secret list --vault-name <vault \
+                 name> --query \"[?tags.{key}=='{value}'].name\"; if none is fine, say so: \
+                 --all-secrets={prefix}?optional"
+            ),
+        }),
         fields: vec![("vault", Field::Str(vault.to_string())), ("listed", Field::Num(listed as u64))],
     }
 }

@@ -141,8 +141,10 @@ fn split<'t>(text: &'t str, walker: &std::cell::RefCell<Walker<'t>>) -> Result<V
         literal.push_str(&rest[..open]);
         let braces = &rest[open..];
         let inside = &rest[open + 2..];
-        let Some(close) = inside.find("}}") else {
-            return Err(error(braces, "{{ is not closed by }}".into()));
+        // A `{{` before the `}}` means this one was not closed (`{{ x },`).
+        let close = match inside.find("}}") {
+            Some(close) if !inside[..close].contains("{{") || inside.trim_start().starts_with('"') => close,
+            _ => return Err(error(braces, "{{ is not closed by }}".into())),
         };
         let body = inside[..close].trim();
         rest = &inside[close + 2..];
@@ -221,6 +223,9 @@ mod tests {
             "line 2, column 11: unknown filter \"no\" (urlencode, json or base64)"
         );
         assert!(err("{{ \"a\"b\" }}").why.contains("quoted literal"));
+        // A `}` short: named as the unclosed braces, not as a filter.
+        let e = err("{\n  \"Db\": {{ db-password | json },\n  \"Key\": {{ api-key }}\n}");
+        assert_eq!(e.to_string(), "line 2, column 9: {{ is not closed by }}");
     }
 
     /// Positions are found in one pass: 400 KB of placeholders took 2.2 s

@@ -243,7 +243,9 @@ fn tags_select_what_is_imported_at_no_extra_request() {
         .args(["--all-secrets", "--all-secrets-tag", "env=qa", "--", "true"])
         .run()
         .assert_code(4)
-        .assert_stderr_contains("no enabled secret of it tagged env=qa becomes a variable");
+        .assert_stderr_contains("no enabled secret of it tagged env=qa becomes a variable")
+        .assert_stderr_contains("hint: check the tags (--all-secrets-tag) and the prefix")
+        .assert_stderr_contains("--query \"[?tags.env=='qa'].name\"");
     w.kvinit()
         .args(["--all-secrets-tag", "env=prod", "--", "true"])
         .run()

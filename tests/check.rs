@@ -67,3 +67,15 @@ fn a_content_type_cannot_forge_a_line_or_reach_the_terminal() {
     run.assert_code(4).assert_stderr_contains("this one is text/plain__]0;owned_");
     assert!(!run.stderr().contains('\x1b') && !run.stderr().contains('\x07'), "{}", run.stderr());
 }
+
+/// A dry run creates nothing: not `--dir`, not its parents.
+#[test]
+fn check_creates_no_directory() {
+    let w = World::new();
+    w.vault.put("s", "v");
+    let shm = support::Shm::new();
+    let dir = shm.0.join("new/sub");
+    let run = w.kvinit().args(["--check", "--dir", dir.to_str().unwrap(), "--file", "f=s"]).run();
+    run.assert_success().assert_stdout_contains("file:f secret=s version=");
+    assert!(!shm.0.join("new").exists(), "--check made {}", dir.display());
+}

@@ -124,6 +124,11 @@ fn help_and_version_are_0() {
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
+    // Every REF option, and an example that writes a key file as a server loads one.
+    for option in ["json=/POINTER", "base64", "optional", "part=PART"] {
+        assert!(help.contains(option), "--help lacks the option {option}");
+    }
+    assert!(help.contains("tls.key=tls-cert?part=key") && !help.contains("?base64 --user"), "{help}");
 }
 
 #[test]

@@ -150,6 +150,7 @@ fn a_sentinel_keeps_each_round_to_one_get() {
     assert!(rotated, "the change behind the sentinel was never read:\n{stderr}");
     assert_eq!(code, Some(143), "{stderr}");
     assert!(stderr.contains("refresh: 1 GET(s) every 1s, about 3600 an hour"), "{stderr}");
+    assert!(stderr.contains("per vault; refresh less often\n"), "no advice to use what is in use:\n{stderr}");
     assert!(stderr.contains("refresh: version changed; reading every secret"), "{stderr}");
 }
 

@@ -48,9 +48,13 @@ impl Refresher {
         let per_hour = per_round * 3600 / every.as_secs().max(1);
         log::info!(gets_per_hour = per_hour; "refresh: {per_round} GET(s) every {}s, about {per_hour} an hour", every.as_secs());
         if per_hour > FAIR_GETS_PER_HOUR {
+            let advice = match running.sentinel {
+                Some(_) => "refresh less often",
+                None => "refresh less often, or read only a --refresh-sentinel each round",
+            };
             log::warn!(
                 "refresh: 100 containers like this one would use more than a tenth of Key Vault's limit of 4,000 \
-                 GETs per 10 s per vault; refresh less often, or read only a --refresh-sentinel each round"
+                 GETs per 10 s per vault; {advice}"
             );
         }
         let gone = vec![false; running.reads.secrets.len()];

@@ -30,10 +30,14 @@ pub fn find_command(plan: &Plan, ids: Option<&user::Ids>) -> Result<(), Error> {
 }
 
 /// Opens (creating) the secrets directory, if any output is a file, owned
-/// by `--owner`, else `--user`'s ids, else kvinit's own (no chown).
+/// by `--owner`, else `--user`'s ids, else kvinit's own (no chown). With
+/// `--check`, only checks it: a dry run creates nothing.
 pub fn prepare_dir(plan: &Plan, ids: Option<&user::Ids>) -> Result<Option<sink::file::Dir>, Error> {
     if !plan.outputs.iter().any(|o| matches!(o.dest, Dest::File(_))) {
         return Ok(None);
+    }
+    if plan.check {
+        return sink::file::Dir::check(&plan.files).map(|()| None).map_err(Error::File);
     }
     let owner = match (plan.files.owner, ids) {
         (Some((uid, gid)), _) => Some((uid, gid.unwrap_or(uid))),

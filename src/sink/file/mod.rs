@@ -50,6 +50,16 @@ impl Dir {
     /// files, and opens it. Nothing is created if the check fails. This is
     /// the only step that goes by path, and it runs before the command.
     pub fn prepare(files: &Files, owner: Option<(u32, u32)>) -> Result<Dir, Error> {
+        Dir::check(files)?;
+        let handle = imp::open_secrets_dir(&files.dir, owner)?;
+        imp::remove_stale_temporaries(&handle, &files.dir);
+        Ok(Dir { handle, path: files.dir.clone(), mode: files.mode, owner })
+    }
+
+    /// The check `prepare` starts with, and nothing more: `--check` creates
+    /// nothing. `files.dir` (or, if it does not exist yet, its nearest
+    /// existing ancestor) must be on tmpfs or ramfs, unless `--allow-disk`.
+    pub fn check(files: &Files) -> Result<(), Error> {
         let mut probe = files.dir.as_path();
         while !probe.exists() {
             probe = probe.parent().unwrap_or(Path::new("/"));
@@ -60,9 +70,7 @@ impl Dir {
                 return Err(Error::NotInMemory { dir: files.dir.clone(), fs });
             }
         }
-        let handle = imp::open_secrets_dir(&files.dir, owner)?;
-        imp::remove_stale_temporaries(&handle, &files.dir);
-        Ok(Dir { handle, path: files.dir.clone(), mode: files.mode, owner })
+        Ok(())
     }
 
     /// Writes every file, all or nothing: each goes to a temporary name
