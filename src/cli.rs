@@ -123,8 +123,7 @@ Diagnostics:
 Examples:
   kvinit --vault myvault --env DB_PASSWORD=db-password -- /app --serve
   kvinit --vault myvault --all-secrets=myapp- --init -- node server.js
-  kvinit --vault myvault --file tls.key=tls-cert?part=key \\
-    --file tls.crt=tls-cert?part=fullchain --user 1000 -- nginx
+  kvinit --vault myvault --file tls.key=tls-cert?part=key --user 1000 -- nginx
 
 Exit codes:
   2    usage or configuration error; nothing was fetched

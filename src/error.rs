@@ -146,23 +146,22 @@ fn nothing_imported(vault: &str, prefix: &str, tags: &[(String, String)], listed
     for (key, value) in tags {
         which.push_str(&format!(" tagged {key}={value}"));
     }
+    let (what, query) = match tags.first() {
+        None => ("the prefix", "[].name".to_string()),
+        Some((key, value)) => {
+            ("the tags (--all-secrets-tag) and the prefix", format!("[?tags.{key}=='{value}'].name"))
+        }
+    };
     Block {
         message: format!(
             "--all-secrets={prefix} imported nothing from vault {vault}: no enabled secret {which} becomes a \
              variable (the vault lists {listed})"
         ),
         causes: Vec::new(),
-        hint: Some(match tags.first() {
-            None => format!(
-                "check the prefix: az keyvault secret list --vault-name <vault name> --query \"[].name\"; if none \
-                 is fine, say so: --all-secrets={prefix}?optional"
-            ),
-            Some((key, value)) => format!(
-                "check the tags (--all-secrets-tag) and the prefix: az keyvault secret list --vault-name <vault \
-                 name> --query \"[?tags.{key}=='{value}'].name\"; if none is fine, say so: \
-                 --all-secrets={prefix}?optional"
-            ),
-        }),
+        hint: Some(format!(
+            "check {what}: az keyvault secret list --vault-name <vault name> --query \"{query}\"; if none is \
+             fine, say so: --all-secrets={prefix}?optional"
+        )),
         fields: vec![("vault", Field::Str(vault.to_string())), ("listed", Field::Num(listed as u64))],
     }
 }

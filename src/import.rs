@@ -64,12 +64,10 @@ pub fn plan(
             continue;
         }
         if let Some(refusal) = sink::env::import_refusal(&var, inherited) {
+            let (name, why) = (&names[0], refusal.why());
             log::warn!(
                 variable = var.as_str();
-                "--all-secrets: skipping {}: {}; to set it, name it: --env {var}={}",
-                names[0],
-                refusal.why(&var),
-                names[0]
+                "--all-secrets: skipping {name}: {var} {why}; to set it, name it: --env {var}={name}"
             );
             continue;
         }

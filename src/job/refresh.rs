@@ -48,13 +48,14 @@ impl Refresher {
         let per_hour = per_round * 3600 / every.as_secs().max(1);
         log::info!(gets_per_hour = per_hour; "refresh: {per_round} GET(s) every {}s, about {per_hour} an hour", every.as_secs());
         if per_hour > FAIR_GETS_PER_HOUR {
-            let advice = match running.sentinel {
-                Some(_) => "refresh less often",
-                None => "refresh less often, or read only a --refresh-sentinel each round",
+            let or = if running.sentinel.is_some() {
+                ""
+            } else {
+                ", or read only a --refresh-sentinel each round"
             };
             log::warn!(
                 "refresh: 100 containers like this one would use more than a tenth of Key Vault's limit of 4,000 \
-                 GETs per 10 s per vault; {advice}"
+                 GETs per 10 s per vault; refresh less often{or}"
             );
         }
         let gone = vec![false; running.reads.secrets.len()];
@@ -69,9 +70,7 @@ impl Refresher {
         let Some((sentinel, seen)) = &mut running.sentinel else { return true };
         let token = &running.session.tokens[sentinel.resource];
         let read = vault::read(&running.session.web, &sentinel.reference, token, deadline);
-        if read.is_ok() && std::mem::take(&mut self.sentinel_failing) {
-            log::info!("refresh: {} can be read again", sentinel.reference);
-        }
+        self.sentinel_failing &= read.is_err();
         match read {
             Ok(f) if seen.as_deref() == Some(f.id.as_str()) => {
                 log::debug!("refresh: {} is unchanged", sentinel.reference);
@@ -83,10 +82,7 @@ impl Refresher {
                 true
             }
             Err(e) if matches!(e.kind, vault::ErrorKind::Status { status: 401, .. }) => true,
-            Err(e) if std::mem::replace(&mut self.sentinel_failing, true) => {
-                log::debug!("refresh: {}; keeping the current secrets", one_line(&e));
-                false
-            }
+            Err(_) if std::mem::replace(&mut self.sentinel_failing, true) => false,
             Err(e) => {
                 log::error!(
                     "refresh: {}; keeping the current secrets (said once until it is read again)",

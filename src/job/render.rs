@@ -256,9 +256,10 @@ fn env_from_vars(
                 transform::EnvFormat::Json => format!("--env {var}={reference}?json={}", json_pointer(&key)),
                 transform::EnvFormat::Dotenv => format!("--env {var}=..."),
             };
-            let why = refusal.why(&var);
-            let message =
-                format_args!("--env-from: skipping {var} from {reference}: {why}; to set it, name it: {fix}");
+            let why = refusal.why();
+            let message = format_args!(
+                "--env-from: skipping {var} from {reference}: {var} {why}; to set it, name it: {fix}"
+            );
             log_secret(log::Level::Warn, reference, Some(&Dest::Env(var.clone())), message);
             continue;
         }

@@ -42,17 +42,16 @@ pub fn is_name(s: &str) -> bool {
 /// an import (anyone who can write a secret in the vault) never sets them;
 /// `--env` can.
 pub fn changes_how_programs_run(var: &str) -> bool {
-    #[rustfmt::skip]
-    const NAMES: &[&str] = &[
-        "PATH", "HOME", "SHELL", "ENV", "BASH_ENV", "IFS", "CDPATH", "PROMPT_COMMAND", "SHELLOPTS", "BASHOPTS",
-        "ZDOTDIR", "EDITOR", "VISUAL", "PAGER", "LESSOPEN", "LESSCLOSE", "LUA_INIT", "RUBYOPT", "RUBYLIB",
-        "CLASSPATH", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "ASPNETCORE_HOSTINGSTARTUPASSEMBLIES",
-        "GCONV_PATH", "GLIBC_TUNABLES", "LOCPATH", "NLSPATH", "HOSTALIASES", "RES_OPTIONS", "LOCALDOMAIN",
-        "TMPDIR", "TMP", "TEMP", "TZDIR", "PHPRC", "PHP_INI_SCAN_DIR", "SSL_CERT_FILE", "SSL_CERT_DIR",
-        "SSLKEYLOGFILE", "NO_PROXY", "PS0", "PS1", "PS2", "PS3", "PS4", "PATHEXT", "COMSPEC", "SYSTEMROOT",
-        "WINDIR", "PSMODULEPATH", "TERMINFO", "TERMINFO_DIRS", "CURL_HOME", "WGETRC", "GODEBUG", "GOFLAGS",
-        "GOROOT", "GOPATH", "GOPROXY", "GOTOOLCHAIN", "GOENV", "GUNICORN_CMD_ARGS",
-    ];
+    // Space-separated words rather than arrays of `&str`: the same lists in
+    // less of the binary.
+    const NAMES: &str =
+        "PATH HOME SHELL ENV BASH_ENV IFS CDPATH PROMPT_COMMAND SHELLOPTS BASHOPTS ZDOTDIR EDITOR VISUAL \
+        PAGER LESSOPEN LESSCLOSE LUA_INIT RUBYOPT RUBYLIB CLASSPATH _JAVA_OPTIONS JDK_JAVA_OPTIONS \
+        ASPNETCORE_HOSTINGSTARTUPASSEMBLIES GCONV_PATH GLIBC_TUNABLES LOCPATH NLSPATH HOSTALIASES \
+        RES_OPTIONS LOCALDOMAIN TMPDIR TMP TEMP TZDIR PHPRC PHP_INI_SCAN_DIR SSL_CERT_FILE SSL_CERT_DIR \
+        SSLKEYLOGFILE NO_PROXY PS0 PS1 PS2 PS3 PS4 PATHEXT COMSPEC SYSTEMROOT WINDIR PSMODULEPATH \
+        TERMINFO TERMINFO_DIRS CURL_HOME WGETRC GODEBUG GOFLAGS GOROOT GOPATH GOPROXY GOTOOLCHAIN GOENV \
+        GUNICORN_CMD_ARGS";
     // JAVA_ covers JAVA_OPTS, JAVA_TOOL_OPTIONS and JAVA_HOME; ERL_ the
     // Erlang VM's flags; GRPC_ gRPC's own roots file; COMPLUS_ the .NET
     // runtime's older spelling of DOTNET_, COR_ the .NET Framework's
@@ -60,20 +59,18 @@ pub fn changes_how_programs_run(var: &str) -> bool {
     // and ELECTRON_ what those load; XDG_ where programs find their
     // configuration; KRB5 Kerberos' configuration and cache; PIP_ and RUSTC_
     // what installs and builds.
-    #[rustfmt::skip]
-    const PREFIXES: &[&str] = &[
-        "LD_", "DYLD_", "PYTHON", "PERL5", "PERLLIB", "NODE_", "NPM_CONFIG_", "DOTNET_", "CORECLR_", "COMPLUS_",
-        "COR_", "JAVA_", "ERL_", "GRPC_", "LUA_", "QT_", "GST_PLUGIN_", "ELECTRON_", "XDG_", "KRB5", "SOCKS_",
-        "PIP_", "RUSTC_", "OPENSSL_", "GIT_", "GEM_", "BUNDLE_", "MALLOC_", crate::vars::PREFIX, "AZURE_",
-        "IDENTITY_", "MSI_",
-    ];
+    const PREFIXES: &str =
+        "LD_ DYLD_ PYTHON PERL5 PERLLIB NODE_ NPM_CONFIG_ DOTNET_ CORECLR_ COMPLUS_ COR_ JAVA_ ERL_ GRPC_ \
+        LUA_ QT_ GST_PLUGIN_ ELECTRON_ XDG_ KRB5 SOCKS_ PIP_ RUSTC_ OPENSSL_ GIT_ GEM_ BUNDLE_ MALLOC_ \
+        AZURE_ IDENTITY_ MSI_";
     // _OPTS: the JVM launchers' flags (CATALINA_OPTS, MAVEN_OPTS, ...),
     // where a -javaagent runs code.
-    const SUFFIXES: &[&str] = &["_PROXY", "_ASKPASS", "_CA_BUNDLE", "_CA_CERTS", "_OPTS"];
+    const SUFFIXES: &str = "_PROXY _ASKPASS _CA_BUNDLE _CA_CERTS _OPTS";
     let var = var.to_ascii_uppercase();
-    NAMES.contains(&var.as_str())
-        || PREFIXES.iter().any(|p| var.starts_with(p))
-        || SUFFIXES.iter().any(|s| var.ends_with(s))
+    NAMES.split(' ').any(|n| n == var)
+        || var.starts_with(crate::vars::PREFIX)
+        || PREFIXES.split(' ').any(|p| var.starts_with(p))
+        || SUFFIXES.split(' ').any(|s| var.ends_with(s))
 }
 
 /// Why a bulk import (`--all-secrets`, `--env-from`) leaves a variable out.
@@ -89,10 +86,11 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub fn why(self, var: &str) -> String {
+    /// Why, after the variable's name: "PATH changes how programs run".
+    pub fn why(self) -> &'static str {
         match self {
-            Refusal::ChangesHowProgramsRun => format!("{var} changes how programs run"),
-            Refusal::Inherited => format!("{var} is already set"),
+            Refusal::ChangesHowProgramsRun => "changes how programs run",
+            Refusal::Inherited => "is already set",
         }
     }
 }
