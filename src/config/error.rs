@@ -43,9 +43,10 @@ pub enum ConfigError {
     Boolean { var: &'static str, value: String },
     /// `--group`, `--remap-exit`, `--refresh` or `--refresh-signal` without `--init`.
     NeedsInit(&'static str),
-    /// A `--refresh` or `--stop-timeout` (or the variable named in `what`)
-    /// that is not a duration, or a `--refresh` under a second.
-    Interval { what: &'static str, value: String, why: &'static str },
+    /// A `--timeout`, `--refresh` or `--stop-timeout` (or the variable named
+    /// in `what`) that is not a duration between 1ms and 24h, or a
+    /// `--refresh` under a second; `why` says which.
+    Duration { what: &'static str, value: String, why: &'static str },
     /// A `--refresh-signal` or `--stop-signal` that names no signal.
     Signal { flag: &'static str, value: String },
     /// An `--on-change` (or `KVINIT_ON_CHANGE`) that is not signal, restart or none.
@@ -65,9 +66,6 @@ pub enum ConfigError {
     ForeignHost { what: String, vault: VaultUrl },
     /// An `--allow-vault-host` item that is not `HOST[:PORT]`.
     AllowHost(String),
-    /// A `--timeout` (or `KVINIT_TIMEOUT`, named in `what`) that is not a
-    /// duration between 1ms and 24h.
-    Timeout { what: &'static str, value: String, why: &'static str },
     /// A `--cloud` that is not public, china or usgov.
     Cloud(String),
     /// An `--identity-source` that names no known source.
@@ -114,7 +112,7 @@ impl fmt::Display for ConfigError {
                 write!(f, "{var}={value:?} is not a boolean: use 1/0, true/false, yes/no or on/off")
             }
             ConfigError::NeedsInit(flag) => write!(f, "{flag} needs --init (or KVINIT_INIT=1)"),
-            ConfigError::Interval { what, value, why } => write!(f, "{what} {value:?} {why}"),
+            ConfigError::Duration { what, value, why } => write!(f, "{what} {value:?} {why}"),
             ConfigError::Signal { flag, value } => write!(f, "{flag} {value:?} is not a signal name or number"),
             ConfigError::OnChange(value) => write!(f, "--on-change {value:?} is not signal, restart or none"),
             ConfigError::NeedsRefresh(flag) => write!(f, "{flag} needs --refresh"),
@@ -136,7 +134,6 @@ impl fmt::Display for ConfigError {
                 authority(vault)
             ),
             ConfigError::AllowHost(h) => write!(f, "--allow-vault-host {h:?} is not HOST or HOST:PORT"),
-            ConfigError::Timeout { what, value, why } => write!(f, "{what} {value:?} {why}"),
             ConfigError::Cloud(c) => write!(f, "--cloud {c:?} is not one of public, china, usgov"),
             ConfigError::IdentitySource(s) => {
                 write!(

@@ -3,7 +3,7 @@
 use std::ffi::OsString;
 use std::time::Duration;
 
-use super::values::{boolean, duration, named, parse_duration};
+use super::values::{boolean, duration, named};
 use super::ConfigError;
 use crate::cli::Args;
 use crate::identity::Env;
@@ -15,17 +15,13 @@ pub(super) fn init_plan(args: &Args, env: &Env) -> Result<Option<Init>, ConfigEr
     let init_on = args.init || boolean(env, vars::INIT)?.unwrap_or(false);
     let refresh = match named(&args.refresh, "--refresh", env.get(vars::REFRESH), vars::REFRESH) {
         None => None,
-        Some((what, r)) => match parse_duration(r) {
-            Some(d) if d >= Duration::from_secs(1) => Some(d),
-            Some(_) => {
-                let why = "is under the minimum of 1s";
-                return Err(ConfigError::Interval { what, value: r.to_string(), why });
-            }
-            None => {
-                let why = duration(r).err().unwrap_or_default();
-                return Err(ConfigError::Interval { what, value: r.to_string(), why });
-            }
-        },
+        Some((what, r)) => match duration(r) {
+            Ok(d) if d >= Duration::from_secs(1) => Ok(d),
+            Ok(_) => Err("is under the minimum of 1s"),
+            Err(why) => Err(why),
+        }
+        .map_err(|why| ConfigError::Duration { what, value: r.to_string(), why })
+        .map(Some)?,
     };
     let action = args.on_change.as_deref().or(env.get(vars::ON_CHANGE));
     refuse_signals(args, action, cfg!(windows))?;
@@ -48,7 +44,7 @@ pub(super) fn init_plan(args: &Args, env: &Env) -> Result<Option<Init>, ConfigEr
     };
     let stop_timeout = match args.stop_timeout.as_deref() {
         None => Duration::from_secs(10),
-        Some(t) => duration(t).map_err(|why| ConfigError::Interval {
+        Some(t) => duration(t).map_err(|why| ConfigError::Duration {
             what: "--stop-timeout",
             value: t.to_string(),
             why,

@@ -79,9 +79,11 @@ impl Plan {
         };
         let rules = Rules::new(&args, &env, cloud)?;
         let timeout = match named(&args.timeout, "--timeout", env.get(vars::TIMEOUT), vars::TIMEOUT) {
-            Some((what, t)) => {
-                values::duration(t).map_err(|why| ConfigError::Timeout { what, value: t.to_string(), why })?
-            }
+            Some((what, t)) => values::duration(t).map_err(|why| ConfigError::Duration {
+                what,
+                value: t.to_string(),
+                why,
+            })?,
             None => DEFAULT_TIMEOUT,
         };
         let requests = requests(&args, &env, rules.default_vault.as_ref(), cloud)?;

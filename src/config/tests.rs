@@ -3,7 +3,7 @@
 use std::ffi::OsString;
 
 use super::init::refuse_signals;
-use super::values::{self, parse_duration};
+use super::values;
 use super::*;
 use crate::launch::{Init, OnChange};
 use crate::sink::{Segment, Source};
@@ -20,6 +20,10 @@ fn vars(p: &Plan) -> Vec<(String, String, Origin)> {
         .iter()
         .map(|o| (o.dest.to_string(), p.secrets[o.slots().next().unwrap().secret].reference.url(), o.origin))
         .collect()
+}
+
+fn parse_duration(s: &str) -> Option<Duration> {
+    values::duration(s).ok()
 }
 
 #[test]

@@ -74,12 +74,7 @@ pub(super) fn named<'a>(
 }
 
 /// `500ms`, `90s`, `2m`, `1h`, or a bare number of seconds, more than zero
-/// and at most 24h.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    duration(s).ok()
-}
-
-/// A duration, or why `s` is not one (a message's end).
+/// and at most 24h; or why `s` is not one (a message's end).
 pub(super) fn duration(s: &str) -> Result<Duration, &'static str> {
     const NOT: &str = "is not a duration like 90s, 500ms or 2m";
     const MAX_NANOS: u128 = 86_400 * 1_000_000_000;

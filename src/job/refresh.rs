@@ -153,8 +153,8 @@ impl launch::Refresh for Refresher {
         }
         // A round is applied whole or not at all: a new version that does
         // not render (no longer JSON, a broken certificate) keeps every
-        // value as it was, and is tried again next round.
-        // Each certificate is parsed once for the files and the environment.
+        // value as it was, and is tried again next round. Each certificate
+        // is parsed once, for the files and the environment alike.
         let until = Instant::now() + deadline.remaining();
         let certs = render::Certs::new(self.running.reads.secrets.len(), until);
         let rendered = self.render(&outputs, &certs);
